@@ -1,0 +1,27 @@
+"""Where each stage reads and writes, relative to the workspace (mirrors dvc.yaml)."""
+
+from pathlib import Path
+
+SNAPSHOT_DIR = Path("data/snapshot")
+REFERENCE = SNAPSHOT_DIR / "reference.parquet"
+CURRENT = SNAPSHOT_DIR / "current.parquet"
+MANIFEST = SNAPSHOT_DIR / "manifest.json"
+SUMMARY_DIR = Path("data/summary")
+REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.json"
+
+REPORTS = Path("reports")
+DRIFT_JSON = REPORTS / "drift.json"
+DRIFT_HTML = REPORTS / "drift.html"
+DRIFT_METRICS = REPORTS / "drift_metrics.json"
+
+TRAIN_DIR = Path("data/train")
+TRAINING = TRAIN_DIR / "training.parquet"
+HOLDOUT = TRAIN_DIR / "holdout.parquet"
+TRAIN_JSON = REPORTS / "train.json"
+
+COMPARE_JSON = REPORTS / "compare.json"
+PLOTS_DIR = REPORTS / "plots"
+PREDICTIONS = Path("data/compare/predictions.parquet")
+
+DECISION_JSON = REPORTS / "decision.json"
+PROMOTE_LOCK = Path(".driftloop/promote.lock")

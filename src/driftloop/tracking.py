@@ -1,0 +1,181 @@
+"""MLflow at the edge: where runs go and how a cycle is laid out.
+
+One experiment per project; one parent run per cycle (created by the snapshot
+stage, whose manifest carries its id); one child run per stage execution. Metric
+keys are stable across cycles so the MLflow UI compares cycles side by side.
+
+``mlflow`` is imported lazily: it costs seconds, and five stage processes would
+pay it five times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from driftloop.config import project_root, reject_unknown
+from driftloop.errors import RegistryError
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+TAG_STAGE = "driftloop.stage"
+TAG_CYCLE = "driftloop.cycle_run_id"
+TAG_GIT = "driftloop.git_commit"
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where MLflow tracking, registry and artifacts live."""
+
+    uri: str
+    artifact_root: str | None
+    experiment: str
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any]) -> "TrackingConfig":
+        reject_unknown(cfg, {"uri", "artifact_root", "experiment"}, "tracking")
+        return cls(
+            uri=str(cfg.get("uri") or "sqlite:///mlflow.db"),
+            artifact_root=cfg.get("artifact_root"),
+            experiment=str(cfg.get("experiment") or "driftloop"),
+        )
+
+    def resolved_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI`` if set, else the configured URI with a relative sqlite path
+        made absolute against the project root."""
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        if env:
+            return env
+        return absolute_sqlite_uri(self.uri, project_root())
+
+    def resolved_artifact_location(self) -> str | None:
+        if not self.artifact_root:
+            return None
+        path = Path(self.artifact_root)
+        if "://" in self.artifact_root:
+            return self.artifact_root
+        return (project_root() / path).resolve().as_uri()
+
+
+def absolute_sqlite_uri(uri: str, root: Path) -> str:
+    """Make ``sqlite:///relative.db`` absolute against ``root``; other URIs pass through."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        path = uri[len(prefix) :]
+        if not path.startswith("/"):
+            return prefix + str((root / path).resolve())
+    return uri
+
+
+def configure(cfg: TrackingConfig) -> str:
+    """Point MLflow (tracking and registry) at the configured store; return the experiment id."""
+    import mlflow
+
+    uri = cfg.resolved_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+    client = mlflow.MlflowClient()
+    try:
+        exp = client.get_experiment_by_name(cfg.experiment)
+        if exp is None:
+            exp_id = client.create_experiment(cfg.experiment, artifact_location=cfg.resolved_artifact_location())
+        else:
+            exp_id = exp.experiment_id
+    except mlflow.exceptions.MlflowException as exc:
+        raise RegistryError(f"MLflow at {uri} refused to open experiment {cfg.experiment!r}: {exc}") from exc
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def git_commit(root: Path | None = None) -> str:
+    """The current git commit of the project (``"unknown"`` outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def start_cycle(experiment_id: str, tags: Mapping[str, str] | None = None) -> str:
+    """Create the parent run of a new cycle and return its id (the run is left FINISHED;
+    stage runs attach to it as children)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.create_run(
+        experiment_id,
+        run_name=f"cycle-{_now_slug()}",
+        tags={"driftloop.kind": "cycle", TAG_GIT: git_commit(), **(tags or {})},
+    )
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    """A child run for one stage execution, nested under the cycle's parent run.
+
+    Parameters are flattened (``model.estimator.C``) so cycles line up in the UI.
+    A failing stage leaves its run FAILED, which the UI shows in red.
+    """
+    import mlflow
+
+    kwargs: dict[str, Any] = {"run_name": stage, "tags": {TAG_STAGE: stage, TAG_GIT: git_commit()}}
+    if cycle_run_id:
+        kwargs["parent_run_id"] = cycle_run_id
+        kwargs["nested"] = True
+        kwargs["tags"][TAG_CYCLE] = cycle_run_id
+    with mlflow.start_run(**kwargs) as run:
+        if params:
+            log_flat_params(params)
+        yield run
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists are kept as values."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def log_flat_params(params: Mapping[str, Any]) -> None:
+    import mlflow
+
+    flat = {k: (str(v)[:6000]) for k, v in flatten(params).items()}
+    items = list(flat.items())
+    for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
+        mlflow.log_params(dict(items[i : i + 100]))
+
+
+def log_metrics(metrics: Mapping[str, float]) -> None:
+    """Log finite numeric metrics (MLflow refuses None; NaN would break cross-cycle charts)."""
+    import math
+
+    import mlflow
+
+    clean = {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+    }
+    clean.update({k: float(v) for k, v in metrics.items() if isinstance(v, bool)})
+    if clean:
+        mlflow.log_metrics(clean)
+
+
+def _now_slug() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
