@@ -1,0 +1,171 @@
+"""The ``driftloop`` command line.
+
+Every command is a thin shell over a library function; deliberate errors print
+one line naming what is wrong and exit non-zero with the error's code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import typer
+
+app = typer.Typer(
+    name="driftloop",
+    help="Keep production models honest: snapshot -> drift -> retrain -> compare -> promote.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _guard(fn, *args, **kwargs) -> int:
+    from driftloop.errors import DriftloopError
+
+    try:
+        code = fn(*args, **kwargs)
+    except DriftloopError as exc:
+        typer.echo(f"driftloop: error: {exc}", err=True)
+        return exc.exit_code
+    return int(code or 0)
+
+
+@app.command()
+def params(
+    overrides: Optional[List[str]] = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.days=14"),
+    check: bool = typer.Option(False, "--check", help="Only check that params.yaml matches conf/."),
+) -> None:
+    """Compose conf/ into params.yaml (what `dvc repro` reads), or --check that it is up to date."""
+    from driftloop.config import check_params, write_params
+
+    def _run() -> int:
+        if check:
+            check_params()
+            typer.echo("params.yaml matches conf/.")
+        else:
+            write_params(overrides or [])
+            typer.echo(f"wrote params.yaml from conf/ (overrides: {overrides or 'none'})")
+        return 0
+
+    raise typer.Exit(_guard(_run))
+
+
+@app.command()
+def stage(
+    name: str = typer.Argument(..., help="snapshot | drift | retrain | compare | promote"),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Hydra overrides"),
+) -> None:
+    """Run one stage by hand (what `dvc repro` runs), optionally with Hydra overrides."""
+    from driftloop.stages import run_stage
+
+    raise typer.Exit(run_stage(name, overrides or []))
+
+
+@app.command()
+def drift(
+    reference: Path = typer.Argument(..., help="Reference data (parquet or CSV)"),
+    current: Path = typer.Argument(..., help="Current data (parquet or CSV)"),
+    out: Path = typer.Option(Path("drift-report"), "--out", "-o", help="Output folder"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Config override key=value"),
+) -> None:
+    """Ad-hoc drift report: writes OUT/drift.json and OUT/drift.html."""
+    from driftloop.drift.cli import drift_command
+
+    raise typer.Exit(_guard(drift_command, reference, current, out, set_ or []))
+
+
+@app.command()
+def compare(
+    holdout: Path = typer.Argument(..., help="Labelled holdout (parquet or CSV)"),
+    challenger: str = typer.Option(..., "--challenger", help="MLflow model URI of the challenger"),
+    champion: Optional[str] = typer.Option(None, "--champion", help="MLflow model URI of the champion"),
+    out: Path = typer.Option(Path("compare-report"), "--out", "-o", help="Output folder"),
+    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Config override key=value"),
+) -> None:
+    """Compare two MLflow models on the same holdout: writes OUT/compare.json and plots."""
+    from driftloop.compare.cli import compare_command
+
+    raise typer.Exit(_guard(compare_command, holdout, champion, challenger, out, set_ or []))
+
+
+@app.command()
+def status(model_name: Optional[str] = typer.Option(None, "--model-name", "-m")) -> None:
+    """Show the champion, its lineage, and the last decision and why."""
+    from driftloop.promote.cli import status_command
+
+    _use_project_tracking()
+    raise typer.Exit(_guard(status_command, model_name))
+
+
+@app.command()
+def history(model_name: Optional[str] = typer.Option(None, "--model-name", "-m")) -> None:
+    """List every move of the champion alias (who, when, why)."""
+    from driftloop.promote.cli import history_command
+
+    _use_project_tracking()
+    raise typer.Exit(_guard(history_command, model_name))
+
+
+@app.command()
+def rollback(
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the registry)"),
+    model_name: Optional[str] = typer.Option(None, "--model-name", "-m"),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: $USER)"),
+) -> None:
+    """Move the champion alias back to the previous version, recording who/when/why."""
+    from driftloop.promote.cli import rollback_command
+
+    _use_project_tracking()
+    raise typer.Exit(_guard(rollback_command, model_name=model_name, reason=reason, actor=actor))
+
+
+@app.command()
+def demo(
+    rows: int = typer.Option(1000, help="Rows per weekly batch"),
+    reset: bool = typer.Option(True, help="Start from an empty registry and no incoming data"),
+) -> None:
+    """Run the demo: cycle 1 on calm weeks registers champion v1; drifted weeks arrive; cycle 2 decides."""
+    from driftloop.demo.run import run_demo
+
+    raise typer.Exit(_guard(run_demo, rows=rows, reset=reset))
+
+
+def _use_project_tracking() -> None:
+    """Commands run from a project root use its configured tracking URI unless MLFLOW_TRACKING_URI is set."""
+    import os
+
+    from driftloop.config import read_params
+
+    if os.environ.get("MLFLOW_TRACKING_URI") or not Path("params.yaml").is_file():
+        return
+    from driftloop.tracking import TrackingConfig
+
+    data, _ = read_params()
+    if isinstance(data.get("tracking"), dict):
+        uri = TrackingConfig.from_dict(data["tracking"]).resolved_uri()
+        os.environ["MLFLOW_TRACKING_URI"] = uri
+        os.environ.setdefault("MLFLOW_REGISTRY_URI", uri)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code instead of exiting (usable from scripts and tests)."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except SystemExit as exc:  # click usage errors
+        return int(exc.code or 0)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

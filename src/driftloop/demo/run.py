@@ -1,0 +1,134 @@
+"""`driftloop demo`: two real cycles on the embedded default (sqlite MLflow, local DVC remote).
+
+Cycle 1 sees six calm weeks: the first three are the initial reference, a
+challenger is trained and, as the first champion, registered when it passes the
+absolute floors. Then four drifted weeks arrive and a second plain ``dvc repro``
+detects the drift, retrains, compares both models on the newest week and decides.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from driftloop.errors import ConfigError, DriftloopError
+
+CALM_WEEKS = range(1, 7)
+DRIFTED_WEEKS = range(7, 11)
+# What a demo run produces; --reset removes exactly these (never conf/, code or git history).
+DEMO_STATE = (
+    "data/incoming", "data/snapshot", "data/summary", "data/train", "data/compare", "reports",
+    "mlflow.db", "mlartifacts", ".driftloop", "dvc.lock",
+)
+
+
+def _run(cmd: list[str]) -> None:
+    print(f"\n$ {' '.join(cmd)}", flush=True)
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise DriftloopError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode} (see its output above).")
+
+
+def _reset(root: Path) -> None:
+    for rel in DEMO_STATE:
+        path = root / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def run_demo(rows: int = 1000, reset: bool = True) -> int:
+    """Run both demo cycles from the project root and print what happened."""
+    from driftloop.config import check_params, write_params
+    from driftloop.demo.feedback import write_weeks
+    from driftloop.errors import ConfigError as _CE
+
+    root = Path.cwd()
+    if not (root / "conf" / "config.yaml").is_file() or not (root / "dvc.yaml").is_file():
+        raise ConfigError(f"{root} is not a driftloop project (no conf/config.yaml or dvc.yaml): cd to its root.")
+    if not (root / ".dvc").is_dir():
+        _run(["dvc", "init", "-q"] + ([] if (root / ".git").exists() else ["--no-scm"]))
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if reset:
+        _reset(root)
+    try:
+        check_params()
+    except _CE:
+        write_params([])
+    incoming = root / "data" / "incoming"
+    timings = []
+
+    print(f"== Cycle 1: weeks {CALM_WEEKS.start}-{CALM_WEEKS.stop - 1} arrive (no drift) ==", flush=True)
+    write_weeks(incoming, CALM_WEEKS, rows=rows)
+    t0 = time.perf_counter()
+    _run(["dvc", "repro"])
+    timings.append(time.perf_counter() - t0)
+    print_summary(root, "Cycle 1")
+
+    print(f"\n== Cycle 2: drifted weeks {DRIFTED_WEEKS.start}-{DRIFTED_WEEKS.stop - 1} arrive ==", flush=True)
+    write_weeks(incoming, DRIFTED_WEEKS, rows=rows)
+    t0 = time.perf_counter()
+    _run(["dvc", "repro"])
+    timings.append(time.perf_counter() - t0)
+    print_summary(root, "Cycle 2")
+
+    _run(["dvc", "push", "-q"])
+    print(f"\nCycle wall times: {timings[0]:.1f} s and {timings[1]:.1f} s.")
+    print("Open the MLflow UI:  mlflow ui --backend-store-uri sqlite:///" + str(root / "mlflow.db") + " --port 5000")
+    print("Registry status:     driftloop status      |  alias history: driftloop history")
+    return 0
+
+
+def print_summary(root: Path, title: str) -> None:
+    """A short, human summary of the last cycle from its report files."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    reports = root / "reports"
+    drift = json.loads((reports / "drift.json").read_text())
+    compare = json.loads((reports / "compare.json").read_text())
+    decision = json.loads((reports / "decision.json").read_text())
+    ds = drift["dataset"]
+    drifted = [c for c, v in drift["columns"].items() if v.get("drifted")]
+    console.print(f"\n[bold]{title}[/bold]: {ds['n_reference']} reference rows vs {ds['n_current']} current rows")
+    console.print(
+        f"  drift: {'DRIFT' if ds['drifted'] else 'no drift'}; "
+        f"drifted columns: {', '.join(drifted) if drifted else 'none'} (share {ds['share_drifted']:.2f})"
+    )
+    metrics = compare.get("metrics") or {}
+    if metrics:
+        table = Table(title="holdout metrics", show_lines=False)
+        for col in ("metric", "champion", "challenger", "delta", "95% CI"):
+            table.add_column(col)
+        for name in ("accuracy", "f1_macro", "recall.neutral", "log_loss"):
+            m = metrics.get(name)
+            if not m:
+                continue
+            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+            ci = "-" if m.get("ci_low") is None else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
+            table.add_row(name, fmt(m.get("champion")), fmt(m.get("challenger")), fmt(m.get("delta")), ci)
+        console.print(table)
+    verdict = "PROMOTED" if decision["promoted"] else "NOT promoted"
+    version = decision.get("version")
+    console.print(
+        f"  decision: [bold]{verdict}[/bold]"
+        + (f" -> {decision['model_name']} v{version} is champion" if decision["promoted"] else "")
+        + (" (first cycle: only absolute floors apply)" if decision.get("first_cycle") else "")
+    )
+    console.print(f"  why: {decision.get('summary', '')}")
+    for gate in decision.get("gates", []):
+        mark = "[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]"
+        console.print(f"    {mark} {gate['name']}: {gate['detail']}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())

@@ -1,0 +1,201 @@
+"""Categorical columns: level counts, contingency chi-squared, PSI and JS over the union of levels.
+
+* Values are compared as strings (``1`` and ``"1"`` are the same level); missing values (None, NaN,
+  pd.NA) are counted apart and tested by the missing-rate test.
+* The test table is a **2 x k contingency table over the union of reference and current levels**,
+  not a goodness-of-fit against reference proportions: a level unseen in the reference then has
+  a finite contribution instead of an infinite one (goodness-of-fit gives p = 0 for two unseen
+  categories in a thousand rows).
+* Levels beyond the ``max_categories`` most frequent (ranked by pooled share, reference share +
+  current share) go into one ``"__other__"`` bucket, so a 100,000-level column gives a 51-column
+  table whose chi-squared approximation is sound and whose PSI is not dominated by noise.
+* The reference remembers at most ``track_max`` levels (the most frequent); unseen levels are those
+  absent from that set. If the reference had more levels, a "new" level may be a forgotten rare
+  one; the report says ``"reference_truncated": true`` then.
+* The chi-squared statistic reported for thresholding is **Cramer's V** = sqrt(chi2 / n) (2 rows),
+  an effect size in [0, 1]; the raw chi2, dof and p-value are in the details. The p-value equals
+  ``scipy.stats.chi2_contingency(table, correction=False)``'s (no Yates correction, which is
+  conservative and only applied by scipy for dof = 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from driftloop.drift.divergence import contingency_chi2, js_distance, psi
+from driftloop.drift.results import StatResult
+
+OTHER = "__other__"
+
+
+def level_counts(values: Any) -> tuple[pd.Series, int, int]:
+    """(counts per string level, n_total, n_missing) of one chunk, vectorised via value_counts."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    n_total = int(s.size)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    vc = s.value_counts(dropna=True)
+    n_missing = n_total - int(vc.sum())
+    vc.index = pd.Index(vc.index.map(str), dtype=object)
+    if vc.index.has_duplicates:  # e.g. 1 and "1" in an object column
+        vc = vc.groupby(level=0, sort=False).sum()
+    return vc.astype(np.int64), n_total, n_missing
+
+
+@dataclass(frozen=True)
+class CategoricalReference:
+    """Level counts of a reference column (top ``track_max`` levels plus an untracked remainder)."""
+
+    n_total: int
+    n_missing: int
+    counts: pd.Series
+    untracked_levels: int = 0
+    untracked_count: int = 0
+
+    kind = "categorical"
+
+    @property
+    def n(self) -> int:
+        return self.n_total - self.n_missing
+
+    @classmethod
+    def build(cls, values: Any, track_max: int = 20_000) -> "CategoricalReference":
+        vc, n_total, n_missing = level_counts(values)
+        vc = vc.sort_values(ascending=False, kind="stable")
+        rest = vc.iloc[track_max:]
+        return cls(n_total, n_missing, vc.iloc[:track_max], int(rest.size), int(rest.sum()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "categorical", "n_total": self.n_total, "n_missing": self.n_missing,
+                "levels": [str(k) for k in self.counts.index], "counts": [int(v) for v in self.counts.values],
+                "untracked_levels": self.untracked_levels, "untracked_count": self.untracked_count}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "CategoricalReference":
+        counts = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["levels"], dtype=object))
+        return cls(d["n_total"], d["n_missing"], counts, d["untracked_levels"], d["untracked_count"])
+
+    def accumulator(self) -> "CategoricalAccumulator":
+        return CategoricalAccumulator()
+
+
+@dataclass
+class CategoricalAccumulator:
+    """Mergeable current level counts (memory grows with levels, not rows)."""
+
+    n_total: int = 0
+    n_missing: int = 0
+    counts: pd.Series = field(default_factory=lambda: pd.Series(dtype=np.int64, index=pd.Index([], dtype=object)))
+
+    @property
+    def n(self) -> int:
+        return self.n_total - self.n_missing
+
+    def update(self, values: Any) -> "CategoricalAccumulator":
+        vc, n_total, n_missing = level_counts(values)
+        self.n_total += n_total
+        self.n_missing += n_missing
+        self.counts = vc if self.counts.empty else self.counts.add(vc, fill_value=0).astype(np.int64)
+        return self
+
+    def merge(self, other: "CategoricalAccumulator") -> "CategoricalAccumulator":
+        self.n_total += other.n_total
+        self.n_missing += other.n_missing
+        self.counts = other.counts if self.counts.empty else self.counts.add(other.counts, fill_value=0).astype(np.int64)
+        return self
+
+
+@dataclass(frozen=True)
+class CategoricalComparison:
+    """Aligned reference/current counts over the union of levels, rare levels bucketed."""
+
+    ref: CategoricalReference
+    cur: CategoricalAccumulator
+    max_categories: int = 50
+    list_max: int = 20
+
+    @property
+    def empty_note(self) -> str | None:
+        if self.ref.n == 0:
+            return "no non-missing reference values"
+        if self.cur.n == 0:
+            return "no non-missing current values"
+        return None
+
+    @cached_property
+    def table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(levels, reference counts, current counts) with rare levels pooled into ``__other__``."""
+        both = pd.concat([self.ref.counts.rename("r"), self.cur.counts.rename("c")], axis=1).fillna(0)
+        r = both["r"].to_numpy(np.float64)
+        c = both["c"].to_numpy(np.float64)
+        score = r / max(r.sum(), 1) + c / max(c.sum(), 1)
+        order = np.argsort(-score, kind="stable")
+        keep, rest = order[: self.max_categories], order[self.max_categories:]
+        levels = [str(v) for v in both.index[keep]]
+        rr, cc = r[keep], c[keep]
+        r_other = r[rest].sum() + self.ref.untracked_count
+        c_other = c[rest].sum()
+        if r_other or c_other:
+            levels.append(OTHER)
+            rr, cc = np.append(rr, r_other), np.append(cc, c_other)
+        return levels, rr, cc
+
+    def level_changes(self) -> dict[str, Any]:
+        """Unseen and vanished levels by name (most frequent first), with counts."""
+        ref_idx = self.ref.counts.index
+        cur = self.cur.counts
+        unseen = cur[~cur.index.isin(ref_idx)].sort_values(ascending=False, kind="stable")
+        vanished = self.ref.counts[~ref_idx.isin(cur.index)]
+        return {
+            "unseen": {str(k): int(v) for k, v in unseen.iloc[: self.list_max].items()},
+            "n_unseen": int(unseen.size), "unseen_rows": int(unseen.sum()),
+            "vanished": {str(k): int(v) for k, v in vanished.iloc[: self.list_max].items()},
+            "n_vanished": int(vanished.size),
+            "reference_truncated": self.ref.untracked_levels > 0,
+            "n_levels": {"reference": int(self.ref.counts.size + self.ref.untracked_levels),
+                         "current": int(cur.size)},
+        }
+
+    def histogram(self, top: int = 20) -> dict[str, Any]:
+        if self.empty_note:
+            return {}
+        levels, r, c = self.table
+        return {"labels": levels[:top], "reference": (r / r.sum())[:top].tolist(),
+                "current": (c / c.sum())[:top].tolist()}
+
+
+def chi2_test(cmp: CategoricalComparison, threshold: float) -> StatResult:
+    """Contingency chi-squared over the union of levels; statistic is Cramer's V."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("chi2", None, None, threshold, "chi2", details={"note": note})
+    levels, r, c = cmp.table
+    x2, dof = contingency_chi2(r, c)
+    p = float(stats.chi2.sf(x2, dof)) if dof > 0 else 1.0
+    v = float(np.sqrt(x2 / (r.sum() + c.sum())))
+    return StatResult("chi2", v, p, threshold, "chi2",
+                      details={"chi2": x2, "dof": dof, "n_levels": len(levels), **cmp.level_changes()})
+
+
+def psi_test(cmp: CategoricalComparison, threshold: float) -> StatResult:
+    """PSI over the bucketed union of levels (0.5 pseudocount)."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("psi", None, None, threshold, "chi2", details={"note": note})
+    _, r, c = cmp.table
+    return StatResult("psi", psi(r, c), None, threshold, "chi2")
+
+
+def js_test(cmp: CategoricalComparison, threshold: float) -> StatResult:
+    """Jensen-Shannon distance (base 2) over the bucketed union of levels."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("js", None, None, threshold, "chi2", details={"note": note})
+    _, r, c = cmp.table
+    return StatResult("js", js_distance(r, c), None, threshold, "chi2")

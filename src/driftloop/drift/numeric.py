@@ -1,0 +1,312 @@
+"""Numeric columns: reference ECDF summary, chunk accumulation, KS / Wasserstein / PSI / JS.
+
+Why cells
+---------
+The reference is summarised by a sorted grid ``g_0 < ... < g_{K-1}`` and counts in ``2K + 1`` cells:
+cell ``2j + 1`` holds values equal to ``g_j``; cell ``2j`` holds values strictly between ``g_{j-1}``
+and ``g_j`` (cell 0 below ``g_0``, cell ``2K`` above ``g_{K-1}``). A current chunk is mapped to the
+same cells with one ``searchsorted`` and counted with ``bincount``, so chunk summaries merge by
+addition and memory does not grow with rows.
+
+* **Exact path** (the reference has at most ``exact_max_values`` distinct finite values): the grid is
+  every distinct reference value. Both ECDFs are then known exactly at every data point of either
+  sample (between two reference values the reference ECDF is flat, so the supremum of the difference
+  sits at a cell end), and the KS statistic equals ``scipy.stats.ks_2samp``'s; the p-value uses the
+  same method as scipy's ``method="auto"`` (exact distribution for max(n1, n2) <= 10000, else
+  ``kstwo.sf(D, round(n1 n2 / (n1 + n2)))``).
+* **Sketch path** (more distinct values): the grid is ``sketch_size`` evenly spaced order statistics
+  of the reference (min and max included). ECDFs are exact at grid points, so the reported
+  ``D_sketch <= D <= D_sketch + 1/sketch_size`` (the reference mass inside one cell); the details
+  say ``"exact": false``. Storing 100k values exactly costs ~1.6 MB in the summary; a million would not.
+
+PSI and JS use ``n_bins`` reference-quantile bins whose edges are grid points, plus an underflow
+and an overflow bin (values outside the reference range), so they are sums of cells and fixed for
+every current batch. Wasserstein-1 is computed on the cells with each cell's mass at its mean value
+(exact when values inside a cell are equal, e.g. the exact path's reference side and all integer
+data) and divided by the reference standard deviation (by ``|mean|`` or 1 for a constant reference).
+
+Non-finite values (NaN, None, +-inf) are excluded from the distribution tests and counted as missing
+(``n_inf`` reports the infinities separately); the missing-rate test then sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from driftloop.drift._codec import decode_array, encode_array, jfloat
+from driftloop.drift.divergence import js_distance, psi
+from driftloop.drift.results import StatResult
+
+try:  # scipy's own exact two-sample KS distribution; private, hence guarded (asymptotic fallback)
+    from scipy.stats._stats_py import _attempt_exact_2kssamp
+except ImportError:  # pragma: no cover
+    _attempt_exact_2kssamp = None
+
+KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") switches to asymptotic above this
+
+
+def as_float(values: Any) -> np.ndarray:
+    """Values as float64, with None / pd.NA / unparsable entries as NaN."""
+    import pandas as pd
+
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(np.float64, copy=False)
+    s = pd.Series(values)
+    if s.dtype.kind in "fiub":
+        return s.to_numpy(dtype=np.float64)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def cell_index(grid: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Cell of each finite value: ``2j + 1`` if ``x == grid[j]``, else ``2j`` (j = insertion point)."""
+    j = np.searchsorted(grid, x, side="left")
+    eq = grid.take(np.minimum(j, grid.size - 1)) == x
+    return 2 * j + eq
+
+
+@dataclass(frozen=True)
+class NumericReference:
+    """Summary of a numeric reference column (see module docstring)."""
+
+    n_total: int
+    n_missing: int
+    n_inf: int
+    mean: float | None
+    std: float | None
+    grid: np.ndarray
+    cells: np.ndarray
+    cell_sums: np.ndarray
+    bin_starts: np.ndarray
+    exact: bool
+
+    kind = "numeric"
+
+    @property
+    def n(self) -> int:
+        """Finite values."""
+        return self.n_total - self.n_missing
+
+    @classmethod
+    def build(cls, values: Any, n_bins: int = 10, exact_max_values: int = 100_000,
+              sketch_size: int = 4096) -> "NumericReference":
+        x = as_float(values)
+        n_total = int(x.size)
+        finite = np.isfinite(x)
+        n_inf = int(np.isinf(x).sum())
+        x = np.sort(x[finite])
+        n = int(x.size)
+        if n == 0:
+            empty = np.zeros(0)
+            return cls(n_total, n_total, n_inf, None, None, empty, np.zeros(1, np.int64), np.zeros(1),
+                       np.zeros(1, np.int64), True)
+        uniq_mask = np.empty(n, bool)
+        uniq_mask[0] = True
+        np.not_equal(x[1:], x[:-1], out=uniq_mask[1:])
+        k = int(uniq_mask.sum())
+        if k <= exact_max_values:
+            grid = x[uniq_mask]
+            counts = np.diff(np.append(np.flatnonzero(uniq_mask), n))
+            cells = np.zeros(2 * k + 1, np.int64)
+            cells[1::2] = counts
+            sums = np.zeros(2 * k + 1)
+            sums[1::2] = grid * counts
+            exact = True
+        else:
+            pos = np.unique(np.round(np.linspace(0, n - 1, sketch_size)).astype(np.int64))
+            grid = np.unique(x[pos])
+            c = cell_index(grid, x)
+            cells = np.bincount(c, minlength=2 * grid.size + 1).astype(np.int64)
+            sums = np.bincount(c, weights=x, minlength=2 * grid.size + 1)
+            exact = False
+        # quantile edges snapped to grid points (inverted-CDF quantiles are data values)
+        levels = np.arange(1, n_bins) / n_bins
+        q = x[np.clip(np.ceil(levels * n).astype(np.int64) - 1, 0, n - 1)]
+        idx = np.unique(np.concatenate([[0], np.searchsorted(grid, q, side="left")]))
+        idx = idx[idx < grid.size]
+        bin_starts = np.concatenate([[0], 2 * idx + 1, [2 * grid.size]]).astype(np.int64)
+        return cls(n_total, n_total - n, n_inf, float(x.mean()), float(x.std()), grid, cells, sums,
+                   bin_starts, exact)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "numeric", "n_total": self.n_total, "n_missing": self.n_missing, "n_inf": self.n_inf,
+                "mean": jfloat(self.mean), "std": jfloat(self.std), "exact": self.exact,
+                "grid": encode_array(self.grid), "cells": encode_array(self.cells),
+                "cell_sums": encode_array(self.cell_sums), "bin_starts": encode_array(self.bin_starts)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "NumericReference":
+        return cls(d["n_total"], d["n_missing"], d["n_inf"], d["mean"], d["std"], decode_array(d["grid"]),
+                   decode_array(d["cells"]), decode_array(d["cell_sums"]), decode_array(d["bin_starts"]),
+                   d["exact"])
+
+    def accumulator(self) -> "NumericAccumulator":
+        return NumericAccumulator(self.grid)
+
+
+@dataclass
+class NumericAccumulator:
+    """Mergeable current-side counts over the reference cells."""
+
+    grid: np.ndarray
+    n_total: int = 0
+    n_missing: int = 0
+    n_inf: int = 0
+    cells: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cell_sums: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        m = 2 * self.grid.size + 1
+        if self.cells is None:
+            self.cells = np.zeros(m, np.int64)
+            self.cell_sums = np.zeros(m)
+
+    @property
+    def n(self) -> int:
+        return self.n_total - self.n_missing
+
+    def update(self, values: Any) -> "NumericAccumulator":
+        x = as_float(values)
+        self.n_total += int(x.size)
+        finite = np.isfinite(x)
+        n_bad = int(x.size - np.count_nonzero(finite))
+        if n_bad:
+            self.n_missing += n_bad
+            self.n_inf += int(np.isinf(x).sum())
+            x = x[finite]
+        if x.size == 0:
+            return self
+        m = self.cells.size
+        if self.grid.size == 0:  # empty reference: everything is "outside"
+            self.cells[0] += x.size
+            self.cell_sums[0] += x.sum()
+            return self
+        c = cell_index(self.grid, x)
+        self.cells += np.bincount(c, minlength=m)
+        self.cell_sums += np.bincount(c, weights=x, minlength=m)
+        return self
+
+    def merge(self, other: "NumericAccumulator") -> "NumericAccumulator":
+        self.n_total += other.n_total
+        self.n_missing += other.n_missing
+        self.n_inf += other.n_inf
+        self.cells += other.cells
+        self.cell_sums += other.cell_sums
+        return self
+
+
+@dataclass(frozen=True)
+class NumericComparison:
+    """A reference and a current summary, ready for the registered numeric tests."""
+
+    ref: NumericReference
+    cur: NumericAccumulator
+
+    @property
+    def empty_note(self) -> str | None:
+        if self.ref.n == 0:
+            return "no finite reference values"
+        if self.cur.n == 0:
+            return "no finite current values"
+        return None
+
+    def binned(self) -> tuple[np.ndarray, np.ndarray]:
+        starts = self.ref.bin_starts
+        return np.add.reduceat(self.ref.cells, starts), np.add.reduceat(self.cur.cells, starts)
+
+    def histogram(self) -> dict[str, Any]:
+        """Bin edges and proportions for plots (JSON-safe)."""
+        if self.empty_note or self.ref.grid.size == 0:
+            return {}
+        r, c = self.binned()
+        g = self.ref.grid
+        edges = [float(g[(s - 1) // 2]) for s in self.ref.bin_starts[1:-1]] + [float(g[-1])]
+        return {"edges": edges, "reference": (r / max(r.sum(), 1)).tolist(),
+                "current": (c / max(c.sum(), 1)).tolist(),
+                "labels": ["< min"] + [f"[{edges[i]:.4g}, {edges[i + 1]:.4g})" for i in range(len(edges) - 1)]
+                + ["> max"]}
+
+
+def _ks_pvalue(d: float, n1: int, n2: int) -> float:
+    """Two-sided KS p-value, same method choice as ``scipy.stats.ks_2samp(method="auto")``."""
+    if max(n1, n2) <= KS_EXACT_MAX_N and _attempt_exact_2kssamp is not None:
+        g = int(np.gcd(n1, n2))
+        ok, _, prob = _attempt_exact_2kssamp(n1, n2, g, d, "two-sided")
+        if ok:
+            return float(np.clip(prob, 0, 1))
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    return float(np.clip(stats.distributions.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+
+
+def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray) -> float:
+    """KS statistic from aligned cell counts (exact when the grid holds every reference value)."""
+    fr = np.cumsum(ref_cells) / ref_cells.sum()
+    fc = np.cumsum(cur_cells) / cur_cells.sum()
+    return float(np.max(np.abs(fr - fc))) if fr.size else 0.0
+
+
+def ks_test(cmp: NumericComparison, threshold: float) -> StatResult:
+    """Two-sample Kolmogorov-Smirnov: statistic D (effect), exact-method p-value."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("ks", None, None, threshold, "ks", details={"note": note})
+    d = ks_from_cells(cmp.ref.cells, cmp.cur.cells)
+    p = _ks_pvalue(d, cmp.ref.n, cmp.cur.n)
+    return StatResult("ks", d, p, threshold, "ks", details={"exact": cmp.ref.exact})
+
+
+def wasserstein_from_cells(grid: np.ndarray, ref_cells: np.ndarray, ref_sums: np.ndarray,
+                           cur_cells: np.ndarray, cur_sums: np.ndarray) -> float:
+    """Wasserstein-1 with each cell's mass at its mean value (see module docstring)."""
+    k = grid.size
+    # monotone placeholder for empty cells: the grid point at or below the cell
+    place = np.empty(2 * k + 1)
+    place[0] = grid[0]
+    place[1::2] = grid
+    place[2::2] = grid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pr = np.where(ref_cells > 0, ref_sums / np.maximum(ref_cells, 1), place)
+        pc = np.where(cur_cells > 0, cur_sums / np.maximum(cur_cells, 1), place)
+    pr[1::2] = grid  # point cells sit exactly on their grid value
+    pc[1::2] = grid
+    pos = np.concatenate([pr, pc])
+    mr = np.concatenate([ref_cells / ref_cells.sum(), np.zeros(pc.size)])
+    mc = np.concatenate([np.zeros(pr.size), cur_cells / cur_cells.sum()])
+    order = np.argsort(pos, kind="stable")
+    pos, mr, mc = pos[order], mr[order], mc[order]
+    diff = np.abs(np.cumsum(mr) - np.cumsum(mc))[:-1]
+    return float(np.sum(diff * np.diff(pos)))
+
+
+def wasserstein_test(cmp: NumericComparison, threshold: float) -> StatResult:
+    """Wasserstein-1 distance divided by the reference standard deviation."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("wasserstein", None, None, threshold, "ks", details={"note": note})
+    w = wasserstein_from_cells(cmp.ref.grid, cmp.ref.cells, cmp.ref.cell_sums, cmp.cur.cells, cmp.cur.cell_sums)
+    std, mean = cmp.ref.std or 0.0, cmp.ref.mean or 0.0
+    scale = std if std > 0 else (abs(mean) if mean != 0 else 1.0)
+    return StatResult("wasserstein", w / scale, None, threshold, "ks",
+                      details={"raw": jfloat(w), "scale": jfloat(scale),
+                               "scale_kind": "std" if std > 0 else "constant reference"})
+
+
+def psi_test(cmp: NumericComparison, threshold: float) -> StatResult:
+    """PSI over reference-quantile bins plus overflow bins (0.5 pseudocount)."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("psi", None, None, threshold, "ks", details={"note": note})
+    r, c = cmp.binned()
+    return StatResult("psi", psi(r, c), None, threshold, "ks", details={"n_bins": int(r.size)})
+
+
+def js_test(cmp: NumericComparison, threshold: float) -> StatResult:
+    """Jensen-Shannon distance (base 2) over the same bins as PSI."""
+    note = cmp.empty_note
+    if note:
+        return StatResult("js", None, None, threshold, "ks", details={"note": note})
+    r, c = cmp.binned()
+    return StatResult("js", js_distance(r, c), None, threshold, "ks", details={"n_bins": int(r.size)})

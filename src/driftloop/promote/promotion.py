@@ -1,0 +1,208 @@
+"""Acting on a decision: lock, register, move the alias, write ``reports/decision.json``.
+
+Order inside the lock, chosen so that every step before the alias move can crash
+and be rerun without harm while the old champion keeps serving:
+
+1. register the challenger (unless rejected with ``on_reject="skip"``),
+   idempotently per run id (a rerun reuses the version);
+2. only when promoted: move ``previous`` then ``champion`` (one call) and append
+   the history tag;
+3. record the decision on the registered model (``driftloop.last_decision``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping
+
+from driftloop.errors import ConfigError, LockError
+from driftloop.promote.gates import Decision
+from driftloop.promote.lineage_tags import TAG_DECISION, tag_value
+
+if TYPE_CHECKING:
+    from driftloop.promote.registry import AliasMove, ChampionRegistry
+
+OnReject = Literal["skip", "register_without_alias"]
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    """What :func:`promote` did.
+
+    Parameters
+    ----------
+    version : str or None
+        The challenger's registered version (None when rejected with ``on_reject="skip"``).
+    previous_version : str or None
+        The champion before this promotion; for a rejection, the champion that keeps serving.
+    promoted : bool
+        True when the champion alias now points at ``version``.
+    move : AliasMove or None
+        The recorded alias move, when promoted.
+    """
+
+    version: str | None
+    previous_version: str | None
+    promoted: bool
+    move: "AliasMove | None" = None
+
+
+@contextmanager
+def promotion_lock(lock_path: str | os.PathLike[str], timeout_s: float = 60.0) -> Iterator[Path]:
+    """Hold the promotion lock (an OS file lock, released even if the process dies).
+
+    Parameters
+    ----------
+    lock_path : path
+        Lock file; its folder is created. All promoters and rollbacks of one model
+        must use the same path (the lock is per host: use one host per registry).
+    timeout_s : float
+        Seconds to wait.
+
+    Raises
+    ------
+    LockError
+        When another process holds the lock for longer than ``timeout_s``.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(lock_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=timeout_s)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise LockError(
+            f"The promotion lock {path} is held by another process; gave up after {timeout_s} s. "
+            "Another promotion or rollback is running: wait for it, or raise promote.lock_timeout_s."
+        ) from exc
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+def describe(decision: Decision, max_chars: int = 1500) -> str:
+    """The model version description: the decision summary, cut to a readable length."""
+    text = decision.summary
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+
+
+def promote(
+    registry: "ChampionRegistry",
+    decision: Decision,
+    model_uri: str,
+    run_id: str,
+    tags: Mapping[str, Any],
+    description: str | None,
+    lock_path: str | os.PathLike[str],
+    on_reject: OnReject = "skip",
+    *,
+    actor: str | None = None,
+    lock_timeout_s: float = 60.0,
+) -> PromotionOutcome:
+    """Register the challenger and move the champion alias, as ``decision`` says.
+
+    Parameters
+    ----------
+    registry : ChampionRegistry
+    decision : Decision
+        From :func:`~driftloop.promote.gates.evaluate_gates`.
+    model_uri : str
+        The challenger (``models:/m-...`` or ``runs:/<run_id>/model``).
+    run_id : str
+        The run that logged the challenger (idempotency key: a rerun registers nothing new).
+    tags : mapping
+        Lineage tags (:func:`~driftloop.promote.lineage_tags.build_lineage_tags`);
+        ``driftloop.decision`` is added here.
+    description : str or None
+        Version description; None uses the decision summary.
+    lock_path : path
+        See :func:`promotion_lock`.
+    on_reject : {"skip", "register_without_alias"}
+        A rejected challenger is not registered, or registered without any alias.
+    actor : str, optional
+        Who promotes (default ``user@host``).
+    lock_timeout_s : float
+
+    Returns
+    -------
+    PromotionOutcome
+
+    Raises
+    ------
+    LockError
+        Another promotion holds the lock.
+    RegistryError
+        The registry refused a call; nothing after the failing call ran.
+    ConfigError
+        ``on_reject`` is not one of the two options.
+    """
+    if on_reject not in ("skip", "register_without_alias"):
+        raise ConfigError(f"on_reject must be 'skip' or 'register_without_alias'. Got {on_reject!r} instead.")
+    record = {**decision.to_dict(), "run_id": run_id}
+    with promotion_lock(lock_path, lock_timeout_s):
+        serving = registry.aliases().get(registry.alias)
+        if not decision.promoted and on_reject == "skip":
+            outcome = PromotionOutcome(version=None, previous_version=serving, promoted=False)
+        else:
+            all_tags = {**{k: tag_value(v) for k, v in tags.items()}, TAG_DECISION: tag_value(decision.to_dict())}
+            info = registry.register(model_uri, run_id, all_tags, description or describe(decision))
+            if decision.promoted:
+                move = registry.move_champion(info.version, reason=decision.summary, actor=actor, run_id=run_id)
+                outcome = PromotionOutcome(info.version, move.from_version, True, move)
+            else:
+                outcome = PromotionOutcome(info.version, serving, False)
+        # Recorded last, so that "last decision" never claims a move that a crash prevented.
+        registry.record_decision({**record, "version": outcome.version, "promoted": outcome.promoted})
+        return outcome
+
+
+def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_name: str) -> dict[str, Any]:
+    """The ``reports/decision.json`` mapping."""
+    return {
+        "promoted": outcome.promoted if outcome is not None else decision.promoted,
+        "first_cycle": decision.first_cycle,
+        "model_name": model_name,
+        "version": None if outcome is None else outcome.version,
+        "previous_version": None if outcome is None else outcome.previous_version,
+        "gates": [g.to_dict() for g in decision.gates],
+        "summary": decision.summary,
+    }
+
+
+def write_decision(path: str | os.PathLike[str], decision: Decision, outcome: PromotionOutcome | None,
+                   model_name: str) -> dict[str, Any]:
+    """Write ``reports/decision.json`` atomically and return what was written.
+
+    Keys: ``promoted, first_cycle, model_name, version, previous_version, gates
+    [{name, passed, detail}], summary``. ``outcome`` None (decision without a
+    registry step) writes ``version``/``previous_version`` as null.
+
+    Examples
+    --------
+    >>> from driftloop.promote.gates import Gate
+    >>> d = Decision(False, True, (Gate("floor.f1_macro", False, "0.5 < 0.6"),), "Rejected.")
+    >>> import tempfile, pathlib
+    >>> write_decision(pathlib.Path(tempfile.mkdtemp()) / "d.json", d, None, "m")["promoted"]
+    False
+    """
+    record = decision_record(decision, outcome, model_name)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: a crash never leaves a half-written metrics file for DVC to read.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return record

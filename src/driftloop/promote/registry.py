@@ -1,0 +1,456 @@
+"""The MLflow Model Registry edge: champion by alias, idempotent registration, alias history.
+
+MLflow keeps no alias history, so every alias move is also written as one
+registered-model tag ``driftloop.alias_move.<seq>`` (JSON: who, when, why, from,
+to). The ``champion`` alias is moved by exactly one ``set_registered_model_alias``
+call; the ``previous`` alias is set *before* it, so a crash in between leaves the
+old champion serving (a rerun completes the move), and a crash after it but before
+the history tag is healed by the next :meth:`ChampionRegistry.move_champion` for
+the same version.
+
+Callers must serialise writers with :func:`driftloop.promote.promotion.promotion_lock`;
+MLflow has no compare-and-swap on aliases.
+
+``mlflow`` is imported lazily: it costs seconds and the gate logic needs none of it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
+
+from driftloop.errors import RegistryError
+from driftloop.promote.lineage_tags import (
+    TAG_ALIAS_MOVE_PREFIX,
+    TAG_LAST_DECISION,
+    parse_lineage,
+    tag_value,
+)
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+T = TypeVar("T")
+MoveAction = Literal["promote", "rollback", "recorded"]
+
+
+def default_actor() -> str:
+    """``user@host`` of this process: who moved an alias when nobody says otherwise."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """What driftloop needs to know about one registered model version."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    description: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def lineage(self) -> dict[str, Any]:
+        """The driftloop lineage tags of this version (JSON ones decoded)."""
+        return parse_lineage(self.tags)
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One recorded move of the champion alias.
+
+    Parameters
+    ----------
+    seq : int
+        1-based position in the model's alias history.
+    alias : str
+    from_version, to_version : str or None
+        Champion before and after (``from_version`` None on the first promotion).
+    action : {"promote", "rollback", "recorded"}
+        ``recorded``: the move had happened but its record was lost in a crash.
+    actor, reason, at : str
+        Who, why and when (ISO 8601, UTC).
+    run_id : str or None
+        The challenger's run for promotions.
+    """
+
+    seq: int
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    action: MoveAction
+    actor: str
+    reason: str
+    at: str
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "seq": self.seq, "alias": self.alias, "from_version": self.from_version,
+            "to_version": self.to_version, "action": self.action, "actor": self.actor,
+            "reason": self.reason, "at": self.at, "run_id": self.run_id,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AliasMove":
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            seq=int(d["seq"]), alias=str(d["alias"]),
+            from_version=None if d.get("from_version") is None else str(d["from_version"]),
+            to_version=None if d.get("to_version") is None else str(d["to_version"]),
+            action=d.get("action", "promote"), actor=str(d.get("actor", "")),
+            reason=str(d.get("reason", "")), at=str(d.get("at", "")),
+            run_id=d.get("run_id"),
+        )
+
+
+class ChampionRegistry:
+    """Champion/previous aliases, registration and alias history of one registered model.
+
+    Parameters
+    ----------
+    model_name : str
+        Registered model name.
+    client : MlflowClient, optional
+        Defaults to ``MlflowClient()``, which honours ``MLFLOW_TRACKING_URI`` and
+        ``MLFLOW_REGISTRY_URI``.
+    alias, previous_alias : str
+        The serving alias and the alias kept on the champion it replaced.
+
+    Raises
+    ------
+    RegistryError
+        When ``model_name`` is empty or contains a quote (it goes into search filters).
+
+    Examples
+    --------
+    >>> reg = ChampionRegistry("sentiment")          # doctest: +SKIP
+    >>> reg.champion().version                       # doctest: +SKIP
+    '3'
+    """
+
+    def __init__(self, model_name: str, client: "MlflowClient | None" = None,
+                 alias: str = "champion", previous_alias: str = "previous") -> None:
+        if not model_name or "'" in model_name or '"' in model_name:
+            raise RegistryError(f"Registered model name must be non-empty and quote-free. Got {model_name!r}.")
+        if alias == previous_alias:
+            raise RegistryError(f"alias and previous_alias must differ. Got {alias!r} for both.")
+        if client is None:
+            from mlflow.tracking import MlflowClient
+
+            client = MlflowClient()
+        self.model_name = model_name
+        self.client = client
+        self.alias = alias
+        self.previous_alias = previous_alias
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one client call, turning MLflow's errors into RegistryError naming the model."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as exc:
+            raise RegistryError(
+                f"MLflow registry refused to {what} for model {self.model_name!r} "
+                f"(registry {getattr(self.client, '_registry_uri', '?')}): {exc.message}"
+            ) from exc
+
+    def _registered_model(self) -> Any | None:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+        try:
+            return self.client.get_registered_model(self.model_name)
+        except MlflowException as exc:
+            if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                return None
+            raise RegistryError(
+                f"Cannot read registered model {self.model_name!r} "
+                f"(registry {getattr(self.client, '_registry_uri', '?')}): {exc.message}"
+            ) from exc
+
+    def _ensure_registered_model(self) -> None:
+        if self._registered_model() is None:
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
+
+            try:
+                self.client.create_registered_model(self.model_name)
+            except MlflowException as exc:
+                # Someone created it between our read and write (a second host): fine.
+                if exc.error_code not in (ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)):
+                    raise RegistryError(f"Cannot create registered model {self.model_name!r}: {exc.message}") from exc
+
+    def aliases(self) -> dict[str, str]:
+        """Alias -> version of the registered model ({} when it does not exist).
+
+        Read from ``get_registered_model``: ``search_model_versions`` returns empty
+        aliases in MLflow 3.17.
+        """
+        rm = self._registered_model()
+        return {} if rm is None else {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+
+    def _info(self, mv: Any, aliases: Mapping[str, str] | None = None) -> ModelVersionInfo:
+        version = str(mv.version)
+        if aliases is None:
+            aliases = self.aliases()
+        return ModelVersionInfo(
+            name=self.model_name, version=version, run_id=mv.run_id or None, source=str(mv.source),
+            description=mv.description or "", tags=dict(mv.tags or {}),
+            aliases=tuple(sorted(a for a, v in aliases.items() if v == version)),
+        )
+
+    def get_version(self, version: str | int) -> ModelVersionInfo:
+        """One version; RegistryError when it does not exist."""
+        mv = self._call(f"get version {version}", self.client.get_model_version, self.model_name, str(version))
+        return self._info(mv)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def champion(self) -> ModelVersionInfo | None:
+        """The version holding the champion alias, or None (first cycle)."""
+        aliases = self.aliases()
+        version = aliases.get(self.alias)
+        if version is None:
+            return None
+        mv = self._call(f"get version {version}", self.client.get_model_version, self.model_name, version)
+        return self._info(mv, aliases)
+
+    def previous(self) -> ModelVersionInfo | None:
+        """The version holding the previous alias, or None."""
+        aliases = self.aliases()
+        version = aliases.get(self.previous_alias)
+        if version is None:
+            return None
+        return self._info(self._call(f"get version {version}", self.client.get_model_version,
+                                     self.model_name, version), aliases)
+
+    def find_version_by_source_run(self, run_id: str) -> ModelVersionInfo | None:
+        """The earliest version registered from ``run_id`` (idempotency key), or None."""
+        if self._registered_model() is None:
+            return None
+        if "'" in run_id:
+            raise RegistryError(f"run_id must be quote-free. Got {run_id!r}.")
+        found = self._call(
+            f"search versions of run {run_id}", self.client.search_model_versions,
+            f"name = '{self.model_name}' and run_id = '{run_id}'",
+        )
+        if not found:
+            return None
+        return self._info(min(found, key=lambda mv: int(mv.version)))
+
+    def lineage(self, version: str | int) -> dict[str, Any]:
+        """Lineage tags of ``version`` plus its run id and source (the next cycle's reference)."""
+        info = self.get_version(version)
+        return {"version": info.version, "run_id": info.run_id, "source": info.source, **info.lineage}
+
+    def history(self) -> list[AliasMove]:
+        """Every recorded alias move, oldest first."""
+        rm = self._registered_model()
+        if rm is None:
+            return []
+        moves = []
+        for key, value in (rm.tags or {}).items():
+            if key.startswith(TAG_ALIAS_MOVE_PREFIX):
+                try:
+                    moves.append(AliasMove.from_dict(json.loads(value)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise RegistryError(
+                        f"Registered model {self.model_name!r} has an unreadable history tag {key!r}: {exc}"
+                    ) from exc
+        return sorted(moves, key=lambda m: m.seq)
+
+    def last_decision(self) -> dict[str, Any] | None:
+        """The latest promotion decision recorded for this model (promoted or not)."""
+        rm = self._registered_model()
+        raw = None if rm is None else (rm.tags or {}).get(TAG_LAST_DECISION)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return {"summary": raw}  # truncated or hand-edited: still worth showing
+
+    def status(self) -> dict[str, Any]:
+        """Champion, its lineage, the previous version, the last decision and the last move."""
+        champ = self.champion()
+        prev = self.aliases().get(self.previous_alias)
+        hist = self.history()
+        return {
+            "model_name": self.model_name,
+            "champion": None if champ is None else {
+                "version": champ.version, "run_id": champ.run_id, "source": champ.source,
+                "description": champ.description, "lineage": champ.lineage,
+            },
+            "previous_version": prev,
+            "last_decision": self.last_decision(),
+            "last_move": hist[-1].to_dict() if hist else None,
+        }
+
+    # -- writes (callers hold the promotion lock) -------------------------------------------------
+
+    def record_decision(self, decision: Mapping[str, Any]) -> None:
+        """Store ``decision`` as the model's last decision (creates the registered model if needed)."""
+        self._ensure_registered_model()
+        self._call("record the last decision", self.client.set_registered_model_tag,
+                   self.model_name, TAG_LAST_DECISION, tag_value(dict(decision)))
+
+    def _resolve_source(self, model_uri: str, run_id: str) -> tuple[str, str | None]:
+        """(source, logged-model id) for ``create_model_version``.
+
+        MLflow 3 stores ``log_model`` output as a LoggedModel, not under the run's
+        artifacts, so a ``runs:/<run>/<name>`` URI is resolved to ``models:/<id>``
+        as ``mlflow.register_model`` does (which we cannot call: it ignores our client).
+        """
+        if model_uri.startswith("models:/m-"):
+            return model_uri, model_uri[len("models:/"):].split("/")[0]
+        if model_uri.startswith("runs:/"):
+            rest = model_uri[len("runs:/"):].strip("/")
+            uri_run, _, path = rest.partition("/")
+            run = self._call(f"read run {uri_run}", self.client.get_run, uri_run)
+            found = self._call(
+                f"find logged model {path!r} of run {uri_run}", self.client.search_logged_models,
+                experiment_ids=[run.info.experiment_id], filter_string=f"name = '{path}'",
+            )
+            mine = [m for m in found if m.source_run_id == uri_run]
+            if mine:
+                newest = max(mine, key=lambda m: m.creation_timestamp or 0)
+                return f"models:/{newest.model_id}", newest.model_id
+        return model_uri, None
+
+    def register(self, model_uri: str, run_id: str, tags: Mapping[str, str], description: str) -> ModelVersionInfo:
+        """Register the challenger once per ``run_id``; a rerun refreshes tags and description.
+
+        Parameters
+        ----------
+        model_uri : str
+            ``models:/m-...`` (``ModelInfo.model_uri``) or ``runs:/<run_id>/<name>``.
+        run_id : str
+            The run that logged the model: the idempotency key.
+        tags : mapping
+            Lineage tags (see :mod:`driftloop.promote.lineage_tags`).
+        description : str
+
+        Returns
+        -------
+        ModelVersionInfo
+        """
+        clean = {str(k): tag_value(v) for k, v in tags.items()}
+        existing = self.find_version_by_source_run(run_id)
+        if existing is not None:
+            for key, value in clean.items():
+                if existing.tags.get(key) != value:
+                    self._call(f"tag version {existing.version}", self.client.set_model_version_tag,
+                               self.model_name, existing.version, key, value)
+            if existing.description != description:
+                self._call(f"describe version {existing.version}", self.client.update_model_version,
+                           self.model_name, existing.version, description=description)
+            return self.get_version(existing.version)
+        self._ensure_registered_model()
+        source, model_id = self._resolve_source(model_uri, run_id)
+        mv = self._call(
+            f"create a version from {model_uri}", self.client.create_model_version,
+            name=self.model_name, source=source, run_id=run_id, tags=clean,
+            description=description, model_id=model_id,
+        )
+        return self._info(mv)
+
+    def _append_history(self, move: AliasMove) -> AliasMove:
+        seq = max((m.seq for m in self.history()), default=0) + 1
+        move = AliasMove(**{**move.to_dict(), "seq": seq})
+        self._call("record the alias move", self.client.set_registered_model_tag, self.model_name,
+                   f"{TAG_ALIAS_MOVE_PREFIX}{seq:06d}", tag_value(move.to_dict()))
+        return move
+
+    def move_champion(self, version: str | int, reason: str, actor: str | None = None,
+                      run_id: str | None = None) -> AliasMove:
+        """Make ``version`` the champion in one alias call; the old champion becomes ``previous``.
+
+        Idempotent: when ``version`` already is the champion nothing moves, and a move
+        whose history record was lost in a crash is recorded now (action ``recorded``).
+
+        Returns
+        -------
+        AliasMove
+            The recorded move (the latest one for an idempotent call).
+        """
+        version = str(version)
+        actor = actor or default_actor()
+        self.get_version(version)  # fail before touching any alias when the version is unknown
+        aliases = self.aliases()
+        old = aliases.get(self.alias)
+        if old == version:
+            hist = self.history()
+            if hist and hist[-1].to_version == version:
+                return hist[-1]
+            return self._append_history(AliasMove(
+                0, self.alias, aliases.get(self.previous_alias), version, "recorded", actor,
+                f"{reason} (alias had moved; its record was lost and is written now)", _now(), run_id,
+            ))
+        if old is not None:
+            # Set before the switch: a crash here leaves the old champion serving.
+            self._call(f"set alias {self.previous_alias!r}", self.client.set_registered_model_alias,
+                       self.model_name, self.previous_alias, old)
+        # The one call that changes what serves.
+        self._call(f"set alias {self.alias!r}", self.client.set_registered_model_alias,
+                   self.model_name, self.alias, version)
+        return self._append_history(AliasMove(0, self.alias, old, version, "promote", actor, reason, _now(), run_id))
+
+    def rollback(self, reason: str, actor: str | None = None) -> AliasMove:
+        """Move the champion back to the ``previous`` version in one alias call.
+
+        ``previous`` then moves one step further back (to the version that was
+        champion before the restored one was promoted) or is removed, so that a
+        second rollback goes further back instead of undoing the first.
+
+        Raises
+        ------
+        RegistryError
+            When there is no champion, no previous version, or both are the same.
+        """
+        actor = actor or default_actor()
+        aliases = self.aliases()
+        champ, prev = aliases.get(self.alias), aliases.get(self.previous_alias)
+        if champ is None:
+            raise RegistryError(f"Model {self.model_name!r} has no {self.alias!r} alias: nothing to roll back.")
+        if prev is None or prev == champ:
+            raise RegistryError(
+                f"Model {self.model_name!r} has no {self.previous_alias!r} version distinct from "
+                f"{self.alias!r} (version {champ}): nothing to roll back to."
+            )
+        promotions = [m for m in self.history() if m.to_version == prev and m.action in ("promote", "recorded")]
+        before = promotions[-1].from_version if promotions else None
+        if before == champ:
+            before = None
+        self._call(f"set alias {self.alias!r}", self.client.set_registered_model_alias,
+                   self.model_name, self.alias, prev)
+        if before is None:
+            self._call(f"delete alias {self.previous_alias!r}", self.client.delete_registered_model_alias,
+                       self.model_name, self.previous_alias)
+        else:
+            self._call(f"set alias {self.previous_alias!r}", self.client.set_registered_model_alias,
+                       self.model_name, self.previous_alias, before)
+        move = self._append_history(AliasMove(0, self.alias, champ, prev, "rollback", actor, reason, _now()))
+        # Also on the demoted version itself, so its page in the UI says why it stopped serving.
+        self._call(f"tag version {champ}", self.client.set_model_version_tag, self.model_name, champ,
+                   "driftloop.rolled_back", tag_value({"at": move.at, "actor": actor, "reason": reason,
+                                                      "restored_version": prev}))
+        return move

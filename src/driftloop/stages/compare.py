@@ -1,0 +1,95 @@
+"""Stage 4 — compare: champion and challenger on the same time-ordered holdout.
+
+Each model is evaluated in its own nested run under the stage's run (same metric
+keys every cycle: ``holdout.<metric>``); the stage run carries the deltas with
+their paired-bootstrap intervals and tests. Per-row predictions are kept as a DVC
+output so that promote (and any auditor) can recompute from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from driftloop import paths
+from driftloop.config import section, workspace
+from driftloop.io import read_json, write_json, write_parquet
+from driftloop.schema import Schema
+
+
+def _no_challenger(reason: str) -> dict[str, Any]:
+    return {"improved": False, "reasons": [reason], "challenger_trained": False, "metrics": {}}
+
+
+def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the compare stage; returns the compare.json dict it wrote."""
+    from driftloop.champion import find_champion
+    from driftloop.compare import CompareConfig, compare_models, load_model, predict_outputs, write_plots
+    from driftloop.promote.config import PromoteConfig
+    from driftloop.tracking import TrackingConfig, configure, log_metrics, stage_run
+
+    schema = Schema.from_config(section(cfg, "data").get("schema") or {})
+    compare_cfg = CompareConfig.from_dict(section(cfg, "compare"))
+    promote_cfg = PromoteConfig.from_dict(section(cfg, "promote"))
+    configure(TrackingConfig.from_dict(section(cfg, "tracking")))
+    ws = workspace()
+    manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
+    train = read_json(ws / paths.TRAIN_JSON, what="retrain report")
+    holdout = pd.read_parquet(ws / paths.HOLDOUT)
+    plots_dir = ws / paths.PLOTS_DIR
+    plots_dir.mkdir(parents=True, exist_ok=True)
+
+    if not train.get("trained"):
+        result = _no_challenger(train.get("reason", "no challenger was trained this cycle"))
+        write_json(ws / paths.COMPARE_JSON, result)
+        write_parquet(ws / paths.PREDICTIONS, holdout[[schema.id]].assign(champion=None, challenger=None))
+        with stage_run("compare", manifest.get("cycle_run_id")):
+            import mlflow
+
+            mlflow.set_tag("driftloop.compare.skipped", result["reasons"][0])
+        return result
+
+    champion_ref = find_champion(promote_cfg.model_name)
+    challenger = load_model(train["model_uri"])
+    champion = load_model(champion_ref.uri) if champion_ref else None
+
+    with stage_run("compare", manifest.get("cycle_run_id"), params={"compare": section(cfg, "compare")}) as run:
+        import mlflow
+
+        comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
+        result = comparison.to_dict()
+        result["challenger_trained"] = True
+        result["challenger_uri"] = train["model_uri"]
+        result["champion_uri"] = champion_ref.uri if champion_ref else None
+        result["champion_version"] = champion_ref.version if champion_ref else None
+        write_json(ws / paths.COMPARE_JSON, result)
+        log_metrics(comparison.metrics())
+        mlflow.log_dict(result, "compare/compare.json")
+
+        preds = holdout[[schema.id]].copy()
+        if schema.label:
+            preds["label"] = holdout[schema.label].to_numpy()
+        chal_out = predict_outputs(challenger, holdout, schema)
+        preds["challenger"] = chal_out.pred
+        champ_out = predict_outputs(champion, holdout, schema) if champion is not None else None
+        preds["champion"] = champ_out.pred if champ_out is not None else None
+        write_parquet(ws / paths.PREDICTIONS, preds)
+
+        for role, outputs, uri in (("challenger", chal_out, train["model_uri"]),
+                                   ("champion", champ_out, champion_ref.uri if champion_ref else None)):
+            if outputs is None:
+                continue
+            with mlflow.start_run(run_name=f"evaluate-{role}", nested=True, parent_run_id=run.info.run_id):
+                mlflow.set_tags({"driftloop.stage": "compare", "driftloop.role": role, "driftloop.model_uri": uri})
+                values = {
+                    f"holdout.{name}": entry.get(role)
+                    for name, entry in result.get("metrics", {}).items()
+                    if isinstance(entry, Mapping)
+                }
+                log_metrics({k: v for k, v in values.items() if v is not None})
+
+        plot_files = write_plots(comparison, plots_dir)
+        for path in plot_files:
+            mlflow.log_artifact(str(path), artifact_path="compare/plots")
+    return result

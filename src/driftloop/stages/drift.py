@@ -1,0 +1,105 @@
+"""Stage 2 — drift: the current window against the reference's stored summary.
+
+Reads the reference only through ``reference_summary.json`` (built once by
+snapshot) and streams the current window in record batches, so memory does not
+grow with rows. When a champion exists, its outputs on both windows give output
+drift, concept drift (labels are present) and a label-free performance estimate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import pandas as pd
+
+from driftloop import paths
+from driftloop.config import section, workspace
+from driftloop.errors import DataError
+from driftloop.io import atomic_write_text, read_json, write_json
+from driftloop.schema import Schema
+
+CHUNK_ROWS = 250_000
+
+
+def iter_parquet(path, columns: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Stream a parquet file as DataFrame chunks of at most ``chunk_rows`` rows."""
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(path)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path} not found: run the snapshot stage first (dvc repro).") from exc
+    missing = [c for c in columns if c not in handle.schema_arrow.names]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}.")
+    for batch in handle.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield batch.to_pandas()
+
+
+def champion_outputs(model_name: str, schema: Schema) -> Any:
+    """The champion's predictions on the reference and current windows, or None (first cycle)."""
+    from driftloop.champion import find_champion
+
+    champion = find_champion(model_name)
+    if champion is None or schema.task != "classification":
+        return None
+    from driftloop.compare import load_model, predict_outputs
+    from driftloop.drift import ModelOutputs
+
+    model = load_model(champion.uri)
+    ws = workspace()
+    reference = pd.read_parquet(ws / paths.REFERENCE)
+    current = pd.read_parquet(ws / paths.CURRENT)
+    ref = predict_outputs(model, reference, schema)
+    cur = predict_outputs(model, current, schema)
+    label = schema.label
+    return ModelOutputs(
+        classes=list(ref.classes),
+        reference_pred=ref.pred,
+        reference_proba=ref.proba,
+        current_pred=cur.pred,
+        current_proba=cur.proba,
+        reference_labels=reference[label].to_numpy() if label else None,
+        current_labels=current[label].to_numpy() if label else None,
+    )
+
+
+def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the drift stage; returns the drift.json dict it wrote."""
+    from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift, render_html
+    from driftloop.promote.config import PromoteConfig
+    from driftloop.tracking import TrackingConfig, configure, log_metrics, stage_run
+
+    schema = Schema.from_config(section(cfg, "data").get("schema") or {})
+    drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
+    promote_cfg = PromoteConfig.from_dict(section(cfg, "promote"))
+    configure(TrackingConfig.from_dict(section(cfg, "tracking")))
+    ws = workspace()
+    manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
+    summary = ReferenceSummary.load(ws / paths.REFERENCE_SUMMARY)
+
+    outputs = champion_outputs(promote_cfg.model_name, schema)
+    chunks = iter_parquet(ws / paths.CURRENT, list(schema.features))
+    report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
+    result = report.to_dict()
+    result["drifted_columns"] = list(report.drifted_columns)
+    write_json(ws / paths.DRIFT_JSON, result)
+    html = render_html(report)
+    atomic_write_text(ws / paths.DRIFT_HTML, html)
+    metrics = report.metrics()
+    write_json(ws / paths.DRIFT_METRICS, metrics)
+
+    with stage_run("drift", manifest.get("cycle_run_id"), params={"drift": drift_cfg_dict(cfg)}) as run:
+        import mlflow
+
+        log_metrics(metrics)
+        mlflow.log_dict(result, "drift/drift.json")
+        mlflow.log_text(html, "drift/drift.html")
+        mlflow.set_tag("driftloop.drift.drifted", str(bool(result["dataset"]["drifted"])).lower())
+        mlflow.set_tag("driftloop.drift.columns", ",".join(report.drifted_columns) or "-")
+        result["_run_id"] = run.info.run_id
+    return result
+
+
+def drift_cfg_dict(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(section(cfg, "drift"))

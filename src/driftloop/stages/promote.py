@@ -1,0 +1,117 @@
+"""Stage 5 — promote: gate the challenger, and move the champion alias only on evidence.
+
+Evidence for "drift resolved" is gathered here: the challenger's training data is
+re-tested against the current window on the columns that drifted (same tests and
+thresholds as the drift stage), its holdout predictions are set against the
+observed labels, and its holdout metric against its validation metric. Then every
+gate is evaluated, the decision written, and — under a lock — the challenger
+registered with lineage tags and the alias moved in one call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pandas as pd
+
+from driftloop import paths
+from driftloop.config import section, workspace
+from driftloop.io import read_json
+from driftloop.schema import Schema
+
+
+def training_vs_current(schema: Schema, drifted: list[str], drift_cfg_map: Mapping[str, Any]) -> dict[str, Any] | None:
+    """drift.json-format report of the challenger's training data vs the current window,
+    restricted to the columns that drifted this cycle."""
+    if not drifted:
+        return None
+    from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
+
+    ws = workspace()
+    cfg = DriftConfig.from_dict(drift_cfg_map)
+    training = pd.read_parquet(ws / paths.TRAINING, columns=list(drifted))
+    current = pd.read_parquet(ws / paths.CURRENT, columns=list(drifted))
+    kinds = {c: schema.kinds[c] for c in drifted}
+    summary = summarize_reference(training, kinds, cfg)
+    return evaluate_drift(summary, current, cfg, columns=list(drifted)).to_dict()
+
+
+def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the promote stage; returns the decision.json dict it wrote."""
+    from driftloop.champion import find_champion
+    from driftloop.promote.config import PromoteConfig
+    from driftloop.promote.gates import Decision, evaluate_gates
+    from driftloop.promote.lineage_tags import build_lineage_tags
+    from driftloop.promote.promotion import promote, write_decision
+    from driftloop.promote.registry import ChampionRegistry
+    from driftloop.promote.resolution import assess_drift_resolution
+    from driftloop.tracking import TrackingConfig, configure, git_commit, log_metrics, stage_run
+
+    schema = Schema.from_config(section(cfg, "data").get("schema") or {})
+    promote_cfg = PromoteConfig.from_dict(section(cfg, "promote"))
+    configure(TrackingConfig.from_dict(section(cfg, "tracking")))
+    ws = workspace()
+    manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
+    drift = read_json(ws / paths.DRIFT_JSON, what="drift report")
+    train = read_json(ws / paths.TRAIN_JSON, what="retrain report")
+    comparison = read_json(ws / paths.COMPARE_JSON, what="comparison report")
+    champion = find_champion(promote_cfg.model_name, promote_cfg.alias)
+    first_cycle = champion is None
+    drifted = list(drift.get("drifted_columns") or [])
+
+    registry = ChampionRegistry(promote_cfg.model_name, alias=promote_cfg.alias,
+                                previous_alias=promote_cfg.previous_alias)
+    cycle_run_id = manifest.get("cycle_run_id")
+    with stage_run("promote", cycle_run_id, params={"promote": section(cfg, "promote")}):
+        import mlflow
+
+        if not train.get("trained"):
+            decision = Decision(
+                promoted=False, first_cycle=first_cycle, gates=(),
+                summary=train.get("reason", "no challenger was trained this cycle; the champion stays."),
+            )
+            outcome = None
+        else:
+            resolution = None
+            if not first_cycle:
+                preds = pd.read_parquet(ws / paths.PREDICTIONS)
+                primary = promote_cfg.primary.metric
+                resolution = assess_drift_resolution(
+                    training_vs_current(schema, drifted, section(cfg, "drift")),
+                    drifted,
+                    preds["label"].to_numpy(),
+                    preds["challenger"].to_numpy(),
+                    list(schema.classes),
+                    (train.get("validation_metrics") or {}).get(primary),
+                    ((comparison.get("metrics") or {}).get(primary) or {}).get("challenger"),
+                    promote_cfg,
+                )
+            decision = evaluate_gates(comparison, resolution, promote_cfg, first_cycle)
+            tags = build_lineage_tags(
+                git_commit=git_commit(),
+                training_data_md5=train["training_data_md5"],
+                training_data_path=train["training_data_path"],
+                holdout_data_md5=train["holdout_md5"],
+                holdout_data_path=train["holdout_path"],
+                cycle_run_id=cycle_run_id,
+                drift_summary={
+                    "drifted": bool(drift.get("dataset", {}).get("drifted")),
+                    "share_drifted": drift.get("dataset", {}).get("share_drifted"),
+                    "columns": drifted,
+                },
+            )
+            outcome = promote(
+                registry, decision, train["model_uri"], train["run_id"], tags,
+                description=decision.summary, lock_path=ws / promote_cfg.lock_path,
+                on_reject=promote_cfg.on_reject,
+            )
+        result = write_decision(ws / paths.DECISION_JSON, decision, outcome, promote_cfg.model_name)
+        mlflow.log_dict(result, "promote/decision.json")
+        log_metrics({"promote.promoted": bool(result["promoted"]),
+                     "promote.gates_failed": sum(1 for g in result.get("gates", []) if not g["passed"])})
+        mlflow.set_tag("driftloop.decision", decision.summary[:5000])
+    if cycle_run_id:
+        import mlflow
+
+        mlflow.MlflowClient().set_tag(cycle_run_id, "driftloop.decision", decision.summary[:5000])
+    return result

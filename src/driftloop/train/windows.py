@@ -1,0 +1,316 @@
+"""Training windows: which labelled rows train the challenger, which validate it, which judge it.
+
+The split is strictly time-ordered: ``train < validation <= holdout`` in event
+time. The holdout is the newest labelled tail of *current*; every other labelled
+row (reference plus current) with an earlier timestamp and a different id is the
+*pool* a policy draws its training window from:
+
+- ``sliding``: the last ``window_days`` days (or ``window_rows`` rows) of the pool;
+- ``expanding``: the whole pool (reference plus everything labelled since);
+- ``weighted``: the whole pool (optionally capped by ``window_days``) with sample
+  weights ``0.5 ** (age_days / half_life_days)``, age measured from the holdout start.
+
+Validation is the newest ``validation_fraction`` of the training window, so that
+early stopping and model choice are judged on data later than what was fitted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+from driftloop.errors import ConfigError, DataError
+from driftloop.schema import Schema
+from driftloop.train.labels import apply_reviewed_labels, labelled_mask
+
+__all__ = [
+    "WindowConfig",
+    "TrainingWindow",
+    "select_training_window",
+    "apply_reviewed_labels",
+]
+
+Policy = Literal["sliding", "expanding", "weighted"]
+POLICIES: tuple[str, ...] = ("sliding", "expanding", "weighted")
+_DAY = pd.Timedelta(days=1)
+
+
+def _number(mapping: Mapping[str, Any], key: str, kind: type, *, low: float, high: float | None = None,
+            low_inclusive: bool = False) -> Any:
+    """Read an optional number from the ``train`` config, naming the key when it is ill-typed."""
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
+        raise ConfigError(f"train.{key} must be {'an integer' if kind is int else 'a number'}. Got {value!r} instead.")
+    value = kind(value)
+    below = value < low if low_inclusive else value <= low
+    if below or (high is not None and value >= high):
+        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high is not None else "")
+        raise ConfigError(f"train.{key} must be {bound}. Got {value!r} instead.")
+    return value
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """The ``train`` config group.
+
+    Parameters
+    ----------
+    policy : {"sliding", "expanding", "weighted"}
+    window_days, window_rows : float or int, optional
+        Size of a sliding window (exactly one for ``sliding``); ``window_days`` also caps
+        a ``weighted`` window. Ignored by ``expanding`` (which refuses them).
+    half_life_days : float, optional
+        Half-life of the recency weights (``weighted`` only, required there).
+    holdout_days, holdout_fraction : float, optional
+        The holdout is the newest ``holdout_days`` days of labelled current rows, or
+        its newest ``holdout_fraction`` share (exactly one of the two).
+    validation_fraction : float
+        Share of the training window, newest first, kept for validation.
+    min_train_rows, min_holdout_rows : int
+        Fewer rows than this raise :class:`DataError` rather than fit or judge on noise.
+    """
+
+    policy: Policy = "sliding"
+    window_days: float | None = 21.0
+    window_rows: int | None = None
+    half_life_days: float | None = None
+    holdout_days: float | None = 7.0
+    holdout_fraction: float | None = None
+    validation_fraction: float = 0.2
+    min_train_rows: int = 50
+    min_holdout_rows: int = 30
+
+    KEYS = ("policy", "window_days", "window_rows", "half_life_days", "holdout_days", "holdout_fraction",
+            "validation_fraction", "min_train_rows", "min_holdout_rows")
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> "WindowConfig":
+        """Build and validate from the ``train`` config mapping.
+
+        Raises
+        ------
+        ConfigError
+            Naming any unknown key, ill-typed value or inconsistent combination.
+
+        Examples
+        --------
+        >>> WindowConfig.from_dict({"policy": "expanding", "window_days": None}).policy
+        'expanding'
+        """
+        unknown = sorted(set(mapping) - set(cls.KEYS))
+        if unknown:
+            raise ConfigError(f"train has unknown key(s) {unknown}; expected some of {list(cls.KEYS)}.")
+        m = dict(mapping)
+        policy = m.get("policy", "sliding")
+        if policy not in POLICIES:
+            raise ConfigError(f"train.policy must be one of {list(POLICIES)}. Got {policy!r} instead.")
+        defaults = cls()
+        # An explicit None in the mapping means "not used"; a missing key takes the default
+        # only where it cannot conflict with an explicitly chosen alternative.
+        window_days = _number(m, "window_days", float, low=0) if "window_days" in m else (
+            None if "window_rows" in m or policy != "sliding" else defaults.window_days)
+        window_rows = _number(m, "window_rows", int, low=0)
+        holdout_days = _number(m, "holdout_days", float, low=0) if "holdout_days" in m else (
+            None if m.get("holdout_fraction") is not None else defaults.holdout_days)
+        holdout_fraction = _number(m, "holdout_fraction", float, low=0, high=1)
+        cfg = cls(
+            policy=policy,
+            window_days=window_days,
+            window_rows=window_rows,
+            half_life_days=_number(m, "half_life_days", float, low=0),
+            holdout_days=holdout_days,
+            holdout_fraction=holdout_fraction,
+            validation_fraction=_number(m, "validation_fraction", float, low=0, high=1, low_inclusive=True)
+            if m.get("validation_fraction") is not None else defaults.validation_fraction,
+            min_train_rows=_number(m, "min_train_rows", int, low=1, low_inclusive=True) or defaults.min_train_rows,
+            min_holdout_rows=_number(m, "min_holdout_rows", int, low=1, low_inclusive=True)
+            or defaults.min_holdout_rows,
+        )
+        cfg._check()
+        return cfg
+
+    def _check(self) -> None:
+        if (self.holdout_days is None) == (self.holdout_fraction is None):
+            raise ConfigError("train: set exactly one of holdout_days and holdout_fraction. "
+                              f"Got holdout_days={self.holdout_days!r}, holdout_fraction={self.holdout_fraction!r}.")
+        if self.policy == "sliding" and (self.window_days is None) == (self.window_rows is None):
+            raise ConfigError("train.policy 'sliding' needs exactly one of window_days and window_rows. "
+                              f"Got window_days={self.window_days!r}, window_rows={self.window_rows!r}.")
+        if self.policy == "expanding" and (self.window_days is not None or self.window_rows is not None):
+            raise ConfigError("train.policy 'expanding' uses every labelled row; remove window_days/window_rows "
+                              "(or choose policy 'sliding').")
+        if self.policy == "weighted":
+            if self.half_life_days is None:
+                raise ConfigError("train.policy 'weighted' needs train.half_life_days (a number > 0).")
+            if self.window_rows is not None:
+                raise ConfigError("train.policy 'weighted' accepts window_days as a cap, not window_rows.")
+        elif self.half_life_days is not None:
+            raise ConfigError(f"train.half_life_days applies only to policy 'weighted'; policy is {self.policy!r}.")
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    """The time-ordered split a challenger is trained, validated and judged on.
+
+    Attributes
+    ----------
+    train, validation, holdout : pandas.DataFrame
+        Labelled rows, each sorted by time; ``max(train.t) <= min(validation.t) <
+        min(holdout.t)`` and the three share no id.
+    train_weight : numpy.ndarray or None
+        Per-row sample weights aligned with ``train`` (``weighted`` policy), mean 1.
+    description : dict
+        JSON-ready summary (policy, sizes, time ranges, weights' effective size) to log.
+    """
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+    train_weight: np.ndarray | None = None
+    description: dict = field(default_factory=dict)
+
+
+def _prepare(frame: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
+    schema.check_columns(frame.columns, where)
+    out = frame.copy()
+    ts = pd.to_datetime(out[schema.timestamp], errors="coerce")
+    if ts.isna().any():
+        raise DataError(f"{where}: column {schema.timestamp!r} has {int(ts.isna().sum())} missing or unparsable "
+                        "timestamp(s).")
+    out[schema.timestamp] = ts
+    return out
+
+
+def _time_sorted(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    # Sorting by id as well makes ties in time deterministic, so the same data always
+    # gives the same split (and the same metrics).
+    return frame.sort_values([schema.timestamp, schema.id], kind="mergesort").reset_index(drop=True)
+
+
+def _range(frame: pd.DataFrame, schema: Schema) -> list[str | None]:
+    if frame.empty:
+        return [None, None]
+    ts = frame[schema.timestamp]
+    return [ts.min().isoformat(), ts.max().isoformat()]
+
+
+def select_training_window(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema,
+                           cfg: WindowConfig) -> TrainingWindow:
+    """Split labelled data into train, validation and holdout by time.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        The data the champion was trained on (may be empty).
+    current : pandas.DataFrame
+        The data that arrived since; its newest labelled tail is the holdout.
+    schema : Schema
+        Column roles; ``schema.label`` must be set.
+    cfg : WindowConfig
+
+    Returns
+    -------
+    TrainingWindow
+
+    Raises
+    ------
+    DataError
+        When a column is missing, a timestamp is unparsable, or a part of the split has
+        fewer rows than ``cfg.min_train_rows`` / ``cfg.min_holdout_rows``.
+
+    Examples
+    --------
+    >>> window = select_training_window(ref, cur, schema, WindowConfig())  # doctest: +SKIP
+    >>> set(window.train[schema.id]) & set(window.holdout[schema.id])  # doctest: +SKIP
+    set()
+    """
+    if schema.label is None:
+        raise DataError("select_training_window: the schema names no label column (data.schema.label).")
+    ref = _prepare(reference, schema, "reference")
+    cur = _prepare(current, schema, "current")
+    n_unlabelled = int((~labelled_mask(ref, schema)).sum() + (~labelled_mask(cur, schema)).sum())
+    ref = ref[labelled_mask(ref, schema)]
+    cur = _time_sorted(cur[labelled_mask(cur, schema)], schema)
+    if cur.empty:
+        raise DataError("current has no labelled rows: there is no holdout to judge a challenger on.")
+
+    holdout = _holdout(cur, schema, cfg)
+    start = holdout[schema.timestamp].min()
+    ref = ref.assign(_source="reference")
+    cur = cur.assign(_source="current")
+    pool = pd.concat([ref, cur], ignore_index=True)
+    # A row reaches training only if it is strictly older than the whole holdout AND
+    # its id is not in the holdout: time alone would leak a re-sent row, id alone a
+    # duplicate under a new id.
+    pool = pool[(pool[schema.timestamp] < start) & ~pool[schema.id].isin(set(holdout[schema.id]))]
+    # The same id in reference and current: the current version (e.g. relabelled) wins.
+    pool = pool.drop_duplicates(subset=[schema.id], keep="last")
+    pool = _time_sorted(pool, schema)
+
+    if cfg.policy == "sliding" and cfg.window_rows is not None:
+        window = pool.iloc[max(len(pool) - cfg.window_rows, 0):]
+    elif cfg.window_days is not None:
+        window = pool[pool[schema.timestamp] >= start - cfg.window_days * _DAY]
+    else:
+        window = pool
+    window = window.reset_index(drop=True)
+
+    n_val = int(math.ceil(cfg.validation_fraction * len(window))) if cfg.validation_fraction > 0 else 0
+    train, validation = window.iloc[: len(window) - n_val], window.iloc[len(window) - n_val:]
+    if len(train) < cfg.min_train_rows:
+        raise DataError(f"the {cfg.policy} training window has {len(train)} labelled row(s) before the holdout "
+                        f"(starting {start.isoformat()}); train.min_train_rows is {cfg.min_train_rows}.")
+
+    weight = None
+    description: dict[str, Any] = {}
+    if cfg.policy == "weighted":
+        age_days = ((start - train[schema.timestamp]) / _DAY).to_numpy(dtype=float)
+        raw = np.power(0.5, age_days / float(cfg.half_life_days))
+        # Mean 1 keeps regularisation strength (C, l2) comparable across policies: it acts
+        # on the weighted sum of losses.
+        weight = raw / raw.mean()
+        description["effective_train_rows"] = float(weight.sum() ** 2 / np.square(weight).sum())
+        description["half_life_days"] = cfg.half_life_days
+
+    parts = {"train": train, "validation": validation, "holdout": holdout}
+    description.update({
+        "policy": cfg.policy,
+        "window_days": cfg.window_days,
+        "window_rows": cfg.window_rows,
+        "holdout_days": cfg.holdout_days,
+        "holdout_fraction": cfg.holdout_fraction,
+        "validation_fraction": cfg.validation_fraction,
+        "holdout_start": start.isoformat(),
+        "n_unlabelled_dropped": n_unlabelled,
+        "n_from_reference": int((window["_source"] == "reference").sum()),
+        "n_from_current": int((window["_source"] == "current").sum()),
+    })
+    for name, part in parts.items():
+        description[f"n_{name}"] = len(part)
+        description[f"{name}_time_range"] = _range(part, schema)
+    clean = {k: v.drop(columns="_source", errors="ignore").reset_index(drop=True) for k, v in parts.items()}
+    return TrainingWindow(train=clean["train"], validation=clean["validation"], holdout=clean["holdout"],
+                          train_weight=weight, description=description)
+
+
+def _holdout(cur: pd.DataFrame, schema: Schema, cfg: WindowConfig) -> pd.DataFrame:
+    """The newest labelled tail of ``cur`` (already sorted by time)."""
+    ts = cur[schema.timestamp]
+    if cfg.holdout_days is not None:
+        start = ts.max() - cfg.holdout_days * _DAY
+        holdout = cur[ts > start]
+    else:
+        k = max(int(math.ceil(cfg.holdout_fraction * len(cur))), 1)
+        # Rows sharing the boundary timestamp all go to the holdout, so that every
+        # training row is strictly older than every holdout row.
+        holdout = cur[ts >= ts.iloc[len(cur) - k]]
+    if len(holdout) < cfg.min_holdout_rows:
+        raise DataError(f"the holdout (newest labelled rows of current) has {len(holdout)} row(s); "
+                        f"train.min_holdout_rows is {cfg.min_holdout_rows}.")
+    return holdout
