@@ -59,6 +59,7 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
     conf = (conf_dir or workspace() / CONF_DIR).resolve()
     if not (conf / "config.yaml").is_file():
@@ -67,7 +68,7 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
     try:
         with initialize_config_dir(str(conf), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as exc:
+    except (HydraException, OmegaConfBaseException, YAMLError) as exc:
         raise ConfigError(f"cannot compose conf/ with overrides {overrides}: {exc}") from exc
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 

@@ -92,17 +92,21 @@ def test_primary_gate_missing_metric_and_configured_metric():
         ("ci_or_p_value", None, None, None, True, False),
         ("ci_and_p_value", 0.01, 0.05, 0.20, True, False),
         ("ci_and_p_value", 0.01, 0.05, 0.01, True, True),
+        ("p_value", -0.2, -0.05, 0.001, True, False),  # a significant regression is no support
         ("ci", -0.05, -0.01, None, False, True),     # lower is better: interval wholly below 0
         ("ci", 0.01, 0.05, None, False, False),
         ("none", None, None, None, True, True),
     ],
     ids=["ci", "ci-touches-0", "ci-missing", "p", "p-eq-alpha", "p-missing", "or-p", "or-neither",
-         "or-missing", "and-one", "and-both", "lower-better", "lower-better-wrong-side", "none"],
+         "or-missing", "and-one", "and-both", "p-wrong-direction", "lower-better", "lower-better-wrong-side", "none"],
 )
 def test_support_gate(method, ci_low, ci_high, p_value, gib, expected):
     cfg = PromoteConfig(support=SupportConfig(method=method, alpha=0.05),
                         primary=PrimaryConfig(greater_is_better=gib))
-    gate = support_gate(comp(f1_macro=m(0.7, 0.75, ci_low, ci_high, p_value)), cfg)
+    # The point change follows the interval's side (an improvement unless the interval says otherwise).
+    worse = (ci_high is not None and ci_high < 0) if gib else (ci_low is not None and ci_low > 0)
+    champion, challenger = (0.70, 0.75) if gib != worse else (0.75, 0.70)
+    gate = support_gate(comp(f1_macro=m(champion, challenger, ci_low, ci_high, p_value)), cfg)
     assert gate.passed is expected, gate.detail
 
 

@@ -151,7 +151,8 @@ def support_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
 
     The interval is on ``delta = challenger - champion`` and must exclude 0 on the
     improving side, strictly (an interval touching 0 does not support a change);
-    the test needs ``p_value < alpha``. A needed value that is missing fails.
+    the test needs ``p_value < alpha`` and a change in the improving direction. A
+    needed value that is missing fails.
     """
     method, alpha = cfg.support.method, cfg.support.alpha
     if method == "none":
@@ -168,8 +169,18 @@ def support_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
     else:
         ci_ok = None if hi is None else hi < 0.0
         ci_txt = f"CI high {_fmt(hi)} {'<' if ci_ok else '>='} 0" if hi is not None else "CI high missing"
-    p_ok = None if p is None else p < alpha
-    p_txt = f"p {p:.3g} {'<' if p_ok else '>='} alpha {alpha}" if p is not None else "p-value missing"
+    # A test's p-value is usually two-sided: it supports an improvement only when the
+    # observed change points the improving way (a significant regression is no support).
+    champ, chall = _num(e.get("champion")), _num(e.get("challenger"))
+    delta = (chall - champ) if champ is not None and chall is not None else _num(e.get("delta"))
+    improving = delta is not None and (delta > 0 if gib else delta < 0)
+    if p is None:
+        p_ok, p_txt = None, "p-value missing"
+    else:
+        p_ok = p < alpha and improving
+        p_txt = f"p {p:.3g} {'<' if p < alpha else '>='} alpha {alpha}"
+        if p < alpha and not improving:
+            p_txt += " but the change is not an improvement"
     if method == "ci":
         ok, txt = bool(ci_ok), ci_txt
     elif method == "p_value":

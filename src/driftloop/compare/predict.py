@@ -1,0 +1,164 @@
+"""Loading models by URI and getting predictions (and probabilities) out of them.
+
+``predict_outputs`` accepts a fitted scikit-learn estimator, a :class:`LoadedModel`
+from :func:`load_model`, or an MLflow ``PyFuncModel``. For MLflow models logged with
+the sklearn flavour the raw estimator is used, so ``predict_proba`` is available
+and ROC, log loss and calibration can be computed; other pyfunc models give
+predictions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftloop.errors import ModelError
+from driftloop.schema import Schema
+
+__all__ = ["Predictions", "LoadedModel", "load_model", "predict_outputs", "input_columns"]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's outputs on one frame.
+
+    Attributes
+    ----------
+    pred : numpy.ndarray
+        Predicted class names (str) or values (float).
+    proba : numpy.ndarray or None
+        Class probabilities, columns in ``classes`` order.
+    classes : tuple of str
+        The model's classes (empty for regression).
+    """
+
+    pred: np.ndarray
+    proba: np.ndarray | None
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded from an MLflow URI with what its signature says it expects."""
+
+    uri: str
+    model: Any
+    input_schema: Any = None  # mlflow.types.Schema or None
+
+
+def load_model(uri: str) -> LoadedModel:
+    """Load an MLflow model (``models:/name@alias``, ``runs:/id/name``, ``models:/m-...``, a path).
+
+    The sklearn flavour is loaded as the raw estimator (keeps ``predict_proba``),
+    any other flavour as a pyfunc model.
+
+    Raises
+    ------
+    ModelError
+        Naming the URI when it does not resolve or cannot be loaded.
+
+    Examples
+    --------
+    >>> load_model("models:/feedback@champion")  # doctest: +SKIP
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError, ValueError) as exc:
+        raise ModelError(f"model URI {uri!r} does not resolve to a loadable MLflow model: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    meta = pyfunc.metadata
+    model: Any = pyfunc
+    if "sklearn" in (meta.flavors or {}):
+        try:
+            model = pyfunc.get_raw_model()
+        except (MlflowException, AttributeError, ValueError):
+            model = pyfunc
+    return LoadedModel(uri=uri, model=model, input_schema=meta.get_input_schema())
+
+
+def input_columns(model: Any) -> tuple[str, ...] | None:
+    """The input column names a model was fitted on, or None when it does not say."""
+    if isinstance(model, LoadedModel):
+        if model.input_schema is not None and model.input_schema.has_input_names():
+            return tuple(model.input_schema.input_names())
+        model = model.model
+    names = getattr(model, "feature_names_in_", None)
+    if names is None and hasattr(model, "metadata"):
+        schema = model.metadata.get_input_schema()
+        if schema is not None and schema.has_input_names():
+            return tuple(schema.input_names())
+    return tuple(str(n) for n in names) if names is not None else None
+
+
+def _check_input(model: Any, df: pd.DataFrame, schema: Schema, name: str) -> pd.DataFrame:
+    expected = input_columns(model)
+    if expected is None:
+        expected = tuple(schema.features)
+    missing = [c for c in expected if c not in df.columns]
+    if missing:
+        raise ModelError(f"the {name}'s input schema differs from the holdout's: it expects column(s) {missing} "
+                         f"that the holdout lacks (holdout columns: {list(df.columns)}).")
+    X = df.loc[:, list(expected)]
+    sig = model.input_schema if isinstance(model, LoadedModel) else None
+    if sig is not None and sig.has_input_names():
+        bad = []
+        for spec in sig.inputs:
+            numeric_expected = str(getattr(spec.type, "name", spec.type)) in ("long", "integer", "double", "float")
+            if numeric_expected and not pd.api.types.is_numeric_dtype(X[spec.name]):
+                bad.append(f"{spec.name} (expects {spec.type}, holdout has {X[spec.name].dtype})")
+        if bad:
+            raise ModelError(f"the {name}'s input schema differs from the holdout's: column(s) {bad}.")
+    return X
+
+
+def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "model") -> Predictions:
+    """Predict ``df`` with ``model``; probabilities too when the model has ``predict_proba``.
+
+    Parameters
+    ----------
+    model : estimator, LoadedModel or mlflow.pyfunc.PyFuncModel
+    df : pandas.DataFrame
+        Must hold the model's input columns (extra columns are ignored).
+    schema : Schema
+    name : str
+        How messages name the model ("challenger", "champion").
+
+    Returns
+    -------
+    Predictions
+
+    Raises
+    ------
+    ModelError
+        When the model's input schema differs from ``df`` or it fails to predict.
+    """
+    X = _check_input(model, df, schema, name)
+    raw = model.model if isinstance(model, LoadedModel) else model
+    try:
+        pred = np.asarray(raw.predict(X))
+        if pred.ndim == 2 and pred.shape[1] == 1:
+            pred = pred[:, 0]
+        proba = None
+        classes: tuple[str, ...] = ()
+        if schema.task == "classification":
+            pred = pred.astype(str)
+            if hasattr(raw, "predict_proba") and hasattr(raw, "classes_"):
+                proba = np.asarray(raw.predict_proba(X), dtype=np.float64)
+                classes = tuple(str(c) for c in raw.classes_)
+            else:
+                classes = tuple(sorted(set(pred.tolist())))
+        else:
+            pred = pred.astype(np.float64)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelError(f"the {name} failed to predict the holdout: {exc}") from exc
+    except Exception as exc:  # mlflow's schema enforcement raises MlflowException
+        if type(exc).__name__ == "MlflowException":
+            raise ModelError(f"the {name}'s input schema differs from the holdout's: {exc}") from exc
+        raise
+    return Predictions(pred=pred, proba=proba, classes=classes)

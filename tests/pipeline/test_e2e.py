@@ -1,0 +1,103 @@
+"""Two real cycles: real git, real `dvc repro`, real MLflow on sqlite, real scikit-learn.
+
+Cycle 1 on calm weeks registers champion v1; cycle 2 on drifted weeks flags exactly
+the drifted columns, retrains, compares and promotes v2. A `dvc repro` with nothing
+changed then runs no stage and creates no MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from driftloop.demo.feedback import DRIFTED_COLUMNS, write_weeks
+
+from .project import make_project, run
+
+ROWS = 700
+
+
+def _runs(uri: str) -> int:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    return sum(len(client.search_runs([e.experiment_id], max_results=1000)) for e in client.search_experiments())
+
+
+@pytest.fixture(scope="module")
+def two_cycles(tmp_path_factory, mlflow_template_db):
+    project = make_project(tmp_path_factory.mktemp("e2e") / "project", mlflow_template_db)
+    write_weeks(project / "data" / "incoming", range(1, 7), rows=ROWS)
+    first = run([sys.executable, "-m", "dvc", "repro"], project)
+    decision1 = json.loads((project / "reports" / "decision.json").read_text())
+    drift1 = json.loads((project / "reports" / "drift.json").read_text())
+    write_weeks(project / "data" / "incoming", range(7, 11), rows=ROWS)
+    second = run([sys.executable, "-m", "dvc", "repro"], project)
+    return {
+        "project": project, "decision1": decision1, "drift1": drift1, "logs": (first, second),
+        "uri": f"sqlite:///{project / 'mlflow.db'}",
+    }
+
+
+def _client(uri):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def test_first_cycle_registers_champion_v1(two_cycles):
+    d = two_cycles["decision1"]
+    assert d["first_cycle"] is True
+    assert d["promoted"] is True and str(d["version"]) == "1"
+    assert not two_cycles["drift1"]["dataset"]["drifted"], "calm weeks must not be flagged"
+
+
+def test_second_cycle_flags_exactly_the_drifted_columns(two_cycles):
+    drift = json.loads((two_cycles["project"] / "reports" / "drift.json").read_text())
+    flagged = {c for c, v in drift["columns"].items() if v["drifted"]}
+    assert flagged == set(DRIFTED_COLUMNS)
+    assert drift["dataset"]["drifted"] is True
+
+
+def test_second_cycle_promotes_v2_with_lineage(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    decision = json.loads((project / "reports" / "decision.json").read_text())
+    assert decision["first_cycle"] is False
+    assert decision["promoted"] is True, decision
+    assert str(decision["version"]) == "2" and str(decision["previous_version"]) == "1"
+    client = _client(uri)
+    model = client.get_registered_model(decision["model_name"])
+    assert model.aliases["champion"] == "2"
+    mv = client.get_model_version(decision["model_name"], "2")
+    train = json.loads((project / "reports" / "train.json").read_text())
+    assert mv.tags["driftloop.training_data_md5"] == train["training_data_md5"]
+    commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    assert mv.tags["driftloop.git_commit"] == commit
+    # The DVC md5 in the tag is the md5 DVC recorded for the training data.
+    lock = (project / "dvc.lock").read_text()
+    assert train["training_data_md5"] in lock
+
+
+def test_cycle_is_one_parent_run_with_a_child_per_stage(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    manifest = json.loads((project / "data" / "snapshot" / "manifest.json").read_text())
+    client = _client(uri)
+    parent = manifest["cycle_run_id"]
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    stages = sorted(r.data.tags.get("driftloop.stage") for r in children)
+    assert stages == sorted(["snapshot", "drift", "retrain", "compare", "promote"])
+    drift_run = next(r for r in children if r.data.tags.get("driftloop.stage") == "drift")
+    assert "drift.share_drifted" in drift_run.data.metrics
+
+
+def test_noop_repro_runs_nothing_and_logs_nothing(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    before = _runs(uri)
+    out = run([sys.executable, "-m", "dvc", "repro"], project)
+    assert "Running stage" not in out.stdout
+    assert _runs(uri) == before

@@ -1,0 +1,75 @@
+"""params.yaml freshness: a conf/ edit is never silently ignored by plain `dvc repro`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import check_params, compose, read_params, write_params
+from driftloop.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV", raising=False)
+    return tmp_path
+
+
+def test_write_then_check_passes_and_records_overrides(project):
+    write_params(["model=hgb"])
+    params, overrides = read_params()
+    assert overrides == ["model=hgb"]
+    assert params == compose(["model=hgb"])
+    assert check_params() == params
+
+
+def test_conf_edit_without_recompose_is_refused_naming_key_and_command(project):
+    write_params([])
+    import yaml
+
+    path = project / "conf" / "compare" / "default.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["n_bootstrap"] = 17
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"compare\.n_bootstrap.*driftloop params"):
+        check_params()
+    write_params([])
+    check_params()
+
+
+def test_hand_edit_of_params_yaml_is_refused(project):
+    write_params([])
+    text = (project / "params.yaml").read_text().replace("seed: 42", "seed: 43")
+    (project / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"seed: conf/ gives 42, params.yaml has 43"):
+        check_params()
+
+
+def test_under_dvc_exp_run_params_yaml_is_trusted(project, monkeypatch):
+    write_params([])
+    text = (project / "params.yaml").read_text().replace("seed: 42", "seed: 43")
+    (project / "params.yaml").write_text(text)
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc")
+    assert check_params()["seed"] == 43
+
+
+def test_unknown_override_key_is_a_config_error_naming_it(project):
+    with pytest.raises(ConfigError, match="windw"):
+        compose(["train.windw=3"])
+
+
+def test_missing_params_file_names_the_command(project):
+    with pytest.raises(ConfigError, match="driftloop params"):
+        check_params()
+
+
+def test_broken_yaml_in_conf_is_a_config_error(project):
+    (project / "conf" / "compare" / "default.yaml").write_text("a: 1\na: 2\n")
+    with pytest.raises(ConfigError, match="duplicate key"):
+        compose([])
