@@ -11,35 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
+from driftloop.demo.feedback import DRIFTED_COLUMNS
 
-from driftloop.demo.feedback import DRIFTED_COLUMNS, write_weeks
-
-from .project import make_project, run
-
-ROWS = 700
-
-
-def _runs(uri: str) -> int:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    return sum(len(client.search_runs([e.experiment_id], max_results=1000)) for e in client.search_experiments())
-
-
-@pytest.fixture(scope="module")
-def two_cycles(tmp_path_factory, mlflow_template_db):
-    project = make_project(tmp_path_factory.mktemp("e2e") / "project", mlflow_template_db)
-    write_weeks(project / "data" / "incoming", range(1, 7), rows=ROWS)
-    first = run([sys.executable, "-m", "dvc", "repro"], project)
-    decision1 = json.loads((project / "reports" / "decision.json").read_text())
-    drift1 = json.loads((project / "reports" / "drift.json").read_text())
-    write_weeks(project / "data" / "incoming", range(7, 11), rows=ROWS)
-    second = run([sys.executable, "-m", "dvc", "repro"], project)
-    return {
-        "project": project, "decision1": decision1, "drift1": drift1, "logs": (first, second),
-        "uri": f"sqlite:///{project / 'mlflow.db'}",
-    }
+from .conftest import count_runs as _runs
+from .project import run
 
 
 def _client(uri):

@@ -1,0 +1,231 @@
+"""Reference summaries (one pass over the reference) and mergeable current-side summaries.
+
+A :class:`ReferenceSummary` holds, per column, what every test needs: the reference ECDF cells and
+quantile bins (numeric), level counts (categorical), term counts and a length ECDF (text), plus
+missing counts and a small seeded row sample for the domain classifier. It is saved as one JSON
+file next to the snapshot, so a drift cycle reads the reference data once, when it is snapshotted.
+
+The current side is folded chunk by chunk into accumulators whose memory depends on the number of
+reference cells, levels and terms, never on the number of rows; accumulators merge by addition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from driftloop.drift.categorical import CategoricalReference
+from driftloop.drift.config import KINDS, DriftConfig
+from driftloop.drift.numeric import NumericReference
+from driftloop.drift.text import TextReference
+from driftloop.errors import DataError
+
+FORMAT_VERSION = 1
+_REF_TYPES = {"numeric": NumericReference, "categorical": CategoricalReference, "text": TextReference}
+
+
+def _sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    if len(df) <= n:
+        return df.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))].reset_index(drop=True)
+
+
+def _json_records(df: pd.DataFrame) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for c in df.columns:
+        s = df[c]
+        if s.dtype.kind in "fiub":
+            out[c] = [None if not np.isfinite(v) else float(v) for v in s.to_numpy(np.float64)]
+        else:
+            out[c] = [None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+                      for v in s.to_numpy(object)]
+    return out
+
+
+@dataclass(frozen=True)
+class ReferenceSummary:
+    """Everything the drift tests need from the reference, JSON-serialisable.
+
+    Attributes
+    ----------
+    n_rows : int
+    kinds : dict of column -> kind
+    columns : dict of column -> NumericReference | CategoricalReference | TextReference
+    sample : DataFrame
+        Seeded sample of at most ``multivariate.max_rows`` reference rows (domain classifier).
+    options : dict
+        The summary-shaping config values (bins, caps, tokenisation) used to build it.
+    """
+
+    n_rows: int
+    kinds: Mapping[str, str]
+    columns: Mapping[str, Any]
+    sample: pd.DataFrame = field(default_factory=pd.DataFrame)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "n_rows": self.n_rows, "kinds": dict(self.kinds),
+                "options": dict(self.options), "columns": {c: s.to_json() for c, s in self.columns.items()},
+                "sample": _json_records(self.sample)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the summary as one JSON file (arrays base64-encoded). Returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), allow_nan=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "ReferenceSummary":
+        if d.get("format_version") != FORMAT_VERSION:
+            raise DataError(f"Reference summary format_version {d.get('format_version')!r} is not supported "
+                            f"(expected {FORMAT_VERSION}); rebuild it with summarize_reference.")
+        cols = {c: _REF_TYPES[v["kind"]].from_json(v) for c, v in d["columns"].items()}
+        sample = pd.DataFrame(d.get("sample") or {})
+        for c in sample.columns:
+            if d["kinds"].get(c) == "numeric":
+                sample[c] = pd.to_numeric(sample[c], errors="coerce").astype(np.float64)
+        return cls(d["n_rows"], dict(d["kinds"]), cols, sample, d.get("options", {}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ReferenceSummary":
+        """Read a summary written by :meth:`save`.
+
+        Raises
+        ------
+        DataError
+            When the file is missing, not JSON, or of another format version.
+        """
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"Cannot read the reference summary {path}: {exc}") from exc
+        return cls.from_json(d)
+
+
+def summarize_reference(reference: pd.DataFrame, kinds: Mapping[str, str], cfg: DriftConfig | None = None) -> ReferenceSummary:
+    """Summarise the reference in one pass per column.
+
+    Parameters
+    ----------
+    reference : DataFrame
+    kinds : mapping of column -> {"numeric", "categorical", "text"}
+        Per-column ``kind`` / ``skip`` overrides in ``cfg.columns`` take precedence.
+    cfg : DriftConfig, optional
+
+    Returns
+    -------
+    ReferenceSummary
+
+    Raises
+    ------
+    DataError
+        When a column of ``kinds`` is absent from ``reference`` or a kind is unknown.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]})
+    >>> s = summarize_reference(df, {"x": "numeric", "c": "categorical"})
+    >>> s.n_rows, sorted(s.columns)
+    (3, ['c', 'x'])
+    """
+    cfg = cfg or DriftConfig()
+    kinds = resolve_kinds(kinds, cfg)
+    missing = [c for c in kinds if c not in reference.columns]
+    if missing:
+        raise DataError(f"Reference data lacks column(s) {missing}; present: {list(reference.columns)}.")
+    num, cat, txt = cfg.numeric.options, cfg.categorical.options, cfg.text.options
+    cols: dict[str, Any] = {}
+    for c, kind in kinds.items():
+        if kind == "numeric":
+            cols[c] = NumericReference.build(reference[c], num["n_bins"], num["exact_max_values"], num["sketch_size"])
+        elif kind == "categorical":
+            cols[c] = CategoricalReference.build(reference[c], cat["track_max"])
+        else:
+            cols[c] = TextReference.build(reference[c], txt)
+    sample = _sample_rows(reference[list(kinds)], cfg.multivariate.max_rows, cfg.seed)
+    options = {"numeric": dict(num), "categorical": dict(cat),
+               "text": {k: list(v) if isinstance(v, tuple) else v for k, v in txt.items()}}
+    return ReferenceSummary(len(reference), kinds, cols, sample, options)
+
+
+def resolve_kinds(kinds: Mapping[str, str], cfg: DriftConfig) -> dict[str, str]:
+    """Apply ``cfg.columns`` overrides (kind, skip) to ``kinds`` and validate every kind."""
+    out: dict[str, str] = {}
+    for c, k in kinds.items():
+        ov = cfg.columns.get(c)
+        if ov is not None and ov.skip:
+            continue
+        k = ov.kind if ov is not None and ov.kind else k
+        if k not in KINDS:
+            raise DataError(f"Column {c!r} has kind {k!r}; expected one of {list(KINDS)}.")
+        out[c] = k
+    return out
+
+
+def iter_chunks(current: pd.DataFrame | Iterable[pd.DataFrame], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Chunks of ``current``: slices of a DataFrame, or the given iterable as is."""
+    if isinstance(current, pd.DataFrame):
+        if len(current) == 0:
+            yield current
+        for start in range(0, len(current), chunk_size):
+            yield current.iloc[start:start + chunk_size]
+    else:
+        yield from current
+
+
+@dataclass
+class CurrentSummary:
+    """Merged current-side accumulators per column, the row count and a seeded row sample."""
+
+    accumulators: dict[str, Any]
+    n_rows: int = 0
+    sample: pd.DataFrame | None = None
+    _keys: np.ndarray | None = None
+
+    @classmethod
+    def start(cls, reference: ReferenceSummary, columns: Iterable[str]) -> "CurrentSummary":
+        return cls({c: reference.columns[c].accumulator() for c in columns})
+
+    def update(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int) -> None:
+        absent = [c for c in self.accumulators if c not in chunk.columns]
+        if absent:
+            raise DataError(f"Current data lacks column(s) {absent} present in the reference summary; "
+                            f"current columns: {list(chunk.columns)}.")
+        for c, acc in self.accumulators.items():
+            acc.update(chunk[c])
+        self.n_rows += len(chunk)
+        # bottom-k of uniform keys over all chunks = a uniform sample without replacement, mergeable
+        keys = rng.random(len(chunk))
+        if max_rows <= 0:
+            return
+        sel = np.arange(len(chunk))
+        if len(chunk) > max_rows:  # pre-select in the chunk so that only max_rows rows are copied
+            sel = np.sort(np.argpartition(keys, max_rows)[:max_rows])
+        part, keys = chunk.iloc[sel][list(self.accumulators)], keys[sel]
+        if self.sample is not None:
+            keys = np.concatenate([self._keys, keys])
+            part = pd.concat([self.sample, part], ignore_index=True)
+        else:
+            part = part.reset_index(drop=True)
+        if len(part) > max_rows:
+            keep = np.sort(np.argpartition(keys, max_rows)[:max_rows])
+            part, keys = part.iloc[keep].reset_index(drop=True), keys[keep]
+        self.sample, self._keys = part, keys
+
+
+def summarize_current(reference: ReferenceSummary, current: pd.DataFrame | Iterable[pd.DataFrame],
+                      columns: Iterable[str], cfg: DriftConfig) -> CurrentSummary:
+    """Fold ``current`` (a DataFrame or an iterable of chunks) into a :class:`CurrentSummary`."""
+    cs = CurrentSummary.start(reference, columns)
+    rng = np.random.default_rng([cfg.seed, 1])
+    for chunk in iter_chunks(current, cfg.chunk_size):
+        cs.update(chunk, rng, cfg.multivariate.max_rows if cfg.multivariate.enabled else 0)
+    return cs

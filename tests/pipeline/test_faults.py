@@ -1,0 +1,99 @@
+"""Bad input stops the stage with a message that names it, exits non-zero, and loses nothing:
+the registry, the champion alias and the earlier snapshot stay exactly as they were.
+
+Runs on the two-cycle project after test_e2e (file order), restoring what it changes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from driftloop.lineage import file_md5
+
+from .project import run
+
+
+def registry_state(uri: str) -> dict:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    state = {}
+    for model in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        state[model.name] = {
+            "aliases": dict(client.get_registered_model(model.name).aliases),
+            "tags": dict(client.get_registered_model(model.name).tags),
+            "versions": sorted((v.version, tuple(sorted(v.tags.items())), v.description) for v in versions),
+        }
+    return state
+
+
+def snapshot_state(project: Path) -> dict:
+    files = ["data/snapshot/reference.parquet", "data/snapshot/current.parquet", "data/train/training.parquet",
+             "reports/decision.json", "dvc.lock"]
+    return {f: file_md5(project / f) for f in files}
+
+
+@pytest.fixture()
+def guarded(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    before = (registry_state(uri), snapshot_state(project))
+    yield project
+    assert registry_state(uri) == before[0], "the registry changed"
+    assert snapshot_state(project) == before[1], "earlier snapshot outputs changed"
+
+
+def test_missing_column_in_a_new_batch(guarded):
+    project = guarded
+    bad = project / "data" / "incoming" / "week_11.parquet"
+    df = pd.read_parquet(project / "data" / "incoming" / "week_10.parquet").drop(columns=["channel"])
+    df["id"] = df["id"].str.replace("w10", "w11")
+    df.to_parquet(bad)
+    try:
+        out = run([sys.executable, "-m", "dvc", "repro"], project, check=False)
+        assert out.returncode != 0
+        assert "week_11.parquet: missing column(s) ['channel']" in out.stderr + out.stdout
+    finally:
+        bad.unlink()
+
+
+def test_empty_batch_folder(guarded, tmp_path):
+    project = guarded
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = run([sys.executable, "pipelines/snapshot.py", f"data.source.path={empty}"], project, check=False)
+    assert out.returncode == 4, out.stderr
+    assert f"batch folder {empty} is empty" in out.stderr
+
+
+def test_unknown_config_key_on_the_command_line(guarded):
+    out = run([sys.executable, "pipelines/retrain.py", "train.windw=3"], guarded, check=False)
+    assert out.returncode == 3, out.stderr
+    assert "windw" in out.stderr
+
+
+def test_unknown_config_key_in_conf_is_refused_by_dvc_repro(guarded):
+    project = guarded
+    conf = project / "conf" / "promote" / "default.yaml"
+    original = conf.read_text()
+    params = (project / "params.yaml").read_text()
+    try:
+        conf.write_text(original + "\nmodel_nmae: typo\n")
+        out = run([sys.executable, "-m", "dvc", "repro"], project, check=False)
+        assert out.returncode != 0
+        assert "params.yaml is out of date with conf/" in out.stderr + out.stdout
+        assert "promote.model_nmae" in out.stderr + out.stdout
+        run([sys.executable, "-m", "driftloop.cli", "params"], project)
+        out = run([sys.executable, "-m", "dvc", "repro"], project, check=False)
+        assert out.returncode != 0
+        assert "model_nmae" in out.stderr + out.stdout
+    finally:
+        conf.write_text(original)
+        (project / "params.yaml").write_text(params)
+    out = run([sys.executable, "-m", "dvc", "status"], project)
+    assert "changed" not in out.stdout, out.stdout

@@ -1,0 +1,187 @@
+"""Fixtures for promotion tests: real sklearn challengers in MLflow, decisions, a real server.
+
+The ``mlflow_server`` fixture starts one ``mlflow server`` process per session on a
+free 127.0.0.1 port, on a copy of the migrated template DB (skipping ~7 s of
+migrations), and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from driftloop.promote.config import PromoteConfig
+from driftloop.promote.gates import Decision, evaluate_gates
+from driftloop.promote.resolution import DriftResolution, ResolutionCheck
+
+SERVER_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Challenger:
+    model_uri: str
+    run_id: str
+
+
+def log_challenger(client, experiment_id: str, seed: int = 0) -> Challenger:
+    """Log a small real LogisticRegression in a new run; return its model URI and run id."""
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + 0.1 * rng.normal(size=40) > 0).astype(int)
+    run = client.create_run(experiment_id)
+    # The fluent API logs into the run we created with the client (same tracking URI).
+    with mlflow.start_run(run_id=run.info.run_id):
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                                        pip_requirements=["scikit-learn"])
+    return Challenger(model_uri=info.model_uri, run_id=run.info.run_id)
+
+
+def make_experiment(client, root: Path, name: str = "driftloop-tests") -> str:
+    """An experiment whose artifacts live under ``root`` (never in the cwd)."""
+    (root / "mlartifacts").mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(name, artifact_location=(root / "mlartifacts").as_uri())
+
+
+RESOLVED = DriftResolution(checks=(
+    ResolutionCheck("training_data", True, "training data matches the current window on ['stars']"),
+    ResolutionCheck("output_matches_labels", True, "predicted-class distribution matches"),
+    ResolutionCheck("holdout_vs_validation", True, "gap 0.01 <= 0.05"),
+))
+UNRESOLVED = DriftResolution(checks=(
+    ResolutionCheck("training_data", False, "training data still differs from the current window on ['stars']"),
+    *RESOLVED.checks[1:],
+))
+
+
+def comparison(champion: float | None, challenger: float, *, ci_low: float | None = 0.02,
+               recall_neg: tuple[float | None, float] = (0.7, 0.72)) -> dict:
+    """A compare.json dict for f1_macro plus one per-class recall."""
+    def entry(c, x, lo=None, hi=None, p=None):
+        return {"champion": c, "challenger": x, "delta": None if c is None else x - c,
+                "ci_low": lo, "ci_high": hi, "p_value": p}
+
+    return {
+        "primary_metric": "f1_macro", "improved": champion is None or challenger > champion, "reasons": [],
+        "n_holdout": 300,
+        "metrics": {
+            "f1_macro": entry(champion, challenger, ci_low, None if ci_low is None else ci_low + 0.1),
+            "recall.negative": entry(*recall_neg),
+        },
+    }
+
+
+def decide(champion: float | None, challenger: float, resolution: DriftResolution | None = RESOLVED,
+           cfg: PromoteConfig | None = None, **kw) -> Decision:
+    return evaluate_gates(comparison(champion, challenger, **kw), resolution, cfg or PromoteConfig(),
+                          first_cycle=champion is None)
+
+
+@pytest.fixture()
+def client(mlflow_uri):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+
+
+@pytest.fixture()
+def challenger_factory(client, tmp_path) -> Callable[[int], Challenger]:
+    exp = make_experiment(client, tmp_path)
+    return lambda seed=0: log_challenger(client, exp, seed)
+
+
+# -- a real `mlflow server` -----------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    uri: str
+    root: Path
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path):
+    """A real ``mlflow server`` on 127.0.0.1 for the whole session (stopped at the end)."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    db = root / "mlflow.db"
+    shutil.copy(mlflow_template_db, db)
+    (root / "mlartifacts").mkdir()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{db}",
+         "--default-artifact-root", str(root / "mlartifacts"), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {proc.returncode}: "
+                                   f"{(root / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass  # not listening yet: keep polling until the deadline
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server on {uri} not healthy after {SERVER_START_TIMEOUT_S} s: "
+                                   f"{(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.25)
+        yield Server(uri=uri, root=root)
+    finally:
+        # The server spawns workers: stop its whole process group, which we created.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass  # already gone
+        log.close()
+
+
+@pytest.fixture()
+def server_uri(mlflow_server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point MLflow (env + fluent API) at the session's server for one test."""
+    import mlflow
+
+    for key in list(os.environ):
+        if key.startswith("MLFLOW_") and key != "MLFLOW_DISABLE_TELEMETRY":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", mlflow_server.uri)
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    mlflow.set_registry_uri(mlflow_server.uri)
+    yield mlflow_server.uri
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
