@@ -31,6 +31,7 @@ counted for the missing-rate test; empty strings are documents with no tokens.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
@@ -44,7 +45,7 @@ from driftloop.drift.numeric import NumericAccumulator, NumericComparison, Numer
 from driftloop.drift.results import StatResult
 
 OTHER = "<other>"
-_SURROGATES = "[\ud800-\udfff]"
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def _empty_counts() -> pd.Series:
@@ -52,34 +53,33 @@ def _empty_counts() -> pd.Series:
 
 
 def clean_docs(values: Any) -> tuple[pd.Series, int, int]:
-    """(non-missing documents as valid str, n_total, n_invalid_utf8)."""
+    """(non-missing documents as valid str, n_total, n_invalid_utf8).
+
+    Arrow-backed string columns are valid UTF-8 by construction; object columns may hold bytes or
+    str with lone surrogates (e.g. from ``surrogateescape`` decoding), which are repaired here.
+    """
     s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     n_total = int(s.size)
     s = s[s.notna()]
     n_invalid = 0
-    if s.dtype == object and s.size:
-        is_bytes = s.map(lambda v: isinstance(v, (bytes, bytearray)))
-        if is_bytes.any():
-            raw = s[is_bytes]
+    if s.size and s.dtype == object:
 
-            def _dec(b: bytes) -> tuple[str, bool]:
+        def _fix(v: Any) -> tuple[str, bool]:
+            if isinstance(v, (bytes, bytearray)):
                 try:
-                    return b.decode("utf-8"), False
+                    return bytes(v).decode("utf-8"), False
                 except UnicodeDecodeError:
-                    return b.decode("utf-8", errors="replace"), True
+                    return bytes(v).decode("utf-8", errors="replace"), True
+            v = v if isinstance(v, str) else str(v)
+            if _SURROGATE_RE.search(v):
+                return _SURROGATE_RE.sub("\ufffd", v), True
+            return v, False
 
-            dec = raw.map(_dec)
-            n_invalid += int(dec.map(lambda t: t[1]).sum())
-            s = s.copy()
-            s[is_bytes] = dec.map(lambda t: t[0])
+        fixed = [_fix(v) for v in s.to_numpy(object)]  # per document, as tokenisation is anyway
+        n_invalid = sum(bad for _, bad in fixed)
+        s = pd.Series([t for t, _ in fixed], index=s.index, dtype=object)
+    elif s.size and not pd.api.types.is_string_dtype(s.dtype):
         s = s.astype(str)
-    elif s.size:
-        s = s.astype(str)
-    if s.size:
-        bad = s.str.contains(_SURROGATES, regex=True)
-        if bad.any():
-            n_invalid += int(bad.sum())
-            s = s.str.replace(_SURROGATES, "\ufffd", regex=True)
     return s, n_total, n_invalid
 
 

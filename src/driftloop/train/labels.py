@@ -18,9 +18,9 @@ REVIEW_COLUMNS = ("id", "label")
 def labelled_mask(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     """Boolean mask of rows that carry a label (not null, not an empty string)."""
     label = frame[schema.label]
-    mask = label.notna().to_numpy()
+    mask = label.notna().to_numpy(dtype=bool, copy=True)
     if label.dtype == object or pd.api.types.is_string_dtype(label):
-        mask &= label.astype("string").str.strip().fillna("").ne("").to_numpy()
+        mask &= label.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
     return mask
 
 

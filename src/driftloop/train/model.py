@@ -79,11 +79,12 @@ def _instantiate_estimator(spec: Mapping[str, Any]) -> Any:
 
 def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+    from driftloop.train.transformers import CappedSVD
 
     pre = _reject_unknown(pre or {}, _PRE_KEYS, "model.preprocessing")
     text = _reject_unknown(pre.get("text") or {}, _TEXT_KEYS, "model.preprocessing.text")
@@ -115,7 +116,7 @@ def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
         to_text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
         parts = [to_text, tfidf]
         if text.get("svd_components"):
-            parts.append(TruncatedSVD(n_components=int(text["svd_components"]), random_state=seed))
+            parts.append(CappedSVD(n_components=int(text["svd_components"]), random_state=seed))
         steps.append((f"text_{col}", make_pipeline(*parts), col))
     # sparse_threshold=0 forces a dense matrix for estimators that refuse sparse input.
     return ColumnTransformer(steps, sparse_threshold=0.0 if pre.get("dense", False) else 0.3)

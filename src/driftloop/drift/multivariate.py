@@ -1,0 +1,3 @@
+"""placeholder"""
+def domain_classifier(*a, **k):
+    return {}
