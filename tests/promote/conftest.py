@@ -129,6 +129,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    # The job runner and its ~6 huey consumer processes are not needed and eat both cores.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
@@ -159,7 +161,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
         # The server spawns workers: stop its whole process group, which we created.
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)

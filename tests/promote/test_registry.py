@@ -94,16 +94,16 @@ def test_promote_on_improvement_moves_alias_and_tags_lineage(registry, challenge
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "failed_gate"),
+    ("kwargs", "failed_gate", "on_reject"),
     [
-        ({"champion": 0.70, "challenger": 0.705}, "primary_improves"),             # below margin
-        ({"champion": 0.70, "challenger": 0.76, "ci_low": -0.01}, "improvement_supported"),
-        ({"champion": 0.70, "challenger": 0.76, "resolution": UNRESOLVED}, "drift_resolved.training_data"),
-        ({"champion": 0.70, "challenger": 0.76, "recall_neg": (0.8, 0.6)}, "guard.recall.negative"),
+        ({"champion": 0.70, "challenger": 0.705}, "primary_improves", "skip"),             # below margin
+        ({"champion": 0.70, "challenger": 0.76, "ci_low": -0.01}, "improvement_supported", "register_without_alias"),
+        ({"champion": 0.70, "challenger": 0.76, "resolution": UNRESOLVED}, "drift_resolved.training_data",
+         "register_without_alias"),
+        ({"champion": 0.70, "challenger": 0.76, "recall_neg": (0.8, 0.6)}, "guard.recall.negative", "skip"),
     ],
     ids=["no-improvement", "not-supported", "drift-not-resolved", "guard-metric"],
 )
-@pytest.mark.parametrize("on_reject", ["skip", "register_without_alias"])
 def test_rejections_leave_champion_serving(registry, challenger_factory, lock, kwargs, failed_gate, on_reject):
     seed_champion(registry, challenger_factory, lock)
     decision = decide(**kwargs)
@@ -209,8 +209,9 @@ def test_second_promoter_gets_lock_error(registry, challenger_factory, lock):
 def test_runs_uri_resolves_to_the_logged_model(registry, challenger_factory, lock):
     ch = challenger_factory(0)
     out = promote(registry, decide(None, 0.7), f"runs:/{ch.run_id}/model", ch.run_id, {}, "first", lock)
-    mv = registry.client.get_model_version(NAME, out.version)
-    assert mv.model_id and mv.model_id in ch.model_uri
+    # MLflow 3 keeps log_model output as a LoggedModel, not under the run's artifacts.
+    assert registry.get_version(out.version).source == ch.model_uri.rstrip("/")
+    assert ch.model_uri.startswith("models:/m-")
 
 
 def test_unknown_version_cannot_become_champion(registry, challenger_factory, lock):
@@ -226,3 +227,14 @@ def test_config_aliases_are_used(client, challenger_factory, lock):
     do_promote(reg, challenger_factory(0), decide(None, 0.7), lock)
     do_promote(reg, challenger_factory(1), decide(0.7, 0.8), lock)
     assert reg.aliases() == {"prod": "2", "prod_prev": "1"}
+
+
+def test_stale_decision_is_refused(registry, challenger_factory, lock):
+    seed_champion(registry, challenger_factory, lock)
+    ch = challenger_factory(1)
+    # This cycle compared against "no champion" (first cycle), but version 1 was promoted meanwhile.
+    with pytest.raises(RegistryError, match="stale"):
+        do_promote(registry, ch, decide(None, 0.9), lock, expected_champion=None)
+    assert registry.aliases() == {"champion": "1"}
+    assert len(registry.client.search_model_versions(f"name='{NAME}'")) == 1
+    assert do_promote(registry, ch, decide(0.7, 0.9), lock, expected_champion="1").version == "2"

@@ -7,8 +7,10 @@
   a finite contribution instead of an infinite one (goodness-of-fit gives p = 0 for two unseen
   categories in a thousand rows).
 * Levels beyond the ``max_categories`` most frequent (ranked by pooled share, reference share +
-  current share) go into one ``"__other__"`` bucket, so a 100,000-level column gives a 51-column
-  table whose chi-squared approximation is sound and whose PSI is not dominated by noise.
+  current share) are pooled: those seen in the reference into ``"__other__"``, those unseen into
+  ``"__other_unseen__"`` (so a flood of new rare levels stays visible). A 100,000-level column thus
+  gives a table of at most 52 columns whose chi-squared approximation is sound and whose PSI is not
+  dominated by noise.
 * The reference remembers at most ``track_max`` levels (the most frequent); unseen levels are those
   absent from that set. If the reference had more levels, a "new" level may be a forgotten rare
   one; the report says ``"reference_truncated": true`` then.
@@ -32,6 +34,7 @@ from driftloop.drift.divergence import contingency_chi2, js_distance, psi
 from driftloop.drift.results import StatResult
 
 OTHER = "__other__"
+OTHER_NEW = "__other_unseen__"
 
 
 def level_counts(values: Any) -> tuple[pd.Series, int, int]:
@@ -139,11 +142,16 @@ class CategoricalComparison:
         keep, rest = order[: self.max_categories], order[self.max_categories:]
         levels = [str(v) for v in both.index[keep]]
         rr, cc = r[keep], c[keep]
-        r_other = r[rest].sum() + self.ref.untracked_count
-        c_other = c[rest].sum()
+        # rare levels pool apart by origin, so that a mass of new levels is not hidden among old ones
+        unseen = r[rest] == 0
+        r_other = r[rest][~unseen].sum() + self.ref.untracked_count
+        c_other, c_new = c[rest][~unseen].sum(), c[rest][unseen].sum()
         if r_other or c_other:
             levels.append(OTHER)
             rr, cc = np.append(rr, r_other), np.append(cc, c_other)
+        if c_new:
+            levels.append(OTHER_NEW)
+            rr, cc = np.append(rr, 0.0), np.append(cc, c_new)
         return levels, rr, cc
 
     def level_changes(self) -> dict[str, Any]:
@@ -180,7 +188,7 @@ def chi2_test(cmp: CategoricalComparison, threshold: float) -> StatResult:
     p = float(stats.chi2.sf(x2, dof)) if dof > 0 else 1.0
     v = float(np.sqrt(x2 / (r.sum() + c.sum())))
     return StatResult("chi2", v, p, threshold, "chi2",
-                      details={"chi2": x2, "dof": dof, "n_levels": len(levels), **cmp.level_changes()})
+                      details={"chi2": x2, "dof": dof, "n_table_levels": len(levels), **cmp.level_changes()})
 
 
 def psi_test(cmp: CategoricalComparison, threshold: float) -> StatResult:

@@ -168,3 +168,38 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
                         "column drifts when a decide_on or missing test drifts"}
     return DriftReport(drifted, share, summary.n_rows, cs.n_rows, col_results, multivariate, output, concept,
                        estimate, settings, tuple(notes))
+
+
+def run_single_test(kind: str, name: str, reference: Any, current: Any, cfg: DriftConfig | None = None,
+                    threshold: float | None = None) -> StatResult:
+    """Run one registered test on two raw 1-D samples (no correction; for tests and notebooks).
+
+    Parameters
+    ----------
+    kind : {"numeric", "categorical", "text"}
+    name : str
+        Registered test name (see ``TEST_REGISTRY``).
+    reference, current : array-like
+    cfg : DriftConfig, optional
+    threshold : float, optional
+        Defaults to the configured threshold of the kind.
+
+    Returns
+    -------
+    StatResult
+        Raw p-value only (``p_adjusted`` is None, ``drifted`` False).
+    """
+    from driftloop.drift.summary import summarize_reference
+
+    cfg = cfg or DriftConfig()
+    spec = get_test(kind, name)
+    ref_df = pd.DataFrame({"x": pd.Series(list(reference) if kind != "numeric" else reference, dtype=object
+                                          if kind != "numeric" else None)})
+    summary = summarize_reference(ref_df, {"x": kind}, cfg)
+    acc = summary.columns["x"].accumulator()
+    acc.update(pd.Series(list(current), dtype=object) if kind != "numeric" else current)
+    thr = cfg.threshold("x", kind, name) if threshold is None else threshold
+    ref = summary.columns["x"]
+    if name == "missing":
+        return spec.fn(MissingComparison(ref.n_missing, ref.n_total, acc.n_missing, acc.n_total), thr)
+    return spec.fn(_comparison(kind, ref, acc, cfg), thr)

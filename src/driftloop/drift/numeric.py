@@ -122,9 +122,10 @@ class NumericReference:
             cells = np.bincount(c, minlength=2 * grid.size + 1).astype(np.int64)
             sums = np.bincount(c, weights=x, minlength=2 * grid.size + 1)
             exact = False
-        # quantile edges snapped to grid points (inverted-CDF quantiles are data values)
+        # left-closed bins [e_k, e_k+1): edge k is the order statistic with k n / n_bins values below it
+        # (so, without ties, every interior bin holds n / n_bins reference values); edges are data values
         levels = np.arange(1, n_bins) / n_bins
-        q = x[np.clip(np.ceil(levels * n).astype(np.int64) - 1, 0, n - 1)]
+        q = x[np.clip(np.floor(levels * n).astype(np.int64), 0, n - 1)]
         idx = np.unique(np.concatenate([[0], np.searchsorted(grid, q, side="left")]))
         idx = idx[idx < grid.size]
         bin_starts = np.concatenate([[0], 2 * idx + 1, [2 * grid.size]]).astype(np.int64)

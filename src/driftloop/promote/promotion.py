@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping
 
-from driftloop.errors import ConfigError, LockError
+from driftloop.errors import ConfigError, LockError, RegistryError
 from driftloop.promote.gates import Decision
 from driftloop.promote.lineage_tags import TAG_DECISION, tag_value
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from driftloop.promote.registry import AliasMove, ChampionRegistry
 
 OnReject = Literal["skip", "register_without_alias"]
+#: Sentinel for "do not check which version is champion" (None means "no champion").
+ANY_CHAMPION = object()
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def promote(
     *,
     actor: str | None = None,
     lock_timeout_s: float = 60.0,
+    expected_champion: str | None | object = ANY_CHAMPION,
 ) -> PromotionOutcome:
     """Register the challenger and move the champion alias, as ``decision`` says.
 
@@ -129,6 +132,11 @@ def promote(
     actor : str, optional
         Who promotes (default ``user@host``).
     lock_timeout_s : float
+    expected_champion : str or None, optional
+        The champion version the comparison was made against (None: there was none).
+        When given and the champion has moved since (another cycle promoted while
+        this one computed), nothing is registered or moved and RegistryError is
+        raised: the decision is stale. Omitted: no check.
 
     Returns
     -------
@@ -140,6 +148,7 @@ def promote(
         Another promotion holds the lock.
     RegistryError
         The registry refused a call; nothing after the failing call ran.
+        Also when ``expected_champion`` is given and no longer the champion.
     ConfigError
         ``on_reject`` is not one of the two options.
     """
@@ -148,6 +157,12 @@ def promote(
     record = {**decision.to_dict(), "run_id": run_id}
     with promotion_lock(lock_path, lock_timeout_s):
         serving = registry.aliases().get(registry.alias)
+        if expected_champion is not ANY_CHAMPION and serving != expected_champion:
+            raise RegistryError(
+                f"The {registry.alias!r} alias of {registry.model_name!r} moved from version "
+                f"{expected_champion} to {serving} since the comparison was made; this decision is stale. "
+                "Rerun the cycle to compare against the current champion."
+            )
         if not decision.promoted and on_reject == "skip":
             outcome = PromotionOutcome(version=None, previous_version=serving, promoted=False)
         else:

@@ -12,6 +12,7 @@ Trigger: with a champion in place and no drift detected, ``train.trigger: on_dri
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import pandas as pd
@@ -107,8 +108,10 @@ def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
         fit = fit_model(pipeline, window, schema)
         log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
         log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
-        log_training_datasets(window, schema, source=str(paths.TRAINING))
-        model_uri = log_sklearn_model(fit.model, "model", window.train[list(schema.features)].head(5), schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
+            log_training_datasets(window, schema, source=(ws / paths.TRAINING).resolve().as_uri())
+        model_uri = log_sklearn_model(fit.model, "model", window.train[list(schema.features)].head(5))
         mlflow.set_tag("driftloop.training_data_md5", training_md5)
         mlflow.set_tag("driftloop.holdout_md5", holdout_md5)
         result.update(

@@ -156,15 +156,21 @@ def run_snapshot(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _log_windows(windows: Windows, schema: Schema, manifest: Mapping[str, Any], source: str) -> None:
+    """Both windows as MLflow dataset inputs (digest + source file), DVC md5s as tags."""
+    import warnings
+
     import mlflow
 
     from driftloop.tracking import log_metrics
 
     for name, frame in (("reference", windows.reference), ("current", windows.current)):
-        dataset = mlflow.data.from_pandas(
-            frame, source=f"{source} ({manifest[name]['start']} .. {manifest[name]['end']})",
-            name=f"{name}-window", targets=schema.label,
-        )
+        with warnings.catch_warnings():
+            # MLflow 3.17 registers its local-file source twice and warns about the ambiguity.
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                frame, source=(workspace() / getattr(paths, name.upper())).resolve().as_uri(),
+                name=f"{name}-window", targets=schema.label,
+            )
         mlflow.log_input(dataset, context=name)
         mlflow.set_tag(f"driftloop.{name}.dvc_md5", manifest[name]["md5"])
         mlflow.set_tag(f"driftloop.{name}.fingerprint", table_fingerprint(frame))

@@ -115,8 +115,6 @@ def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema)
     hit = keys.isin(reviewed.index).to_numpy()
     if hit.any():
         new = reviewed.reindex(keys[hit]).to_numpy()
-        if schema.task == "classification":
-            out[schema.label] = out[schema.label].astype(object)
         out.loc[hit, schema.label] = new
     out.attrs["reviewed_labels"] = {
         "files": len(list(Path(folder).glob("*.csv"))),

@@ -79,12 +79,11 @@ def _instantiate_estimator(spec: Mapping[str, Any]) -> Any:
 
 def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
     from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-
-    from driftloop.train.transformers import CappedSVD
 
     pre = _reject_unknown(pre or {}, _PRE_KEYS, "model.preprocessing")
     text = _reject_unknown(pre.get("text") or {}, _TEXT_KEYS, "model.preprocessing.text")
@@ -112,18 +111,16 @@ def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
             sublinear_tf=text.get("sublinear_tf", True),
             lowercase=text.get("lowercase", True),
         )
-        # TfidfVectorizer wants a 1-D column of strings; missing text becomes "".
-        to_text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
-        parts = [to_text, tfidf]
+        # TfidfVectorizer wants a 1-D column of strings; missing text becomes "". Only
+        # scikit-learn and numpy objects go into the pipeline, so the logged model loads
+        # wherever scikit-learn is installed (no driftloop import needed to serve it).
+        parts = [SimpleImputer(strategy="constant", fill_value=""), FunctionTransformer(np.ravel), tfidf]
         if text.get("svd_components"):
-            parts.append(CappedSVD(n_components=int(text["svd_components"]), random_state=seed))
-        steps.append((f"text_{col}", make_pipeline(*parts), col))
+            # fit_model shrinks n_components to the vocabulary when it is smaller.
+            parts.append(TruncatedSVD(n_components=int(text["svd_components"]), random_state=seed))
+        steps.append((f"text_{col}", make_pipeline(*parts), [col]))
     # sparse_threshold=0 forces a dense matrix for estimators that refuse sparse input.
     return ColumnTransformer(steps, sparse_threshold=0.0 if pre.get("dense", False) else 0.3)
-
-
-def _as_text(column: Any) -> np.ndarray:
-    return pd.Series(column).fillna("").astype(str).to_numpy()
 
 
 def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
@@ -204,6 +201,24 @@ def _target(df: pd.DataFrame, schema: Schema) -> np.ndarray:
     return df[schema.label].astype(str).to_numpy()
 
 
+def _fit_svd_to_vocabulary(model: Any, train: pd.DataFrame, schema: Schema) -> None:
+    """Shrink a text branch's TruncatedSVD to ``vocabulary - 1`` components when needed.
+
+    A configured 32 components must not fail a cycle whose window holds a smaller
+    vocabulary; TruncatedSVD itself refuses ``n_components >= n_features``.
+    """
+    from sklearn.base import clone
+    from sklearn.decomposition import TruncatedSVD
+
+    for name, branch, columns in model.named_steps["preprocess"].transformers:
+        if not name.startswith("text_") or not isinstance(branch[-1], TruncatedSVD):
+            continue
+        head = clone(branch[:-1]).fit(train.loc[:, columns])
+        vocabulary = len(head[-1].vocabulary_)
+        if branch[-1].n_components >= vocabulary:
+            branch[-1].set_params(n_components=max(1, vocabulary - 1))
+
+
 def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
     """Fit a clone of ``pipeline`` on ``window.train`` and score train and validation.
 
@@ -235,6 +250,7 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
         raise DataError(f"the training window holds a single class {np.unique(y).tolist()} in column "
                         f"{schema.label!r}; a classifier needs at least two.")
     model = clone(pipeline)
+    _fit_svd_to_vocabulary(model, window.train, schema)
     fit_params = {}
     if window.train_weight is not None:
         fit_params["estimator__sample_weight"] = np.asarray(window.train_weight, dtype=float)

@@ -1,0 +1,232 @@
+"""Benchmark of the drift suite against a plain one-pass baseline (and Evidently when available).
+
+Usage::
+
+    python bench/bench_drift.py --sizes 100k,1M,5M [--chunked-sizes 1M,20M] [--quick] [--workdir DIR]
+
+Data: 25 columns = 20 float64 columns with ~5% NaN + 5 string categorical columns with 3, 30, 300,
+3,000 and 10,000 levels; the current window has a mild shift in some columns. The reference has
+min(N, 1M) rows and its summary (``ReferenceSummary``) / quantiles are built before timing, as a
+snapshot stage would. Each measurement runs in a fresh child process (wall time of the work only,
+peak RSS from ``resource.getrusage(RUSAGE_SELF).ru_maxrss``), so measurements do not pollute each
+other. Modes:
+
+* ``baseline``: read the 25 columns, bin numeric columns against 10 reference-quantile bins with
+  ``searchsorted`` + ``bincount``, ``value_counts`` the categorical ones. Nothing else.
+* ``suite``: ``evaluate_drift`` on the in-memory frame (all tests, corrections, report dict),
+  domain classifier included (``suite_univariate`` without it).
+* ``chunked``: ``evaluate_drift`` over parquet record batches (``chunk_size`` rows); memory flat in rows.
+* ``evidently``: DataDriftPreset on the same files, run by the interpreter in ``$EVIDENTLY_PYTHON``
+  (Evidently is never installed in the project venv); "skipped" when the variable is unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+N_NUM, CAT_LEVELS = 20, (3, 30, 300, 3000, 10_000)
+GEN_CHUNK = 1_000_000
+
+
+def parse_size(s: str) -> int:
+    s = s.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(s[-1], 1)
+    return int(float(s[:-1] if s[-1] in "km" else s) * mult)
+
+
+def gen_chunk(n: int, rng: np.random.Generator, drift: bool):
+    import pandas as pd
+
+    cols = {}
+    for i in range(N_NUM):
+        x = rng.normal(0.2 if drift and i % 4 == 0 else 0.0, 1.0, n)
+        x[rng.random(n) < 0.05] = np.nan
+        cols[f"num_{i}"] = x
+    for j, k in enumerate(CAT_LEVELS):
+        w = 1.0 / np.arange(1, k + 1) ** (0.8 if drift and j == 0 else 1.0)
+        codes = rng.choice(k, n, p=w / w.sum())
+        cols[f"cat_{j}"] = pd.Categorical.from_codes(codes, [f"L{v}" for v in range(k)]).astype(str)
+    return pd.DataFrame(cols)
+
+
+def write_parquet(path: Path, n: int, seed: int, drift: bool) -> Path:
+    """Generate ``n`` rows chunk by chunk into one parquet file (bounded memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    writer = None
+    tmp = path.with_suffix(".tmp")
+    for start in range(0, n, GEN_CHUNK):
+        t = pa.Table.from_pandas(gen_chunk(min(GEN_CHUNK, n - start), rng, drift), preserve_index=False)
+        writer = writer or pq.ParquetWriter(tmp, t.schema)
+        writer.write_table(t, row_group_size=250_000)
+    writer.close()
+    tmp.rename(path)
+    return path
+
+
+def kinds() -> dict[str, str]:
+    return {**{f"num_{i}": "numeric" for i in range(N_NUM)}, **{f"cat_{j}": "categorical" for j in range(len(CAT_LEVELS))}}
+
+
+def prepare_reference(ref_path: Path, workdir: Path) -> tuple[Path, Path]:
+    """Reference summary (suite) and quantile edges (baseline), each built once."""
+    import pandas as pd
+
+    from driftloop.drift import DriftConfig, summarize_reference
+
+    summ, quant = workdir / f"{ref_path.stem}.summary.json", workdir / f"{ref_path.stem}.quantiles.json"
+    if not summ.exists():
+        ref = pd.read_parquet(ref_path)
+        t = time.perf_counter()
+        summarize_reference(ref, kinds(), DriftConfig()).save(summ)
+        print(f"  summarize_reference({len(ref):,} rows): {time.perf_counter() - t:.2f} s")
+        q = {c: np.nanquantile(ref[c].to_numpy(), np.arange(1, 10) / 10).tolist() for c in ref if c.startswith("num")}
+        quant.write_text(json.dumps(q))
+    return summ, quant
+
+
+# ----------------------------------------------------------------------------- child-process work
+def child(mode: str, current: Path, summary: Path, quantiles: Path) -> dict:
+    t0 = time.perf_counter()
+    if mode == "baseline":
+        import pandas as pd
+
+        q = json.loads(quantiles.read_text())
+        df = pd.read_parquet(current)
+        out = {}
+        for c in df.columns:
+            if c in q:
+                x = df[c].to_numpy()
+                out[c] = (np.bincount(np.searchsorted(np.asarray(q[c]), x[~np.isnan(x)]), minlength=11),
+                          int(np.isnan(x).sum()))
+            else:
+                out[c] = df[c].value_counts(dropna=False)
+    else:
+        import pandas as pd
+
+        from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift
+        from driftloop.drift.cli import iter_file_chunks
+
+        cfg = DriftConfig.from_dict({"multivariate": {"enabled": mode != "suite_univariate"}})
+        s = ReferenceSummary.load(summary)
+        if mode == "chunked":
+            report = evaluate_drift(s, iter_file_chunks(current, list(s.columns), cfg.chunk_size), cfg)
+        else:
+            report = evaluate_drift(s, pd.read_parquet(current), cfg)
+        json.dumps(report.to_dict())
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+EVIDENTLY_SCRIPT = r"""
+import json, resource, sys, time
+import pandas as pd
+ref_path, cur_path = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
+try:  # evidently >= 0.7
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    Report([DataDriftPreset()]).run(cur, ref)
+except ImportError:  # legacy API
+    from evidently.report import Report
+    from evidently.metric_preset import DataDriftPreset
+    r = Report(metrics=[DataDriftPreset()]); r.run(reference_data=ref, current_data=cur); r.as_dict()
+print(json.dumps({"wall": time.perf_counter() - t0,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_child(mode: str, current: Path, summary: Path, quantiles: Path, ref_path: Path) -> dict | None:
+    if mode == "evidently":
+        py = os.environ.get("EVIDENTLY_PYTHON")
+        if not py:
+            return None
+        cmd = [py, "-c", EVIDENTLY_SCRIPT, str(ref_path), str(current)]
+    else:
+        cmd = [sys.executable, __file__, "--child", mode, "--current", str(current), "--summary", str(summary),
+               "--quantiles", str(quantiles)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if res.returncode != 0:
+        print(f"  {mode} failed:\n{res.stderr[-2000:]}")
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def best_of(reps: int, *args) -> dict | None:
+    runs = [r for r in (run_child(*args) for _ in range(reps)) if r]
+    return min(runs, key=lambda r: r["wall"]) if runs else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100k,1M,5M", help="current-window rows, e.g. 100k,1M,5M")
+    ap.add_argument("--chunked-sizes", default="", help="sizes for the chunked memory-flatness check, e.g. 1M,20M")
+    ap.add_argument("--quick", action="store_true", help="100k and 1M only, one repetition")
+    ap.add_argument("--reps", type=int, default=2, help="repetitions per measurement (best wall time kept)")
+    ap.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "/tmp/driftloop-bench"))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--current", help=argparse.SUPPRESS)
+    ap.add_argument("--summary", help=argparse.SUPPRESS)
+    ap.add_argument("--quantiles", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.child, Path(a.current), Path(a.summary), Path(a.quantiles))))
+        return
+    sizes = [100_000, 1_000_000] if a.quick else [parse_size(s) for s in a.sizes.split(",") if s]
+    reps = 1 if a.quick else a.reps
+    work = Path(a.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"driftloop drift benchmark: 25 columns (20 numeric w/ NaN, 5 categorical {CAT_LEVELS} levels); "
+          f"best of {reps}; workdir {work}")
+    rows = []
+    for n in sizes:
+        nref = min(n, 1_000_000)
+        ref_path = write_parquet(work / f"ref_{nref}.parquet", nref, 1, False)
+        cur_path = write_parquet(work / f"cur_{n}.parquet", n, 2, True)
+        summ, quant = prepare_reference(ref_path, work)
+        r = {"n": n}
+        for mode in ("baseline", "suite", "suite_univariate", "chunked", "evidently"):
+            r[mode] = best_of(1 if mode == "evidently" else reps, mode, cur_path, summ, quant, ref_path)
+        rows.append(r)
+        b, s, u, e = r["baseline"], r["suite"], r["suite_univariate"], r["evidently"]
+        print(f"\nN = {n:,} rows (reference {nref:,})")
+        for mode in ("baseline", "suite", "suite_univariate", "chunked", "evidently"):
+            m = r[mode]
+            print(f"  {mode:17s} " + (f"{m['wall']:8.2f} s  peak {m['maxrss_mb']:8.0f} MB" if m else "skipped"))
+        if b and s:
+            print(f"  ratio suite/baseline: time {s['wall'] / b['wall']:.2f}x (target <= 1.3), "
+                  f"peak memory {s['maxrss_mb'] / b['maxrss_mb']:.2f}x (target <= 1.2)")
+            print(f"  ratio univariate suite/baseline: time {u['wall'] / b['wall']:.2f}x, "
+                  f"memory {u['maxrss_mb'] / b['maxrss_mb']:.2f}x")
+        print(f"  speed-up vs Evidently: {e['wall'] / s['wall']:.1f}x (target >= 25 at 1M)" if e and s
+              else "  Evidently: skipped (set EVIDENTLY_PYTHON to a venv's python with evidently installed)")
+    if a.chunked_sizes:
+        print("\nChunked mode, memory flatness:")
+        mem = []
+        for n in [parse_size(s) for s in a.chunked_sizes.split(",")]:
+            ref_path = write_parquet(work / "ref_1000000.parquet", 1_000_000, 1, False)
+            cur_path = write_parquet(work / f"cur_{n}.parquet", n, 2, True)
+            summ, quant = prepare_reference(ref_path, work)
+            m = best_of(1, "chunked", cur_path, summ, quant, ref_path)
+            mem.append(m["maxrss_mb"])
+            print(f"  N = {n:>12,}: {m['wall']:8.2f} s  peak {m['maxrss_mb']:8.0f} MB")
+        print(f"  peak memory largest/smallest: {max(mem) / min(mem):.3f} (target <= 1.15)")
+    (work / "results.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

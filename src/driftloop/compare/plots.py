@@ -1,0 +1,179 @@
+"""Comparison plots (PNG) and the small data files DVC plots are declared on.
+
+Classification: ROC and precision-recall curves (one-vs-rest, one panel per class,
+both models overlaid), confusion matrices side by side, top-label calibration
+curves overlaid. Regression: residuals and predicted-vs-actual, both models.
+
+Data files (CSV, long format with a ``model`` column, so one file overlays both):
+``roc.csv`` (model, class, fpr, tpr), ``pr.csv`` (model, class, recall, precision),
+``calibration.csv`` (model, bin, confidence, accuracy, count), ``confusion_<model>.csv``
+(actual, predicted; one row per holdout row, DVC's confusion template), and for
+regression ``predictions.csv`` (model, actual, predicted, residual).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["write_plots"]
+
+_MAX_CURVE_POINTS = 400
+
+
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    # Keep curve files small for DVC/MLflow; the curve's shape survives evenly spaced points.
+    if len(frame) <= _MAX_CURVE_POINTS:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, _MAX_CURVE_POINTS).round().astype(int))
+    return frame.iloc[keep]
+
+
+def _models(result):
+    out = [("challenger", result.challenger_predictions)]
+    if result.champion_predictions is not None:
+        out.insert(0, ("champion", result.champion_predictions))
+    return out
+
+
+def _aligned(p, classes):
+    from driftloop.compare.comparison import _aligned_proba
+
+    return _aligned_proba(p, classes)
+
+
+def write_plots(result, out_dir: Path) -> list[Path]:
+    """Write the comparison's plots and plot data into ``out_dir``.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        From :func:`driftloop.compare.compare_models` (carries both models' predictions).
+    out_dir : Path
+        Created if needed.
+
+    Returns
+    -------
+    list of Path
+        Every file written (PNGs and CSVs), for MLflow ``log_artifact``.
+
+    Examples
+    --------
+    >>> write_plots(result, Path("reports/plots"))  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:
+        path = out / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+
+    def save_csv(frame: pd.DataFrame, name: str) -> None:
+        path = out / name
+        frame.to_csv(path, index=False)
+        written.append(path)
+
+    y = np.asarray(result.y_true)
+    models = _models(result)
+    if result.task == "regression":
+        rows = [pd.DataFrame({"model": name, "actual": y, "predicted": p.pred, "residual": p.pred - y})
+                for name, p in models]
+        data = pd.concat(rows, ignore_index=True)
+        save_csv(data, "predictions.csv")
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for name, p in models:
+            axes[0].scatter(y, p.pred, s=6, alpha=0.4, label=name)
+            axes[1].scatter(p.pred, p.pred - y, s=6, alpha=0.4, label=name)
+        lo, hi = float(np.min(y)), float(np.max(y))
+        axes[0].plot([lo, hi], [lo, hi], "k--", lw=1)
+        axes[0].set(xlabel="actual", ylabel="predicted", title="Predicted vs actual")
+        axes[1].axhline(0, color="k", lw=1)
+        axes[1].set(xlabel="predicted", ylabel="residual (predicted - actual)", title="Residuals")
+        for ax in axes:
+            ax.legend()
+        save(fig, "predicted_vs_actual.png")
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for name, p in models:
+            ax.hist(p.pred - y, bins=40, alpha=0.5, label=name)
+        ax.set(xlabel="residual", ylabel="rows", title="Residual distribution")
+        ax.legend()
+        save(fig, "residuals.png")
+        return written
+
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    classes = tuple(result.classes)
+    present = [c for c in classes if np.any(y == c)]
+    # Confusion matrices: per-row files for DVC's confusion template, PNG side by side.
+    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 4), squeeze=False)
+    for ax, (name, p) in zip(axes[0], models):
+        save_csv(pd.DataFrame({"actual": y, "predicted": p.pred}), f"confusion_{name}.csv")
+        cm = pd.crosstab(pd.Categorical(y, classes), pd.Categorical(p.pred, classes), dropna=False).to_numpy()
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+               xlabel="predicted", ylabel="actual", title=f"Confusion: {name}")
+    save(fig, "confusion.png")
+
+    if any(p.proba is None for _, p in models):
+        return written  # curves need probabilities
+
+    roc_rows, pr_rows, cal_rows = [], [], []
+    fig_roc, ax_roc = plt.subplots(1, len(present), figsize=(4 * len(present), 4), squeeze=False)
+    fig_pr, ax_pr = plt.subplots(1, len(present), figsize=(4 * len(present), 4), squeeze=False)
+    for name, p in models:
+        proba = _aligned(p, classes)
+        for k, cls in enumerate(present):  # a loop over classes, not rows
+            col = classes.index(cls)
+            fpr, tpr, _ = roc_curve(y == cls, proba[:, col])
+            prec, rec, _ = precision_recall_curve(y == cls, proba[:, col])
+            roc_rows.append(_thin(pd.DataFrame({"model": name, "class": cls, "fpr": fpr, "tpr": tpr})))
+            pr_rows.append(_thin(pd.DataFrame({"model": name, "class": cls, "recall": rec, "precision": prec})))
+            ax_roc[0, k].plot(fpr, tpr, label=name)
+            ax_pr[0, k].plot(rec, prec, label=name)
+            ax_roc[0, k].set(title=f"ROC: {cls} vs rest", xlabel="false positive rate", ylabel="true positive rate")
+            ax_pr[0, k].set(title=f"PR: {cls} vs rest", xlabel="recall", ylabel="precision")
+        # Top-label calibration: mean confidence vs accuracy per confidence bin.
+        top = proba.argmax(axis=1)
+        conf = proba[np.arange(len(y)), top]
+        correct = np.asarray(classes)[top] == y
+        n_bins = 10
+        bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+        count = np.bincount(bins, minlength=n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cal_rows.append(pd.DataFrame({
+                "model": name, "bin": np.arange(n_bins),
+                "confidence": np.bincount(bins, conf, n_bins) / count,
+                "accuracy": np.bincount(bins, correct.astype(float), n_bins) / count,
+                "count": count,
+            })[count > 0])
+    for ax in (*ax_roc[0], *ax_pr[0]):
+        ax.legend()
+    for ax in ax_roc[0]:
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+    save(fig_roc, "roc.png")
+    save(fig_pr, "precision_recall.png")
+    save_csv(pd.concat(roc_rows, ignore_index=True), "roc.csv")
+    save_csv(pd.concat(pr_rows, ignore_index=True), "pr.csv")
+    cal = pd.concat(cal_rows, ignore_index=True)
+    save_csv(cal, "calibration.csv")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
+    for name, part in cal.groupby("model", sort=False):
+        ax.plot(part["confidence"], part["accuracy"], marker="o", label=name)
+    ax.set(xlabel="mean confidence (top label)", ylabel="accuracy", title="Calibration")
+    ax.legend()
+    save(fig, "calibration.png")
+    return written

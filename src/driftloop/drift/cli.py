@@ -1,0 +1,204 @@
+"""``driftloop drift REFERENCE CURRENT --out DIR [-s key=value ...]``: ad-hoc drift reports.
+
+Reads parquet or CSV (by extension), infers column kinds from the reference dtypes, streams the
+current file in ``chunk_size`` chunks, writes ``DIR/drift.json`` and ``DIR/drift.html``.
+
+Kind inference: bool and string columns with few words -> categorical; numbers -> numeric; strings
+whose median word count is at least 5 -> text; datetimes and identifier-like string columns (every
+value distinct) are skipped. Overrides fix any of this (``-s columns.comment=text``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Iterator
+
+import pandas as pd
+import typer
+import yaml
+
+from driftloop.errors import ConfigError, DataError, DriftloopError
+
+TEXT_MIN_WORDS = 5
+
+
+def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
+    """Turn ``key=value`` strings into the nested ``drift`` config mapping.
+
+    Grammar: ``dotted.key=value``; the key is a path into ``conf/drift/default.yaml`` (e.g.
+    ``alpha=0.01``, ``numeric.thresholds.psi=0.2``, ``text.ngram_range=[1,2]``); the value is parsed as
+    YAML (numbers, booleans, lists). Column keys take the column name whole, so it may contain dots:
+    ``columns.<name>=<kind>`` (numeric | categorical | text | skip), ``columns.<name>.skip=true``,
+    ``columns.<name>.thresholds.<test>=<value>``.
+
+    Raises
+    ------
+    ConfigError
+        For an entry without ``=`` or with an empty key.
+    """
+    out: dict[str, Any] = {}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"Override {item!r} must look like key=value (e.g. alpha=0.01).")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if key.startswith("columns."):
+            rest = key[len("columns."):]
+            path: list[str]
+            if ".thresholds." in rest:
+                col, _, test = rest.rpartition(".thresholds.")
+                path = ["columns", col, "thresholds", test]
+            elif rest.endswith(".skip") or rest.endswith(".kind"):
+                col, _, leaf = rest.rpartition(".")
+                path = ["columns", col, leaf]
+            else:
+                path = ["columns", rest, "kind"]
+        else:
+            path = key.split(".")
+        node = out
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override {item!r} conflicts with an earlier override of {p!r}.")
+        node[path[-1]] = value
+    return out
+
+
+def infer_kinds(df: pd.DataFrame) -> dict[str, str]:
+    """Column kinds from dtypes (see module docstring); skipped columns are left out."""
+    kinds: dict[str, str] = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s):
+            kinds[c] = "categorical"
+        elif pd.api.types.is_numeric_dtype(s):
+            kinds[c] = "numeric"
+        elif pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
+            continue
+        else:
+            nonnull = s.dropna()
+            if len(nonnull) == 0:
+                kinds[c] = "categorical"
+                continue
+            words = nonnull.astype(str).str.count(r"\S+")
+            if float(words.median()) >= TEXT_MIN_WORDS:
+                kinds[c] = "text"
+            elif nonnull.nunique() == len(nonnull) and len(nonnull) > 50:
+                continue  # identifier-like
+            else:
+                kinds[c] = "categorical"
+    return kinds
+
+
+def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"Input file {path} does not exist.")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path, columns=columns)
+    if path.suffix.lower() in (".csv", ".txt"):
+        return pd.read_csv(path, usecols=columns)
+    raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
+
+
+def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Chunks of ``columns`` of a parquet or CSV file; a missing column is a DataError naming it."""
+    if not path.exists():
+        raise DataError(f"Input file {path} does not exist.")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        absent = [c for c in columns if c not in pf.schema_arrow.names]
+        if absent:
+            raise DataError(f"{path} lacks column(s) {absent} present in the reference.")
+        n = 0
+        for batch in pf.iter_batches(batch_size=chunk_size, columns=columns):
+            n += 1
+            yield batch.to_pandas()
+        if n == 0:
+            yield pf.schema_arrow.empty_table().select(columns).to_pandas()
+    elif path.suffix.lower() in (".csv", ".txt"):
+        head = pd.read_csv(path, nrows=0)
+        absent = [c for c in columns if c not in head.columns]
+        if absent:
+            raise DataError(f"{path} lacks column(s) {absent} present in the reference.")
+        n = 0
+        for chunk in pd.read_csv(path, usecols=columns, chunksize=chunk_size):
+            n += 1
+            yield chunk
+        if n == 0:
+            yield head[columns]
+    else:
+        raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
+
+
+def drift_command(reference: Path, current: Path, out: Path, overrides: list[str] | None = None) -> int:
+    """Compare two tables and write ``out/drift.json`` and ``out/drift.html``.
+
+    Parameters
+    ----------
+    reference, current : Path
+        Parquet or CSV files.
+    out : Path
+        Output directory (created).
+    overrides : list of str, optional
+        ``key=value`` entries into the drift config; see :func:`parse_overrides`.
+
+    Returns
+    -------
+    int
+        0 when no dataset drift, 1 when dataset drift was found, the error's ``exit_code`` for a
+        :class:`~driftloop.errors.DriftloopError` (3 config, 4 data); the message goes to stderr.
+
+    Examples
+    --------
+    >>> drift_command(Path("ref.parquet"), Path("cur.parquet"), Path("out"), ["columns.comment=text"])  # doctest: +SKIP
+    1
+    """
+    from driftloop.drift import DriftConfig, evaluate_drift, render_html, summarize_reference
+
+    try:
+        cfg = DriftConfig.from_dict(parse_overrides(overrides))
+        ref = _read(Path(reference))
+        kinds = infer_kinds(ref)
+        for c, ov in cfg.columns.items():
+            if c not in ref.columns:
+                raise DataError(f"Override names column {c!r}, which {reference} does not have.")
+            if ov.kind:
+                kinds[c] = ov.kind
+        summary = summarize_reference(ref, kinds, cfg)
+        del ref
+        cols = list(summary.columns)
+        report = evaluate_drift(summary, iter_file_chunks(Path(current), cols, cfg.chunk_size), cfg)
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "drift.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+        (out / "drift.html").write_text(render_html(report), encoding="utf-8")
+    except DriftloopError as exc:
+        print(f"driftloop drift: {exc}", file=sys.stderr)
+        return exc.exit_code
+    drifted = report.drifted_columns
+    print(f"{'DRIFT' if report.drifted else 'no drift'}: {len(drifted)}/{len(report.columns)} columns drifted"
+          f"{' (' + ', '.join(drifted) + ')' if drifted else ''}; wrote {out / 'drift.json'} and {out / 'drift.html'}")
+    return 1 if report.drifted else 0
+
+
+def drift_cli(
+    reference: Annotated[Path, typer.Argument(help="Reference table (.parquet or .csv).")],
+    current: Annotated[Path, typer.Argument(help="Current table (.parquet or .csv).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory for drift.json and drift.html.")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value into the drift config, "
+                                                         "e.g. -s columns.comment=text -s alpha=0.01")] = None,
+) -> None:
+    """Compare CURRENT with REFERENCE; exit 0 no drift, 1 drift, 3 config error, 4 data error."""
+    raise typer.Exit(drift_command(reference, current, out, overrides))
+
+
+def register(app: "typer.Typer") -> None:
+    """Add the ``drift`` command to a Typer app (``driftloop.cli``)."""
+    app.command("drift")(drift_cli)
+
+

@@ -1,0 +1,142 @@
+"""MLflow-facing helpers for the retrain stage: log the challenger and its datasets.
+
+Both are meant to be called inside an active run (the lead's stage shell opens it).
+MLflow is imported here only, so the rest of ``driftloop.train`` stays fast to import.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from driftloop.errors import ModelError, RegistryError
+
+__all__ = ["model_pip_requirements", "infer_model_signature", "log_sklearn_model", "log_training_datasets"]
+
+#: What a scikit-learn pipeline built by driftloop.train.model needs to load and predict.
+_RUNTIME_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy")
+
+
+def model_pip_requirements(serialization_format: str = "cloudpickle",
+                           extra: Iterable[str] = ()) -> list[str]:
+    """Pin the packages the logged model needs to the versions installed here.
+
+    Explicit requirements also skip MLflow's requirement inference (~14 s per model).
+    """
+    packages = list(_RUNTIME_PACKAGES) + (["cloudpickle"] if serialization_format == "cloudpickle" else ["skops"])
+    return [f"{p}=={metadata.version(p)}" for p in packages] + list(extra)
+
+
+def infer_model_signature(model: Any, input_example: pd.DataFrame) -> Any:
+    """Signature from the input example and the model's ``predict_proba`` (else ``predict``) output."""
+    from mlflow.models import infer_signature
+
+    output = model.predict_proba(input_example) if hasattr(model, "predict_proba") else model.predict(input_example)
+    if output.ndim == 2 and hasattr(model, "classes_"):
+        output = pd.DataFrame(output, columns=[str(c) for c in model.classes_])
+    return infer_signature(input_example, output)
+
+
+def log_sklearn_model(model: Any, name: str, input_example: pd.DataFrame, signature: Any = None,
+                      serialization_format: str = "cloudpickle", registered_model_name: str | None = None,
+                      extra_pip_requirements: Iterable[str] = ()) -> str:
+    """Log a fitted pipeline as an MLflow sklearn model in the active run.
+
+    Parameters
+    ----------
+    model : sklearn.pipeline.Pipeline
+        Fitted (e.g. ``FitResult.model``).
+    name : str
+        Model name within the run (``mlflow.sklearn.log_model(name=...)``), e.g. "challenger".
+    input_example : pandas.DataFrame
+        A few rows of the feature columns (stored with the model; their dtypes become
+        the signature's input schema).
+    signature : mlflow.models.ModelSignature, optional
+        Inferred from ``input_example`` and the ``predict_proba`` output when omitted.
+    serialization_format : {"cloudpickle", "skops"}
+        cloudpickle by default: it loads a TF-IDF/one-hot/HGB pipeline back without a
+        list of trusted types. "skops" is refused for pipelines with types it does not
+        trust (numpy ufuncs in FunctionTransformer, ...) unless MLflow is given
+        ``skops_trusted_types``; this helper passes the untrusted types it finds.
+    registered_model_name : str, optional
+        Also register a version (the promote stage normally does that).
+    extra_pip_requirements : iterable of str
+
+    Returns
+    -------
+    str
+        The model URI (``models:/<model_id>``), loadable by
+        :func:`driftloop.compare.predict.load_model` and ``mlflow.sklearn.load_model``.
+
+    Raises
+    ------
+    RegistryError
+        When MLflow refuses to log the model.
+
+    Examples
+    --------
+    >>> with mlflow.start_run():  # doctest: +SKIP
+    ...     uri = log_sklearn_model(fit.model, "challenger", window.train[list(schema.features)].head(5))
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if serialization_format not in ("cloudpickle", "skops"):
+        raise ModelError(f"serialization_format must be 'cloudpickle' or 'skops'. Got {serialization_format!r}.")
+    if signature is None:
+        signature = infer_model_signature(model, input_example)
+    kwargs: dict[str, Any] = {}
+    if serialization_format == "skops":
+        import skops.io
+
+        kwargs["skops_trusted_types"] = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    try:
+        info = mlflow.sklearn.log_model(
+            model, name=name, signature=signature, input_example=input_example,
+            serialization_format=serialization_format,
+            pip_requirements=model_pip_requirements(serialization_format, extra_pip_requirements),
+            registered_model_name=registered_model_name, **kwargs,
+        )
+    except MlflowException as exc:
+        raise RegistryError(f"MLflow refused to log the model {name!r}: {exc}") from exc
+    return info.model_uri
+
+
+def log_training_datasets(window: Any, schema: Any, source: str | None = None,
+                          name_prefix: str = "") -> dict[str, str]:
+    """Log the window's train, validation and holdout frames as MLflow dataset inputs.
+
+    Each is logged with ``mlflow.data.from_pandas`` (its digest is MLflow's content
+    hash of the frame) and context ``training`` / ``validation`` / ``holdout``.
+
+    Parameters
+    ----------
+    window : TrainingWindow
+    schema : Schema
+        ``schema.label`` becomes the datasets' ``targets``.
+    source : str, optional
+        Where the data came from (e.g. the DVC path and md5) recorded as the dataset source.
+    name_prefix : str
+        Prefix of the dataset names ("" gives "train", "validation", "holdout").
+
+    Returns
+    -------
+    dict of str to str
+        Context -> digest, for tags or reports.
+    """
+    import mlflow
+
+    digests: dict[str, str] = {}
+    for context, frame in (("training", window.train), ("validation", window.validation),
+                           ("holdout", window.holdout)):
+        if frame is None or frame.empty:
+            continue
+        dataset = mlflow.data.from_pandas(
+            frame, source=source, targets=schema.label,
+            name=f"{name_prefix}{'train' if context == 'training' else context}")
+        mlflow.log_input(dataset, context=context)
+        digests[context] = dataset.digest
+    return digests

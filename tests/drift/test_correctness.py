@@ -1,0 +1,129 @@
+"""Statistics against scipy (1e-9) and hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from driftloop.drift import categorical, numeric
+from driftloop.drift.corrections import adjust, benjamini_hochberg
+from driftloop.drift.divergence import js_distance, psi
+from driftloop.drift.missing import MissingComparison, missing_test
+
+
+def _num_cmp(a, b, chunks=3, **kw):
+    ref = numeric.NumericReference.build(a, **kw)
+    accs = [ref.accumulator().update(part) for part in np.array_split(np.asarray(b, float), chunks)]
+    acc = accs[0]
+    for other in accs[1:]:
+        acc.merge(other)
+    return numeric.NumericComparison(ref, acc)
+
+
+@pytest.mark.parametrize("n1, n2, shift, rounding", [
+    (40, 55, 0.0, None), (300, 200, 0.3, None), (2000, 3000, 0.05, 1), (9000, 7000, 0.0, 2),
+    (15000, 12000, 0.03, None), (20000, 20000, 0.0, 0),
+], ids=["tiny", "small-shift", "ties", "exact-boundary", "asymptotic", "heavy-ties"])
+def test_ks_matches_scipy(n1, n2, shift, rounding):
+    rng = np.random.default_rng(n1 + n2)
+    a, b = rng.normal(size=n1), rng.normal(shift, size=n2)
+    if rounding is not None:
+        a, b = a.round(rounding), b.round(rounding)
+    res = numeric.ks_test(_num_cmp(a, b), 0.1)
+    ref = stats.ks_2samp(a, b)
+    assert res.details["exact"]
+    assert res.statistic == pytest.approx(ref.statistic, abs=1e-12)
+    assert res.p_value == pytest.approx(ref.pvalue, abs=1e-9)
+
+
+def test_ks_sketch_is_within_documented_bound():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=50_000), rng.normal(0.05, 1.2, size=30_000)
+    res = numeric.ks_test(_num_cmp(a, b, exact_max_values=1000, sketch_size=512), 0.1)
+    d = stats.ks_2samp(a, b).statistic
+    assert not res.details["exact"]
+    assert d - 1 / 512 - 1e-12 <= res.statistic <= d + 1e-12
+
+
+def test_wasserstein_matches_scipy_on_integer_data():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 20, 5000), rng.integers(2, 25, 4000)
+    res = numeric.wasserstein_test(_num_cmp(a, b), 0.1)
+    assert res.statistic * a.std() == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-9)
+
+
+def test_chi2_matches_scipy_contingency():
+    rng = np.random.default_rng(4)
+    a = rng.choice(list("abcde"), 3000, p=[.3, .3, .2, .1, .1])
+    b = np.concatenate([rng.choice(list("abcdf"), 2000, p=[.25, .3, .2, .15, .1]), ["g", "g"]])
+    ref = categorical.CategoricalReference.build(a)
+    cmp = categorical.CategoricalComparison(ref, ref.accumulator().update(b[:1000]).update(b[1000:]))
+    res = categorical.chi2_test(cmp, 0.1)
+    levels = sorted(set(a) | set(b))
+    table = np.array([[np.sum(a == l) for l in levels], [np.sum(b == l) for l in levels]])
+    x2, p, dof, _ = stats.chi2_contingency(table, correction=False)
+    assert res.details["chi2"] == pytest.approx(x2, abs=1e-9)
+    assert res.p_value == pytest.approx(p, abs=1e-9)
+    assert res.details["dof"] == dof
+    assert res.statistic == pytest.approx(np.sqrt(x2 / table.sum()), abs=1e-12)
+    assert res.details["unseen"] == {"g": 2, "f": int(np.sum(b == "f"))} or set(res.details["unseen"]) == {"f", "g"}
+    assert res.details["vanished"] == {"e": int(np.sum(a == "e"))}
+
+
+def test_two_unseen_categories_do_not_give_p_zero():
+    a = np.array(["x"] * 500 + ["y"] * 500)
+    b = np.array(["x"] * 499 + ["y"] * 499 + ["new1", "new2"])
+    ref = categorical.CategoricalReference.build(a)
+    res = categorical.chi2_test(categorical.CategoricalComparison(ref, ref.accumulator().update(b)), 0.1)
+    assert res.p_value > 0.1
+
+
+def test_psi_hand_computed():
+    r, c = np.array([10, 20, 30, 0]), np.array([20, 20, 20, 10])
+    p = (r + 0.5) / (60 + 2.0)
+    q = (c + 0.5) / (70 + 2.0)
+    assert psi(r, c) == pytest.approx(float(np.sum((q - p) * np.log(q / p))), abs=1e-12)
+    # worked by hand: 50/50 vs 60/40 -> p = (.5, .5), q = (60.5, 40.5) / 101 = (.599010, .400990);
+    # PSI = .099010 * (ln 1.198020 - ln .801980) = .099010 * .401314 = .039737 (0.040547 without pseudocounts)
+    p2, q2 = np.array([50.5, 50.5]) / 101, np.array([60.5, 40.5]) / 101
+    assert psi([50, 50], [60, 40]) == pytest.approx(0.039737, abs=1e-6)
+    assert psi([50, 50], [60, 40], pseudocount=0.0) == pytest.approx(0.1 * np.log(1.2 / 0.8), abs=1e-12)
+    assert psi([50, 50], [60, 40]) == pytest.approx(float(np.sum((q2 - p2) * np.log(q2 / p2))), abs=1e-12)
+
+
+def test_js_hand_computed_and_base_2():
+    # p = (1/2, 1/2, 0), q = (0, 1/2, 1/2): m = (1/4, 1/2, 1/4); JSD = 1/2 bit; distance sqrt(1/2)
+    assert js_distance([1, 1, 0], [0, 1, 1]) == pytest.approx(np.sqrt(0.5), abs=1e-12)
+    assert js_distance([3, 0], [0, 7]) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    p, q = rng.integers(0, 50, 12), rng.integers(0, 50, 12)
+    assert js_distance(p, q) == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+
+
+def test_numeric_binned_stats_use_reference_quantile_bins_and_overflow():
+    a = np.arange(100.0)  # deciles: edges 0,10,...,90
+    cmp = _num_cmp(a, np.r_[np.arange(100.0), [-5.0, 500.0]])
+    r, c = cmp.binned()
+    assert r.tolist() == [0] + [10] * 10 + [0]
+    assert c.tolist() == [1] + [10] * 10 + [1]
+    assert numeric.psi_test(cmp, 0.1).statistic == pytest.approx(psi(r, c), abs=1e-12)
+    assert numeric.js_test(cmp, 0.1).statistic == pytest.approx(jensenshannon(r, c, base=2), abs=1e-12)
+
+
+def test_benjamini_hochberg_and_bonferroni_hand_values():
+    p = [0.01, 0.04, 0.03, 0.2]
+    assert benjamini_hochberg(p).tolist() == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], abs=1e-6)
+    assert adjust(p + [None], "bonferroni") == pytest.approx([0.04, 0.16, 0.12, 0.8, None])
+    assert adjust([None], "bh") == [None]
+
+
+def test_missing_rate_test():
+    res = missing_test(MissingComparison(50, 1000, 150, 1000), 0.02)
+    x2, p, *_ = stats.chi2_contingency([[50, 950], [150, 850]], correction=False)
+    assert res.statistic == pytest.approx(0.1) and res.p_value == pytest.approx(p, abs=1e-12)
+    small = missing_test(MissingComparison(0, 100, 3, 100), 0.02)
+    assert small.details["method"] == "fisher"
+    assert small.p_value == pytest.approx(stats.fisher_exact([[0, 100], [3, 97]])[1])
+    assert missing_test(MissingComparison(0, 10, 0, 10), 0.02).p_value == 1.0

@@ -1,0 +1,180 @@
+"""evaluate_drift end to end: drift.json format, metrics, chunking, summary files, bad input, extras."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftloop.drift import (DriftConfig, ModelOutputs, ReferenceSummary, evaluate_drift, render_html,
+                             summarize_reference)
+from driftloop.errors import DataError
+
+from .conftest import KINDS
+
+FAST = DriftConfig.from_dict({"multivariate": {"enabled": False}})
+
+
+@pytest.fixture(scope="module")
+def summary(demo_ref):
+    return summarize_reference(demo_ref, KINDS, FAST)
+
+
+def _check_format(d):
+    json.dumps(d, allow_nan=False)
+    ds = d["dataset"]
+    assert isinstance(ds["drifted"], bool) and isinstance(ds["share_drifted"], float)
+    assert isinstance(ds["n_reference"], int) and isinstance(ds["n_current"], int)
+    for col in d["columns"].values():
+        assert col["kind"] in ("numeric", "categorical", "text") and isinstance(col["drifted"], bool)
+        assert set(col["missing_rate"]) == {"reference", "current"}
+        for t in col["tests"].values():
+            assert {"statistic", "p_value", "threshold", "drifted"} <= set(t)
+
+
+def test_no_drift_on_same_distribution(summary, demo_same):
+    rep = evaluate_drift(summary, demo_same, FAST)
+    assert not rep.drifted and rep.drifted_columns == []
+    _check_format(rep.to_dict())
+
+
+def test_demo_drift_flags_the_right_columns(summary, demo_drift):
+    rep = evaluate_drift(summary, demo_drift, FAST)
+    assert rep.drifted
+    assert set(rep.drifted_columns) == {"comment", "comment_length", "channel"}
+    d = rep.to_dict()
+    _check_format(d)
+    new_terms = {t["term"] for t in d["columns"]["comment"]["terms"]["new"]}
+    assert {"copilot", "subscription", "tier", "glitchy", "sync"} <= new_terms
+
+
+def test_metrics_keys_are_stable_and_mlflow_safe(summary, demo_same, demo_drift):
+    m1 = evaluate_drift(summary, demo_same, FAST).metrics()
+    m2 = evaluate_drift(summary, demo_drift, FAST).metrics()
+    assert m1.keys() == m2.keys()
+    for k in ("drift.share_drifted", "drift.n_drifted", "drift.stars.ks", "drift.stars.psi",
+              "drift.stars.missing_rate", "drift.comment.token_js", "drift.channel.chi2.p_adjusted"):
+        assert k in m1
+    assert all(re.fullmatch(r"[0-9A-Za-z_\-./ ]+", k) for k in m1)
+    assert all(isinstance(v, float) and np.isfinite(v) for v in m1.values())
+
+
+def test_chunked_equals_whole(summary, demo_drift):
+    whole = evaluate_drift(summary, demo_drift, FAST).to_dict()
+    chunks = (demo_drift.iloc[i:i + 700] for i in range(0, len(demo_drift), 700))
+    assert evaluate_drift(summary, chunks, FAST).to_dict() == whole
+
+
+def test_summary_roundtrip(tmp_path, summary, demo_drift):
+    path = summary.save(tmp_path / "reference_summary.json")
+    json.loads(path.read_text())
+    loaded = ReferenceSummary.load(path)
+    assert evaluate_drift(loaded, demo_drift, FAST).to_dict() == evaluate_drift(summary, demo_drift, FAST).to_dict()
+
+
+def test_column_subset_and_errors(summary, demo_drift):
+    rep = evaluate_drift(summary, demo_drift, FAST, columns=["stars", "channel"])
+    assert list(rep.columns) == ["stars", "channel"] and rep.drifted_columns == ["channel"]
+    with pytest.raises(DataError, match="nope"):
+        evaluate_drift(summary, demo_drift, FAST, columns=["nope"])
+    with pytest.raises(DataError, match="channel"):
+        evaluate_drift(summary, demo_drift.drop(columns=["channel"]), FAST)
+    with pytest.raises(DataError, match="ghost"):
+        summarize_reference(demo_drift, {"ghost": "numeric"}, FAST)
+
+
+def test_bad_input_has_defined_outcomes():
+    rng = np.random.default_rng(0)
+    n = 2000
+    ref = pd.DataFrame({
+        "all_nan": np.full(n, np.nan), "const": np.full(n, 7.0), "with_inf": rng.normal(size=n),
+        "many": [f"u{i}" for i in range(n)], "txt": ["fine words here"] * n, "x": rng.normal(size=n)})
+    cur_inf = rng.normal(size=n)
+    cur_inf[:100] = np.inf
+    bad_text = np.array(["fine words here"] * n, dtype=object)
+    bad_text[:5] = b"caf\xe9 \xff broken"
+    bad_text[5] = "lone \udc80 surrogate"
+    cur = pd.DataFrame({"all_nan": np.full(n, np.nan), "const": np.full(n, 7.0), "with_inf": cur_inf,
+                        "many": [f"v{i}" for i in range(100_000)][:n], "txt": bad_text, "x": rng.normal(size=n)})
+    kinds = {"all_nan": "numeric", "const": "numeric", "with_inf": "numeric", "many": "categorical",
+             "txt": "text", "x": "numeric"}
+    s = summarize_reference(ref, kinds, FAST)
+    rep = evaluate_drift(s, cur, FAST)
+    d = rep.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["columns"]["all_nan"]["tests"]["ks"]["statistic"] is None
+    assert "no finite reference values" in d["columns"]["all_nan"]["notes"]
+    assert not d["columns"]["const"]["drifted"]
+    assert d["columns"]["with_inf"]["n_inf"] == {"reference": 0, "current": 100}
+    assert d["columns"]["with_inf"]["drifted"]  # 5% non-finite is a missing-rate drift
+    lv = d["columns"]["many"]["levels"]
+    assert lv["n_unseen"] == n and len(lv["unseen"]) == 20 and d["columns"]["many"]["drifted"]
+    assert d["columns"]["txt"]["n_invalid_utf8"]["current"] == 6
+    render_html(rep)
+
+    empty = evaluate_drift(s, cur.iloc[:0], FAST)
+    assert not empty.drifted and empty.n_current == 0 and "empty current" in empty.notes[0]
+    json.dumps(empty.to_dict(), allow_nan=False)
+
+
+def test_hundred_thousand_categories_are_bucketed():
+    ref = pd.DataFrame({"c": [f"k{i}" for i in range(100_000)]})
+    cur = pd.DataFrame({"c": [f"k{i}" for i in range(50_000, 150_000)]})
+    cfg = DriftConfig.from_dict({"multivariate": {"enabled": False}, "categorical": {"track_max": 100_000}})
+    rep = evaluate_drift(summarize_reference(ref, {"c": "categorical"}, cfg), cur, cfg)
+    col = rep.to_dict()["columns"]["c"]
+    assert col["tests"]["chi2"]["details"]["n_table_levels"] == 52  # 50 kept + __other__ + __other_unseen__
+    assert col["levels"]["n_unseen"] == 50_000 and col["levels"]["n_vanished"] == 50_000
+
+
+def test_model_outputs_sections(summary, demo_same):
+    rng = np.random.default_rng(1)
+    classes = ["negative", "neutral", "positive"]
+    n = 3000
+
+    def side(conc):
+        # labels drawn from the probabilities: calibrated by construction
+        p = rng.dirichlet(conc, size=n)
+        y = (rng.random(n)[:, None] > np.cumsum(p, 1)).sum(1)
+        return np.array(classes)[y], np.array(classes)[p.argmax(1)], p
+
+    ry, rp, rproba = side([0.3, 0.3, 0.3])
+    cy, cp, cproba = side([1.5, 0.6, 0.6])  # covariate shift: less confident, more "negative"
+    cy_concept = rng.permutation(cy)  # concept drift: labels no longer follow the features
+    rep = evaluate_drift(summary, demo_same, FAST, model_outputs=ModelOutputs(classes, rp, rproba, cp, cproba, ry, cy))
+    d0 = rep.to_dict()
+    # CBPE holds without concept drift: estimate ~ realised accuracy on both windows
+    assert d0["performance_estimate"]["current"]["accuracy"] == pytest.approx(d0["concept"]["current"], abs=0.03)
+    mo = ModelOutputs(classes, rp, rproba, cp, cproba, ry, cy_concept)
+    rep = evaluate_drift(summary, demo_same, FAST, model_outputs=mo)
+    d = rep.to_dict()
+    assert d["output"]["tests"]["prediction_chi2"]["drifted"] and d["output"]["tests"]["confidence_ks"]["drifted"]
+    c = d["concept"]
+    assert c["drifted"] and c["delta"] < 0 and c["ci95"][0] < c["delta"] < c["ci95"][1] < 0
+    est = d["performance_estimate"]
+    assert "calibrated" in est["assumption"]
+    assert est["current"]["accuracy"] > c["current"] + 0.05  # ... and is blind to concept drift, as stated
+    assert est["reference_check"]["accuracy"]["estimated"] == pytest.approx(c["reference"], abs=0.03)
+    assert "drift.concept.delta" in rep.metrics()
+    with pytest.raises(DataError, match="not among the classes"):
+        evaluate_drift(summary, demo_same, FAST, model_outputs=ModelOutputs(classes, ["bogus"] * n, None, cp, None))
+
+
+def test_domain_classifier(demo_ref, demo_same, demo_drift):
+    cfg = DriftConfig.from_dict({"multivariate": {"max_rows": 1000, "n_estimators": 60}})
+    s = summarize_reference(demo_ref, KINDS, cfg)
+    quiet = evaluate_drift(s, demo_same, cfg).multivariate
+    loud = evaluate_drift(s, demo_drift, cfg).multivariate
+    assert not quiet["drifted"] and quiet["auc"] < 0.6
+    assert loud["drifted"] and loud["auc"] > 0.8 and loud["p_value"] == pytest.approx(1 / 1001)
+    assert loud["top_features"][0]["column"] == "comment"
+
+
+def test_html_is_self_contained(summary, demo_drift):
+    html = render_html(evaluate_drift(summary, demo_drift, FAST))
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script>" in html
+    assert not re.search(r"(src|href)=['\"]https?:", html)
+    assert "copilot" in html and "DRIFT DETECTED" in html

@@ -1,0 +1,25 @@
+"""`dvc exp run -S model=<other>`: DVC composes conf/ with the override into params.yaml and reruns
+exactly the stages that read the model config, logging to the project's own MLflow DB even from
+the temporary copy DVC runs `--temp` experiments in (.dvc/tmp/exps/...)."""
+
+from __future__ import annotations
+
+import sys
+
+from .project import run
+
+
+def test_exp_run_with_another_model(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    params_before = (project / "params.yaml").read_text()
+    out = run([sys.executable, "-m", "dvc", "exp", "run", "--temp", "-S", "model=hgb"], project)
+    ran = {line.split("'")[1] for line in out.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"retrain", "compare", "promote"}, out.stdout
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("driftloop")
+    latest = client.search_runs([exp.experiment_id], filter_string="tags.`driftloop.stage` = 'retrain'",
+                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert latest.data.params["model.name"] == "hgb"
+    assert (project / "params.yaml").read_text() == params_before, "--temp must leave the workspace alone"
