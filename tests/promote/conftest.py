@@ -81,7 +81,7 @@ def comparison(champion: float | None, challenger: float, *, ci_low: float | Non
         "n_holdout": 300,
         "metrics": {
             "f1_macro": entry(champion, challenger, ci_low, None if ci_low is None else ci_low + 0.1),
-            "recall.negative": entry(*recall_neg),
+            "recall_negative": entry(*recall_neg),
         },
     }
 

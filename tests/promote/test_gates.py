@@ -127,21 +127,21 @@ def test_support_gate(method, ci_low, ci_high, p_value, gib, expected):
          "missing-champion", "missing-challenger"],
 )
 def test_guard_gate_single(champion, challenger, max_drop, gib, expected):
-    gates = guard_gates(comp(**{"recall.negative": m(champion, challenger)}),
-                        GuardRule("recall.negative", max_drop, gib))
+    gates = guard_gates(comp(**{"recall_negative": m(champion, challenger)}),
+                        GuardRule("recall_negative", max_drop, gib))
     assert [g.passed for g in gates] == [expected], gates
 
 
 def test_guard_glob_covers_every_class_and_names_the_failing_one():
-    c = comp(**{"recall.negative": m(0.8, 0.6), "recall.neutral": m(0.5, 0.55),
-                "recall.positive": m(0.9, 0.9), "f1_macro": m(0.6, 0.7)})
-    gates = guard_gates(c, GuardRule("recall.*", 0.05))
+    c = comp(**{"recall_negative": m(0.8, 0.6), "recall_neutral": m(0.5, 0.55),
+                "recall_positive": m(0.9, 0.9), "f1_macro": m(0.6, 0.7)})
+    gates = guard_gates(c, GuardRule("recall_*", 0.05))
     assert {g.name: g.passed for g in gates} == {
-        "guard.recall.negative": False, "guard.recall.neutral": True, "guard.recall.positive": True}
+        "guard.recall_negative": False, "guard.recall_neutral": True, "guard.recall_positive": True}
 
 
 def test_guard_pattern_matching_nothing_fails():
-    gates = guard_gates(comp(f1_macro=m(0.6, 0.7)), GuardRule("recall.*", 0.05))
+    gates = guard_gates(comp(f1_macro=m(0.6, 0.7)), GuardRule("recall_*", 0.05))
     assert len(gates) == 1 and not gates[0].passed and "matches" in gates[0].detail
 
 
@@ -172,7 +172,7 @@ def test_floor_on_absent_metric_fails():
 # -- the whole decision -----------------------------------------------------------------------------
 
 GOOD = comp(f1_macro=m(0.70, 0.76, ci_low=0.02, ci_high=0.1, p_value=0.01),
-            **{"recall.negative": m(0.7, 0.72), "recall.positive": m(0.8, 0.79)})
+            **{"recall_negative": m(0.7, 0.72), "recall_positive": m(0.8, 0.79)})
 
 
 def test_all_gates_pass_promotes_and_records_every_gate():
@@ -182,21 +182,21 @@ def test_all_gates_pass_promotes_and_records_every_gate():
     assert names == [
         "drift_resolved.training_data", "drift_resolved.output_matches_labels",
         "drift_resolved.holdout_vs_validation", "primary_improves", "improvement_supported",
-        "guard.recall.negative", "guard.recall.positive", "floor.f1_macro",
+        "guard.recall_negative", "guard.recall_positive", "floor.f1_macro",
     ]
     assert d.summary.startswith("Promoted")
 
 
 def test_every_failure_is_collected_not_short_circuited():
     bad = comp(f1_macro=m(0.70, 0.58, ci_low=-0.2, ci_high=-0.05, p_value=0.001),
-               **{"recall.negative": m(0.7, 0.5)})
+               **{"recall_negative": m(0.7, 0.5)})
     unresolved = DriftResolution(checks=(ResolutionCheck("training_data", False, "stars still drifts"),
                                          *RESOLVED.checks[1:]))
     d = evaluate_gates(bad, unresolved, PromoteConfig(), first_cycle=False)
     assert not d.promoted
     assert {g.name for g in d.failed} == {
         "drift_resolved.training_data", "primary_improves", "improvement_supported",
-        "guard.recall.negative", "floor.f1_macro"}
+        "guard.recall_negative", "floor.f1_macro"}
     assert "stars still drifts" in d.summary and d.summary.startswith("Rejected: 5 of")
 
 
@@ -211,7 +211,7 @@ def test_missing_resolution_fails_drift_gates():
 @pytest.mark.parametrize(("value", "expected"), [(0.65, True), (0.55, False)], ids=["above-floor", "below-floor"])
 def test_first_cycle_applies_only_floors(value, expected):
     # No champion values, no interval, no resolution: only the floor decides.
-    c = comp(f1_macro=m(None, value), **{"recall.negative": m(None, 0.1)})
+    c = comp(f1_macro=m(None, value), **{"recall_negative": m(None, 0.1)})
     d = evaluate_gates(c, None, PromoteConfig(), first_cycle=True)
     assert d.first_cycle and d.promoted is expected
     assert [g.name for g in d.gates] == ["first_cycle", "floor.f1_macro"]
@@ -236,7 +236,7 @@ def test_decision_round_trip_and_write(tmp_path):
 
 def test_default_yaml_matches_dataclass_defaults():
     cfg = PromoteConfig.from_dict(yaml.safe_load(CONF.read_text()))
-    assert cfg.guards == (GuardRule("recall.*", 0.05, True),)
+    assert cfg.guards == (GuardRule("recall_*", 0.05, True),)
     assert cfg.floors == (FloorRule("f1_macro", 0.6, True),)
     assert cfg.primary.min_delta == 0.01 and cfg.support.method == "ci_or_p_value"
 
@@ -257,8 +257,8 @@ def test_config_accepts_omegaconf():
         ({"primary": {"min_delta": "x"}}, r"promote\.primary\.min_delta must be a number"),
         ({"support": {"method": "bayes"}}, r"promote\.support\.method must be one of"),
         ({"support": {"alpha": 1.0}}, r"promote\.support\.alpha"),
-        ({"guards": [{"pattern": "recall.*"}]}, r"promote\.guards\[0\] needs"),
-        ({"guards": [{"pattern": "recall.*", "max_drop": 0.1, "tol": 1}]}, r"promote\.guards\[0\]\.tol"),
+        ({"guards": [{"pattern": "recall_*"}]}, r"promote\.guards\[0\] needs"),
+        ({"guards": [{"pattern": "recall_*", "max_drop": 0.1, "tol": 1}]}, r"promote\.guards\[0\]\.tol"),
         ({"floors": {"f1_macro": 0.6}}, r"promote\.floors must be a list"),
         ({"floors": [{"pattern": "f1", "threshold": True}]}, r"promote\.floors\[0\]\.threshold"),
         ({"on_reject": "delete"}, r"promote\.on_reject"),

@@ -100,7 +100,7 @@ def test_promote_on_improvement_moves_alias_and_tags_lineage(registry, challenge
         ({"champion": 0.70, "challenger": 0.76, "ci_low": -0.01}, "improvement_supported", "register_without_alias"),
         ({"champion": 0.70, "challenger": 0.76, "resolution": UNRESOLVED}, "drift_resolved.training_data",
          "register_without_alias"),
-        ({"champion": 0.70, "challenger": 0.76, "recall_neg": (0.8, 0.6)}, "guard.recall.negative", "skip"),
+        ({"champion": 0.70, "challenger": 0.76, "recall_neg": (0.8, 0.6)}, "guard.recall_negative", "skip"),
     ],
     ids=["no-improvement", "not-supported", "drift-not-resolved", "guard-metric"],
 )

@@ -66,9 +66,11 @@ def test_recency_weights_reach_the_estimator(make, make_schema_for):
 
 def test_svd_shrinks_to_a_small_vocabulary(make, make_schema_for):
     cfg = yaml.safe_load((CONF / "hgb.yaml").read_text())
-    cfg["preprocessing"]["text"]["svd_components"] = 10_000
+    cfg["preprocessing"]["text"].update(max_features=12, ngram_range=[1, 1], svd_components=64)
     window, schema = _window(make, make_schema_for, "classification")
     fit = fit_model(build_model(cfg, schema), window, schema)
+    svd = fit.model.named_steps["preprocess"].named_transformers_["text_comment"][-1]
+    assert svd.n_components == 11
     assert fit.validation_metrics["accuracy"] > 0.6
 
 

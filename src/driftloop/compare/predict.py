@@ -139,7 +139,16 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
         When the model's input schema differs from ``df`` or it fails to predict.
     """
     X = _check_input(model, df, schema, name)
+    from threadpoolctl import threadpool_limits
+
     raw = model.model if isinstance(model, LoadedModel) else model
+    # OpenMP predictors (HistGradientBoosting) crawl when threads fight other processes
+    # for cores; one thread scores a holdout in well under a second.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _predict(raw, X, schema, name)
+
+
+def _predict(raw: Any, X: pd.DataFrame, schema: Schema, name: str) -> Predictions:
     try:
         pred = np.asarray(raw.predict(X))
         if pred.ndim == 2 and pred.shape[1] == 1:

@@ -109,7 +109,7 @@ def print_summary(root: Path, title: str) -> None:
         table = Table(title="holdout metrics", show_lines=False)
         for col in ("metric", "champion", "challenger", "delta", "95% CI"):
             table.add_column(col)
-        for name in ("accuracy", "f1_macro", "recall.neutral", "log_loss"):
+        for name in ("accuracy", "f1_macro", "recall_neutral", "log_loss"):
             m = metrics.get(name)
             if not m:
                 continue

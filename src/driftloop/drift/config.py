@@ -88,7 +88,7 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "numeric": dict(
         tests=("ks", "wasserstein", "psi", "js"), decide_on=("wasserstein", "psi"),
         thresholds={"ks": 0.1, "wasserstein": 0.05, "psi": 0.1, "js": 0.1},
-        options=dict(n_bins=10, exact_max_values=100_000, sketch_size=4096)),
+        options=dict(n_bins=10, exact_max_values=20_000, sketch_size=4096)),
     "categorical": dict(
         tests=("chi2", "psi", "js"), decide_on=("js", "psi"),
         thresholds={"chi2": 0.1, "psi": 0.1, "js": 0.1},

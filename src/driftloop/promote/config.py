@@ -137,7 +137,7 @@ class GuardRule:
     Parameters
     ----------
     pattern : str
-        A metric key or an :func:`fnmatch` glob, e.g. ``"recall.*"`` (every class).
+        A metric key or an :func:`fnmatch` glob, e.g. ``"recall_*"`` (every class; compare.json keys are ``recall_<class>``).
         A pattern matching no metric of the comparison fails, like a missing metric.
     max_drop : float
         Largest allowed regression (>= 0), inclusive: ``challenger >= champion - max_drop``
@@ -261,7 +261,7 @@ class PromoteConfig:
     previous_alias: str = "previous"
     primary: PrimaryConfig = field(default_factory=PrimaryConfig)
     support: SupportConfig = field(default_factory=SupportConfig)
-    guards: tuple[GuardRule, ...] = (GuardRule("recall.*", 0.05),)
+    guards: tuple[GuardRule, ...] = (GuardRule("recall_*", 0.05),)
     floors: tuple[FloorRule, ...] = (FloorRule("f1_macro", 0.6),)
     resolution: ResolutionConfig = field(default_factory=ResolutionConfig)
     on_reject: OnReject = "skip"

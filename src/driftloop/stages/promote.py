@@ -75,7 +75,7 @@ def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
             resolution = None
             if not first_cycle:
                 preds = pd.read_parquet(ws / paths.PREDICTIONS)
-                primary = promote_cfg.primary.metric
+                primary = promote_cfg.primary.metric or comparison.get("primary_metric")
                 resolution = assess_drift_resolution(
                     training_vs_current(schema, drifted, section(cfg, "drift")),
                     drifted,
@@ -103,7 +103,10 @@ def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
             outcome = promote(
                 registry, decision, train["model_uri"], train["run_id"], tags,
                 description=decision.summary, lock_path=ws / promote_cfg.lock_path,
-                on_reject=promote_cfg.on_reject,
+                on_reject=promote_cfg.on_reject, lock_timeout_s=promote_cfg.lock_timeout_s,
+                # Refuse if the champion moved since compare scored it (a concurrent cycle or a rollback):
+                # the comparison would no longer be against the serving model.
+                expected_champion=comparison.get("champion_version"),
             )
         result = write_decision(ws / paths.DECISION_JSON, decision, outcome, promote_cfg.model_name)
         mlflow.log_dict(result, "promote/decision.json")

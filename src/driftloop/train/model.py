@@ -30,7 +30,7 @@ from driftloop.schema import Schema
 __all__ = ["ALLOWED_PREFIXES", "FitResult", "build_model", "fit_model", "features_frame"]
 
 ALLOWED_PREFIXES: tuple[str, ...] = ("sklearn.", "driftloop.")
-_MODEL_KEYS = ("name", "task", "estimator", "preprocessing")
+_MODEL_KEYS = ("name", "task", "estimator", "preprocessing", "threads")
 _PRE_KEYS = ("text", "categorical", "numeric", "dense", "seed")
 _TEXT_KEYS = ("max_features", "ngram_range", "min_df", "sublinear_tf", "svd_components", "lowercase")
 _CAT_KEYS = ("min_frequency",)
@@ -164,8 +164,16 @@ def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
     if task == "regression" and not is_regressor(estimator):
         raise ConfigError(f"model.estimator {type(estimator).__name__} is not a regressor (model.task is "
                           "regression).")
-    return Pipeline([("preprocess", _preprocessor(cfg.get("preprocessing") or {}, schema)),
-                     ("estimator", estimator)])
+    pipeline = Pipeline([("preprocess", _preprocessor(cfg.get("preprocessing") or {}, schema)),
+                         ("estimator", estimator)])
+    threads = cfg.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"model.threads must be an integer >= 1 or null. Got {threads!r} instead.")
+    # Read by fit_model (clone() drops it, so it is taken before cloning). OpenMP estimators
+    # (HistGradientBoosting) slow down ~20x when their threads compete with other processes
+    # for few cores; small demo fits are fastest single-threaded.
+    pipeline.driftloop_threads = threads
+    return pipeline
 
 
 @dataclass(frozen=True)
@@ -249,13 +257,17 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
     if schema.task == "classification" and len(np.unique(y)) < 2:
         raise DataError(f"the training window holds a single class {np.unique(y).tolist()} in column "
                         f"{schema.label!r}; a classifier needs at least two.")
+    from threadpoolctl import threadpool_limits
+
+    threads = getattr(pipeline, "driftloop_threads", None)
     model = clone(pipeline)
     _fit_svd_to_vocabulary(model, window.train, schema)
     fit_params = {}
     if window.train_weight is not None:
         fit_params["estimator__sample_weight"] = np.asarray(window.train_weight, dtype=float)
     try:
-        model.fit(features_frame(window.train, schema, "train"), y, **fit_params)
+        with threadpool_limits(limits=threads, user_api="openmp"):
+            model.fit(features_frame(window.train, schema, "train"), y, **fit_params)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"fitting {type(model[-1]).__name__} failed: {exc}") from exc
     classes = [str(c) for c in getattr(model, "classes_", [])] if schema.task == "classification" else []
@@ -268,5 +280,6 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
         return point_metrics(schema.task, _target(df, schema), model.predict(X), proba,
                              tuple(classes) or None)
 
-    return FitResult(model=model, validation_metrics=score(window.validation, "validation"),
-                     train_metrics=score(window.train, "train"), classes=classes)
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return FitResult(model=model, validation_metrics=score(window.validation, "validation"),
+                         train_metrics=score(window.train, "train"), classes=classes)
