@@ -56,7 +56,8 @@ def select_windows(
         reference = champion_reference
         source = f"training data of {champion_label}"
     else:
-        cutoff = data[ts].min() + pd.Timedelta(days=initial_reference_days)
+        # Whole days: windows start at midnight, so a batch is never split by its first row's time.
+        cutoff = data[ts].min().normalize() + pd.Timedelta(days=initial_reference_days)
         reference = data[data[ts] < cutoff]
         source = f"initial window: the first {initial_reference_days:g} days of data"
     ref_end = reference[ts].max()
@@ -66,8 +67,8 @@ def select_windows(
             f"no data newer than the reference (which ends {ref_end}); add batches to data.source.path "
             "and rerun."
         )
-    start = newer[ts].max() - pd.Timedelta(days=current_max_days)
-    current = newer[newer[ts] > start]
+    end_of_last_day = newer[ts].max().normalize() + pd.Timedelta(days=1)
+    current = newer[newer[ts] >= end_of_last_day - pd.Timedelta(days=current_max_days)]
     return Windows(reference.reset_index(drop=True), current.reset_index(drop=True), source)
 
 
