@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pathlib import Path
 
 from driftloop.schema import Schema
 
@@ -65,3 +66,25 @@ def make():
 @pytest.fixture()
 def make_schema_for():
     return make_schema
+
+
+_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A good and a heavily regularised (worse) classifier, fitted once per module."""
+    import yaml
+
+    from driftloop.train.model import build_model, fit_model
+    from driftloop.train.windows import WindowConfig, select_training_window
+
+    schema = make_schema()
+    window = select_training_window(make_frame(1200, "2026-01-01", 21, 1), make_frame(1500, "2026-01-22", 21, 2),
+                                    schema, WindowConfig())
+    cfg = yaml.safe_load((_CONF / "model" / "logreg_tfidf.yaml").read_text())
+    good = fit_model(build_model(cfg, schema), window, schema).model
+    weak = yaml.safe_load((_CONF / "model" / "logreg_tfidf.yaml").read_text())
+    weak["estimator"]["C"] = 0.001  # heavily regularised: clearly worse
+    bad = fit_model(build_model(weak, schema), window, schema).model
+    return schema, window, good, bad

@@ -20,21 +20,6 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 FAST = {"n_bootstrap": 200, "slices": ["product_area", "channel"]}
 
 
-@pytest.fixture(scope="module")
-def trained():
-    from conftest import make_frame, make_schema  # module-scoped: fit once
-
-    schema = make_schema()
-    window = select_training_window(make_frame(1200, "2026-01-01", 21, 1), make_frame(1500, "2026-01-22", 21, 2),
-                                    schema, WindowConfig())
-    cfg = yaml.safe_load((CONF / "model" / "logreg_tfidf.yaml").read_text())
-    good = fit_model(build_model(cfg, schema), window, schema).model
-    weak = yaml.safe_load((CONF / "model" / "logreg_tfidf.yaml").read_text())
-    weak["estimator"]["C"] = 0.001  # heavily regularised: clearly worse
-    bad = fit_model(build_model(weak, schema), window, schema).model
-    return schema, window, good, bad
-
-
 def test_compare_json_has_every_metric_and_stable_keys(trained):
     schema, window, good, bad = trained
     result = compare_models(window.holdout, schema, good, bad, CompareConfig.from_dict(FAST))

@@ -42,9 +42,14 @@ def metric_key(name: str) -> str:
 
 def encode(values: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     """Class names -> indices into ``classes`` (-1 for a name not in ``classes``)."""
-    import pandas as pd
-
-    return pd.Categorical(np.asarray(values).astype(str), categories=list(classes)).codes.astype(np.int64)
+    values = np.asarray(values).astype(str)
+    names = np.asarray(classes, dtype=str)
+    if names.size == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    order = np.argsort(names)
+    pos = np.minimum(np.searchsorted(names, values, sorter=order), len(names) - 1)
+    idx = order[pos]
+    return np.where(names[idx] == values, idx, -1).astype(np.int64)
 
 
 def greater_is_better(metric: str) -> bool:

@@ -70,6 +70,24 @@ def cell_index(grid: np.ndarray, x: np.ndarray) -> np.ndarray:
     return 2 * j + eq
 
 
+def sorted_cells(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and sums of the sorted finite values ``x`` in the ``2 * grid.size + 1`` cells.
+
+    Same cells as :func:`cell_index` + ``bincount``, but from the sorted values: two searches of the
+    grid into ``x`` give every cell boundary, so the per-value cost is one sort instead of a binary
+    search of a 4,096-point grid (several times faster) and cell sums are contiguous slices.
+    """
+    bounds = np.empty(2 * grid.size + 2, np.int64)
+    bounds[0], bounds[-1] = 0, x.size
+    bounds[1:-1:2] = np.searchsorted(x, grid, side="left")
+    bounds[2:-1:2] = np.searchsorted(x, grid, side="right")
+    counts = np.diff(bounds)
+    sums = np.zeros(counts.size)
+    full = counts > 0
+    sums[full] = np.add.reduceat(x, bounds[:-1][full])
+    return counts, sums
+
+
 @dataclass(frozen=True)
 class NumericReference:
     """Summary of a numeric reference column (see module docstring)."""
@@ -172,24 +190,22 @@ class NumericAccumulator:
         return self.n_total - self.n_missing
 
     def update(self, values: Any) -> "NumericAccumulator":
-        x = as_float(values)
+        x = np.sort(as_float(values))  # NaN sort last, -inf first, +inf just before the NaNs
         self.n_total += int(x.size)
-        finite = np.isfinite(x)
-        n_bad = int(x.size - np.count_nonzero(finite))
-        if n_bad:
-            self.n_missing += n_bad
-            self.n_inf += int(np.isinf(x).sum())
-            x = x[finite]
+        lo = int(np.searchsorted(x, -np.inf, side="right"))
+        hi, end = (int(i) for i in np.searchsorted(x, [np.inf, np.nan], side="left"))
+        self.n_missing += int(x.size) - (hi - lo)
+        self.n_inf += lo + (end - hi)
+        x = x[lo:hi]
         if x.size == 0:
             return self
-        m = self.cells.size
         if self.grid.size == 0:  # empty reference: everything is "outside"
             self.cells[0] += x.size
             self.cell_sums[0] += x.sum()
             return self
-        c = cell_index(self.grid, x)
-        self.cells += np.bincount(c, minlength=m)
-        self.cell_sums += np.bincount(c, weights=x, minlength=m)
+        counts, sums = sorted_cells(self.grid, x)
+        self.cells += counts
+        self.cell_sums += sums
         return self
 
     def merge(self, other: "NumericAccumulator") -> "NumericAccumulator":

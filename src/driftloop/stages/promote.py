@@ -28,7 +28,10 @@ def training_vs_current(schema: Schema, drifted: list[str], drift_cfg_map: Mappi
     from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
 
     ws = workspace()
-    cfg = DriftConfig.from_dict(drift_cfg_map)
+    # Same univariate tests and thresholds as the drift stage; the domain classifier answers a
+    # different question (is anything at all different) and is not part of this check.
+    multivariate = dict(drift_cfg_map.get("multivariate") or {}, enabled=False)
+    cfg = DriftConfig.from_dict({**drift_cfg_map, "multivariate": multivariate})
     training = pd.read_parquet(ws / paths.TRAINING, columns=list(drifted))
     current = pd.read_parquet(ws / paths.CURRENT, columns=list(drifted))
     kinds = {c: schema.kinds[c] for c in drifted}
