@@ -152,19 +152,19 @@ def _use_project_tracking() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code instead of exiting (usable from scripts and tests)."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # With standalone_mode=False click returns a command's exit code instead of exiting.
+        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except SystemExit as exc:  # click usage errors
         return int(exc.code or 0)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # Usage errors (unknown command, bad option): typer vendors click, so match by behaviour.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
         raise
-    return 0
 
 
 if __name__ == "__main__":

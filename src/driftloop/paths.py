@@ -13,6 +13,7 @@ REPORTS = Path("reports")
 DRIFT_JSON = REPORTS / "drift.json"
 DRIFT_HTML = REPORTS / "drift.html"
 DRIFT_METRICS = REPORTS / "drift_metrics.json"
+DRIFT_COLUMNS = REPORTS / "drift_columns.csv"
 
 TRAIN_DIR = Path("data/train")
 TRAINING = TRAIN_DIR / "training.parquet"

@@ -175,6 +175,27 @@ def log_metrics(metrics: Mapping[str, float]) -> None:
         mlflow.log_metrics(clean)
 
 
+def log_cycle_metrics(cycle_run_id: str | None, metrics: Mapping[str, float]) -> None:
+    """Headline metrics on the cycle's parent run too, so that cycles compare side by side in the
+    UI's run table without expanding children (same keys as on the stage runs)."""
+    import math
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    if not cycle_run_id:
+        return
+    now = int(time.time() * 1000)
+    batch = [
+        Metric(k, float(v), now, 0)
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and v is not None and math.isfinite(float(v))
+    ]
+    if batch:
+        mlflow.MlflowClient().log_batch(cycle_run_id, metrics=batch)
+
+
 def _now_slug() -> str:
     from datetime import datetime, timezone
 

@@ -45,7 +45,7 @@ def test_second_cycle_promotes_v2_with_lineage(two_cycles):
     assert str(decision["version"]) == "2" and str(decision["previous_version"]) == "1"
     client = _client(uri)
     model = client.get_registered_model(decision["model_name"])
-    assert model.aliases["champion"] == "2"
+    assert str(model.aliases["champion"]) == "2"
     mv = client.get_model_version(decision["model_name"], "2")
     train = json.loads((project / "reports" / "train.json").read_text())
     assert mv.tags["driftloop.training_data_md5"] == train["training_data_md5"]
@@ -76,3 +76,16 @@ def test_noop_repro_runs_nothing_and_logs_nothing(two_cycles):
     out = run([sys.executable, "-m", "dvc", "repro"], project)
     assert "Running stage" not in out.stdout
     assert _runs(uri) == before
+
+
+def test_rerunning_promote_is_a_no_op(two_cycles):
+    project, uri = two_cycles["project"], two_cycles["uri"]
+    client = _client(uri)
+    decision_before = (project / "reports" / "decision.json").read_text()
+    name = json.loads(decision_before)["model_name"]
+    versions = len(client.search_model_versions(f"name = '{name}'"))
+    tags = dict(client.get_registered_model(name).tags)
+    run([sys.executable, "pipelines/promote.py"], project)
+    assert (project / "reports" / "decision.json").read_text() == decision_before
+    assert len(client.search_model_versions(f"name = '{name}'")) == versions
+    assert dict(client.get_registered_model(name).tags) == tags  # no new alias-history entry

@@ -12,6 +12,10 @@ from .project import run
 def test_exp_run_with_another_model(two_cycles):
     project, uri = two_cycles["project"], two_cycles["uri"]
     params_before = (project / "params.yaml").read_text()
+    # Experiments start from a commit: commit the cycle's state (dvc.lock, params, the batches --
+    # a real project tracks data/incoming with DVC or gets it from a data source).
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "two cycles"], project)
     out = run([sys.executable, "-m", "dvc", "exp", "run", "--temp", "-S", "model=hgb"], project)
     ran = {line.split("'")[1] for line in out.stdout.splitlines() if line.startswith("Running stage")}
     assert ran == {"retrain", "compare", "promote"}, out.stdout

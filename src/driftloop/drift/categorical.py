@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from driftloop.drift.divergence import contingency_chi2, js_distance, psi
 from driftloop.drift.results import StatResult
@@ -180,6 +179,8 @@ class CategoricalComparison:
 
 def chi2_test(cmp: CategoricalComparison, threshold: float) -> StatResult:
     """Contingency chi-squared over the union of levels; statistic is Cramer's V."""
+    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
+
     note = cmp.empty_note
     if note:
         return StatResult("chi2", None, None, threshold, "chi2", details={"note": note})

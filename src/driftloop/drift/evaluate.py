@@ -15,6 +15,9 @@ missing-rate test drifts. The dataset drifts when the share of drifted columns r
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Iterable
@@ -34,6 +37,29 @@ from driftloop.drift.text import TextComparison
 from driftloop.errors import DataError
 
 N_WORKERS = 2  # per-column tests and the domain classifier; more brings nothing on GIL-bound parts
+
+
+def _import_all(modules: list[str]) -> None:
+    for m in modules:
+        try:
+            importlib.import_module(m)
+        except ImportError:  # the foreground import raises it again, with its own traceback
+            return
+
+
+def _prefetch_imports(modules: list[str]) -> threading.Thread | None:
+    """Import ``modules`` in a background thread; join it before using them.
+
+    scipy.stats (and sklearn.ensemble, which imports it) cost 1-2 s to import, as much as the data
+    pass over a million rows. The import is Python bytecode while the data pass is mostly numpy and
+    arrow code that releases the GIL, so on two cores the two overlap almost fully.
+    """
+    todo = [m for m in modules if m not in sys.modules]
+    if not todo:
+        return None
+    t = threading.Thread(target=_import_all, args=(todo,), name="driftloop-drift-imports", daemon=True)
+    t.start()
+    return t
 
 
 def _comparison(kind: str, ref: Any, acc: Any, cfg: DriftConfig) -> Any:
@@ -104,14 +130,17 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
         if unknown:
             raise DataError(f"Column(s) {unknown} are not in the reference summary; it has {list(summary.columns)}.")
         cols = [c for c in cols if c in columns]
-    cs: CurrentSummary = summarize_current(summary, current, cols, cfg)
-
-    # The two costs left after the data pass run side by side: scipy's large-n KS distribution
-    # (up to ~2 s per column at a million rows) and the domain classifier's tree building both
-    # release the GIL. Results do not depend on the scheduling.
+    run_mv = cfg.multivariate.enabled and len(summary.sample) > 0
+    imports = _prefetch_imports(["scipy.stats", *(["sklearn.ensemble"] if run_mv else [])])
+    # Threads, because the heavy parts release the GIL: sorting and counting columns in the data
+    # pass, scipy's large-n KS distribution (up to ~2 s per column at a million rows) and the domain
+    # classifier's tree building. Results do not depend on the scheduling.
     with ThreadPoolExecutor(max_workers=N_WORKERS) as pool:
+        cs: CurrentSummary = summarize_current(summary, current, cols, cfg, pool)
+        if imports is not None:
+            imports.join()
         mv_future = None
-        if cfg.multivariate.enabled and cs.n_rows > 0 and len(summary.sample) > 0:
+        if run_mv and cs.n_rows > 0:
             from driftloop.drift.multivariate import domain_classifier
 
             mv_future = pool.submit(domain_classifier, summary.sample[cols], cs.sample,

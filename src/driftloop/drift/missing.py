@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from driftloop.drift.divergence import contingency_chi2
 from driftloop.drift.results import StatResult
@@ -33,6 +32,8 @@ class MissingComparison:
 
 def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
     """Test a change of the missing-value rate."""
+    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
+
     rr, rc = cmp.rates
     if rr is None or rc is None:
         return StatResult("missing", None, None, threshold, "missing",

@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.divergence import contingency_chi2
@@ -102,6 +101,8 @@ def _bootstrap(cm: np.ndarray, metric: str, b: int, rng: np.random.Generator) ->
 
 def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, dict | None, dict | None]:
     """(output drift, concept drift or None, CBPE estimate or None) as JSON-safe dicts."""
+    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
+
     classes = [str(c) for c in mo.classes]
     k = len(classes)
     rp, cp = _codes(mo.reference_pred, classes, "reference_pred"), _codes(mo.current_pred, classes, "current_pred")

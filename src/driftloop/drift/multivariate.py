@@ -22,7 +22,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.numeric import as_float
@@ -88,6 +87,8 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
 def permutation_auc_null(scores: np.ndarray, y: np.ndarray, n_permutations: int,
                          rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """Observed ROC AUC of ``scores`` for labels ``y`` and its permutation null distribution."""
+    from scipy.stats import rankdata  # lazy, like every scipy.stats use in the drift package
+
     ranks = rankdata(scores)
     n1, n0 = int(y.sum()), int(y.size - y.sum())
 

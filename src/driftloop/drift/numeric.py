@@ -37,16 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from driftloop.drift._codec import decode_array, encode_array, jfloat
 from driftloop.drift.divergence import js_distance, psi
 from driftloop.drift.results import StatResult
-
-try:  # scipy's own exact two-sample KS distribution; private, hence guarded (asymptotic fallback)
-    from scipy.stats._stats_py import _attempt_exact_2kssamp
-except ImportError:  # pragma: no cover
-    _attempt_exact_2kssamp = None
 
 KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") switches to asymptotic above this
 
@@ -251,6 +245,12 @@ class NumericComparison:
 
 def _ks_pvalue(d: float, n1: int, n2: int) -> float:
     """Two-sided KS p-value, same method choice as ``scipy.stats.ks_2samp(method="auto")``."""
+    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
+
+    try:  # scipy's own exact two-sample KS distribution; private, hence guarded (asymptotic fallback)
+        from scipy.stats._stats_py import _attempt_exact_2kssamp
+    except ImportError:  # pragma: no cover
+        _attempt_exact_2kssamp = None
     if max(n1, n2) <= KS_EXACT_MAX_N and _attempt_exact_2kssamp is not None:
         g = int(np.gcd(n1, n2))
         ok, _, prob = _attempt_exact_2kssamp(n1, n2, g, d, "two-sided")

@@ -12,6 +12,7 @@ reference cells, levels and terms, never on the number of rows; accumulators mer
 from __future__ import annotations
 
 import json
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -194,13 +195,16 @@ class CurrentSummary:
     def start(cls, reference: ReferenceSummary, columns: Iterable[str]) -> "CurrentSummary":
         return cls({c: reference.columns[c].accumulator() for c in columns})
 
-    def update(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int) -> None:
+    def update(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int,
+               pool: Executor | None = None) -> None:
+        """Fold one chunk in; ``pool`` (optional) updates the columns' accumulators concurrently."""
         absent = [c for c in self.accumulators if c not in chunk.columns]
         if absent:
             raise DataError(f"Current data lacks column(s) {absent} present in the reference summary; "
                             f"current columns: {list(chunk.columns)}.")
-        for c, acc in self.accumulators.items():
-            acc.update(chunk[c])
+        work = [(acc, chunk[c]) for c, acc in self.accumulators.items()]
+        for _ in (pool.map if pool is not None else map)(lambda a: a[0].update(a[1]), work):
+            pass
         self.n_rows += len(chunk)
         # bottom-k of uniform keys over all chunks = a uniform sample without replacement, mergeable
         keys = rng.random(len(chunk))
@@ -222,10 +226,13 @@ class CurrentSummary:
 
 
 def summarize_current(reference: ReferenceSummary, current: pd.DataFrame | Iterable[pd.DataFrame],
-                      columns: Iterable[str], cfg: DriftConfig) -> CurrentSummary:
-    """Fold ``current`` (a DataFrame or an iterable of chunks) into a :class:`CurrentSummary`."""
+                      columns: Iterable[str], cfg: DriftConfig, pool: Executor | None = None) -> CurrentSummary:
+    """Fold ``current`` (a DataFrame or an iterable of chunks) into a :class:`CurrentSummary`.
+
+    Each accumulator only ever sees its own column, so ``pool`` may update them concurrently.
+    """
     cs = CurrentSummary.start(reference, columns)
     rng = np.random.default_rng([cfg.seed, 1])
     for chunk in iter_chunks(current, cfg.chunk_size):
-        cs.update(chunk, rng, cfg.multivariate.max_rows if cfg.multivariate.enabled else 0)
+        cs.update(chunk, rng, cfg.multivariate.max_rows if cfg.multivariate.enabled else 0, pool)
     return cs

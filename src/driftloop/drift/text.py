@@ -38,7 +38,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from driftloop.drift.divergence import contingency_chi2, js_distance
 from driftloop.drift.numeric import NumericAccumulator, NumericComparison, NumericReference, ks_test
@@ -240,6 +239,8 @@ class TextComparison:
 
 
 def _rao_scott_p(x2: float, dof: int, deff: float) -> float:
+    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
+
     return float(stats.chi2.sf(x2 / deff, dof)) if dof > 0 else 1.0
 
 

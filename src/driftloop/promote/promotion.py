@@ -156,7 +156,13 @@ def promote(
         raise ConfigError(f"on_reject must be 'skip' or 'register_without_alias'. Got {on_reject!r} instead.")
     record = {**decision.to_dict(), "run_id": run_id}
     with promotion_lock(lock_path, lock_timeout_s):
-        serving = registry.aliases().get(registry.alias)
+        aliases = registry.aliases()
+        serving = aliases.get(registry.alias)
+        already = registry.find_version_by_source_run(run_id)
+        if decision.promoted and already is not None and str(already.version) == str(serving):
+            # A rerun of the promotion that already happened (e.g. `dvc repro -f promote`): nothing
+            # to do, and the comparison is not stale -- the champion moved because of this very run.
+            return PromotionOutcome(already.version, aliases.get(registry.previous_alias), True)
         if expected_champion is not ANY_CHAMPION and serving != expected_champion:
             raise RegistryError(
                 f"The {registry.alias!r} alias of {registry.model_name!r} moved from version "
@@ -212,6 +218,9 @@ def write_decision(path: str | os.PathLike[str], decision: Decision, outcome: Pr
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a crash never leaves a half-written metrics file for DVC to read.
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; a report should be readable like any file
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(record, fh, indent=2, sort_keys=False)

@@ -8,6 +8,7 @@ output so that promote (and any auditor) can recompute from them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
@@ -16,6 +17,31 @@ from driftloop import paths
 from driftloop.config import section, workspace
 from driftloop.io import read_json, write_json, write_parquet
 from driftloop.schema import Schema
+
+
+def split_for_dvc_plots(plots_dir: Path) -> list[Path]:
+    """One CSV per series under ``plots_dir/<kind>/`` so that `dvc plots show` overlays them
+    (DVC draws each file of a plot directory as its own line; it cannot split one file by a column)."""
+    written: list[Path] = []
+    for kind, keys in (("roc", ["model", "class"]), ("pr", ["model", "class"]), ("calibration", ["model"])):
+        path = plots_dir / f"{kind}.csv"
+        if not path.is_file():
+            continue
+        frame = pd.read_csv(path)
+        folder = plots_dir / kind
+        folder.mkdir(exist_ok=True)
+        for key, part in frame.groupby(keys, sort=True):
+            name = "-".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+            out = folder / f"{name}.csv"
+            part.drop(columns=keys).to_csv(out, index=False)
+            written.append(out)
+    folder = plots_dir / "confusion"
+    folder.mkdir(exist_ok=True)
+    for path in sorted(plots_dir.glob("confusion_*.csv")):
+        out = folder / f"{path.stem.removeprefix('confusion_')}.csv"
+        path.replace(out)
+        written.append(out)
+    return written
 
 
 def _no_challenger(reason: str) -> dict[str, Any]:
@@ -27,7 +53,7 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
     from driftloop.champion import find_champion
     from driftloop.compare import CompareConfig, compare_models, load_model, predict_outputs, write_plots
     from driftloop.promote.config import PromoteConfig
-    from driftloop.tracking import TrackingConfig, configure, log_metrics, stage_run
+    from driftloop.tracking import TrackingConfig, configure, log_cycle_metrics, log_metrics, stage_run
 
     schema = Schema.from_config(section(cfg, "data").get("schema") or {})
     compare_cfg = CompareConfig.from_dict(section(cfg, "compare"))
@@ -64,7 +90,13 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
         result["champion_uri"] = champion_ref.uri if champion_ref else None
         result["champion_version"] = champion_ref.version if champion_ref else None
         write_json(ws / paths.COMPARE_JSON, result)
-        log_metrics(comparison.metrics())
+        flat = comparison.metrics()
+        log_metrics(flat)
+        primary = result.get("primary_metric")
+        log_cycle_metrics(manifest.get("cycle_run_id"), {
+            k: v for k, v in flat.items()
+            if primary and k.endswith(f".{primary}") or k.endswith(".accuracy")
+        })
         mlflow.log_dict(result, "compare/compare.json")
 
         preds = holdout[[schema.id]].copy()
@@ -89,7 +121,10 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 }
                 log_metrics({k: v for k, v in values.items() if v is not None})
 
-        plot_files = write_plots(comparison, plots_dir)
-        for path in plot_files:
-            mlflow.log_artifact(str(path), artifact_path="compare/plots")
+        for stale in plots_dir.glob("**/*"):  # persisted output: clear the previous cycle's series
+            if stale.is_file():
+                stale.unlink()
+        write_plots(comparison, plots_dir)
+        split_for_dvc_plots(plots_dir)
+        mlflow.log_artifacts(str(plots_dir), artifact_path="compare/plots")
     return result

@@ -64,11 +64,26 @@ def champion_outputs(model_name: str, schema: Schema) -> Any:
     )
 
 
+def column_scores(result: Mapping[str, Any]) -> pd.DataFrame:
+    """Headline per column for `dvc plots`: the largest statistic/threshold ratio over its tests
+    (>= 1 means some effect passed its threshold; whether it drifted also needs the p-value)."""
+    rows = []
+    for name, col in result.get("columns", {}).items():
+        ratios = [
+            t["statistic"] / t["threshold"]
+            for t in col.get("tests", {}).values()
+            if t.get("statistic") is not None and t.get("threshold")
+        ]
+        rows.append({"column": name, "kind": col.get("kind"), "drifted": bool(col.get("drifted")),
+                     "effect_over_threshold": round(max(ratios), 4) if ratios else 0.0})
+    return pd.DataFrame(rows, columns=["column", "kind", "drifted", "effect_over_threshold"])
+
+
 def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Run the drift stage; returns the drift.json dict it wrote."""
     from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift, render_html
     from driftloop.promote.config import PromoteConfig
-    from driftloop.tracking import TrackingConfig, configure, log_metrics, stage_run
+    from driftloop.tracking import TrackingConfig, configure, log_cycle_metrics, log_metrics, stage_run
 
     schema = Schema.from_config(section(cfg, "data").get("schema") or {})
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
@@ -88,11 +103,15 @@ def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
     atomic_write_text(ws / paths.DRIFT_HTML, html)
     metrics = report.metrics()
     write_json(ws / paths.DRIFT_METRICS, metrics)
+    column_scores(result).to_csv(ws / paths.DRIFT_COLUMNS, index=False)
 
     with stage_run("drift", manifest.get("cycle_run_id"), params={"drift": drift_cfg_dict(cfg)}) as run:
         import mlflow
 
         log_metrics(metrics)
+        log_cycle_metrics(manifest.get("cycle_run_id"), {
+            k: metrics[k] for k in ("drift.share_drifted", "drift.n_drifted") if k in metrics
+        })
         mlflow.log_dict(result, "drift/drift.json")
         mlflow.log_text(html, "drift/drift.html")
         mlflow.set_tag("driftloop.drift.drifted", str(bool(result["dataset"]["drifted"])).lower())

@@ -48,7 +48,7 @@ def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
     from driftloop.promote.promotion import promote, write_decision
     from driftloop.promote.registry import ChampionRegistry
     from driftloop.promote.resolution import assess_drift_resolution
-    from driftloop.tracking import TrackingConfig, configure, git_commit, log_metrics, stage_run
+    from driftloop.tracking import TrackingConfig, configure, git_commit, log_cycle_metrics, log_metrics, stage_run
 
     schema = Schema.from_config(section(cfg, "data").get("schema") or {})
     promote_cfg = PromoteConfig.from_dict(section(cfg, "promote"))
@@ -119,5 +119,8 @@ def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if cycle_run_id:
         import mlflow
 
-        mlflow.MlflowClient().set_tag(cycle_run_id, "driftloop.decision", decision.summary[:5000])
+        client = mlflow.MlflowClient()
+        client.set_tag(cycle_run_id, "driftloop.decision", decision.summary[:5000])
+        client.log_dict(cycle_run_id, result, "decision.json")
+        log_cycle_metrics(cycle_run_id, {"promote.promoted": float(bool(result["promoted"]))})
     return result

@@ -19,12 +19,10 @@ import pandas as pd
 
 from driftloop import paths
 from driftloop.config import section, workspace
-from driftloop.errors import ConfigError
 from driftloop.io import read_json, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.schema import Schema
 
-TRIGGERS = ("on_drift", "always")
 SPLIT_COLUMN = "_split"
 WEIGHT_COLUMN = "_weight"
 
@@ -39,11 +37,9 @@ def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     data_cfg = section(cfg, "data")
     schema = Schema.from_config(data_cfg.get("schema") or {})
-    train_cfg = dict(section(cfg, "train"))
-    trigger = train_cfg.pop("trigger", "on_drift")
-    if trigger not in TRIGGERS:
-        raise ConfigError(f"train.trigger must be one of {list(TRIGGERS)}. Got {trigger!r} instead.")
+    train_cfg = section(cfg, "train")
     window_cfg = WindowConfig.from_dict(train_cfg)
+    trigger = window_cfg.trigger
     model_cfg = section(cfg, "model")
     pipeline = build_model(model_cfg, schema)  # fail on a bad model config before any work
     promote_cfg = PromoteConfig.from_dict(section(cfg, "promote"))

@@ -74,6 +74,8 @@ class WindowConfig:
         Share of the training window, newest first, kept for validation.
     min_train_rows, min_holdout_rows : int
         Fewer rows than this raise :class:`DataError` rather than fit or judge on noise.
+    trigger : {"on_drift", "always"}
+        With a champion in place and no drift detected, ``on_drift`` skips retraining.
     """
 
     policy: Policy = "sliding"
@@ -85,9 +87,11 @@ class WindowConfig:
     validation_fraction: float = 0.2
     min_train_rows: int = 50
     min_holdout_rows: int = 30
+    trigger: str = "on_drift"
 
     KEYS = ("policy", "window_days", "window_rows", "half_life_days", "holdout_days", "holdout_fraction",
-            "validation_fraction", "min_train_rows", "min_holdout_rows")
+            "validation_fraction", "min_train_rows", "min_holdout_rows", "trigger")
+    TRIGGERS = ("on_drift", "always")
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> "WindowConfig":
@@ -111,6 +115,9 @@ class WindowConfig:
         if policy not in POLICIES:
             raise ConfigError(f"train.policy must be one of {list(POLICIES)}. Got {policy!r} instead.")
         defaults = cls()
+        trigger = m.get("trigger", defaults.trigger)
+        if trigger not in cls.TRIGGERS:
+            raise ConfigError(f"train.trigger must be one of {list(cls.TRIGGERS)}. Got {trigger!r} instead.")
         # An explicit None in the mapping means "not used"; a missing key takes the default
         # only where it cannot conflict with an explicitly chosen alternative.
         window_days = _number(m, "window_days", float, low=0) if "window_days" in m else (
@@ -131,6 +138,7 @@ class WindowConfig:
             min_train_rows=_number(m, "min_train_rows", int, low=1, low_inclusive=True) or defaults.min_train_rows,
             min_holdout_rows=_number(m, "min_holdout_rows", int, low=1, low_inclusive=True)
             or defaults.min_holdout_rows,
+            trigger=trigger,
         )
         cfg._check()
         return cfg
