@@ -127,3 +127,22 @@ def test_missing_rate_test():
     assert small.details["method"] == "fisher"
     assert small.p_value == pytest.approx(stats.fisher_exact([[0, 100], [3, 97]])[1])
     assert missing_test(MissingComparison(0, 10, 0, 10), 0.02).p_value == 1.0
+
+
+@pytest.mark.parametrize("sketch", [False, True], ids=["exact-grid", "sketch-grid"])
+def test_sorted_cells_match_per_value_binning(sketch):
+    """The sort-based accumulator gives the cells of cell_index + bincount, and the same missing counts."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=30_000) if sketch else rng.integers(0, 40, 5_000).astype(float)
+    ref = numeric.NumericReference.build(a, sketch_size=512)
+    assert ref.exact is not sketch
+    b = np.concatenate([rng.normal(0.3, 2, 7_000), ref.grid[[0, 3, 3, -1]], [np.nan] * 9, [np.inf] * 4,
+                        [-np.inf] * 2, [ref.grid[0] - 1, ref.grid[-1] + 1]])
+    rng.shuffle(b)
+    acc = ref.accumulator().update(b)
+    finite = b[np.isfinite(b)]
+    c = numeric.cell_index(ref.grid, finite)
+    np.testing.assert_array_equal(acc.cells, np.bincount(c, minlength=acc.cells.size))
+    np.testing.assert_allclose(acc.cell_sums, np.bincount(c, weights=finite, minlength=acc.cells.size),
+                               rtol=1e-12, atol=1e-9)
+    assert (acc.n_total, acc.n_missing, acc.n_inf) == (b.size, 15, 6)

@@ -110,7 +110,9 @@ def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterato
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        # pre_buffer=False: with pre-buffering, pyarrow keeps every row group's buffers read so far
+        # until the iterator ends, so memory grew with rows (~1.4 GB at 5M rows vs ~0.5 GB without)
+        pf = pq.ParquetFile(path, pre_buffer=False)
         absent = [c for c in columns if c not in pf.schema_arrow.names]
         if absent:
             raise DataError(f"{path} lacks column(s) {absent} present in the reference.")

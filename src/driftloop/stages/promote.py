@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from driftloop import paths
-from driftloop.config import section, workspace
+from driftloop.config import project_root, section, workspace
 from driftloop.io import read_json
 from driftloop.schema import Schema
 
@@ -105,7 +105,9 @@ def run_promote(cfg: Mapping[str, Any]) -> dict[str, Any]:
             )
             outcome = promote(
                 registry, decision, train["model_uri"], train["run_id"], tags,
-                description=decision.summary, lock_path=ws / promote_cfg.lock_path,
+                description=decision.summary,
+                # The project root, not the workspace: a `dvc exp run --temp` copy must share the lock.
+                lock_path=project_root() / promote_cfg.lock_path,
                 on_reject=promote_cfg.on_reject, lock_timeout_s=promote_cfg.lock_timeout_s,
                 # Refuse if the champion moved since compare scored it (a concurrent cycle or a rollback):
                 # the comparison would no longer be against the serving model.
