@@ -1,6 +1,6 @@
 """Multivariate drift: a domain classifier telling reference rows from current rows.
 
-A random forest is fitted on a seeded sample of at most ``max_rows`` rows per side (the reference
+A random forest (half-size bootstrap samples) is fitted on a seeded sample of at most ``max_rows`` rows per side (the reference
 sample is stored in the summary; the current sample is a bottom-k reservoir over chunks). Its
 **out-of-bag** scores are held-out predictions, so their ROC AUC measures separability without a
 second fit. The threshold comes from a **permutation null**: domain labels are permuted
@@ -29,7 +29,7 @@ from driftloop.drift.text import clean_docs
 
 TOP_LEVELS = 20
 # half-size bootstrap samples: fits ~1.6x faster than full-size ones and leaves each row
-# out-of-bag for ~60% of the trees instead of ~37% (steadier out-of-bag scores, same AUC on tests)
+# out-of-bag for ~60% of the trees instead of ~37% (more out-of-bag votes per row)
 BOOTSTRAP_SHARE = 0.5
 
 
