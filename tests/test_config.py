@@ -73,3 +73,12 @@ def test_broken_yaml_in_conf_is_a_config_error(project):
     (project / "conf" / "compare" / "default.yaml").write_text("a: 1\na: 2\n")
     with pytest.raises(ConfigError, match="duplicate key"):
         compose([])
+
+
+def test_params_from_dvc_exp_apply_suggests_the_group_override(project):
+    # `dvc exp apply` of `-S model=hgb` leaves a params.yaml composed by DVC (no header).
+    from omegaconf import OmegaConf
+
+    (project / "params.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(compose(["model=hgb"]))))
+    with pytest.raises(ConfigError, match=r"Run `driftloop params model=hgb`"):
+        check_params()

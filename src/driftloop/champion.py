@@ -22,10 +22,11 @@ class ChampionRef:
     version: str
     run_id: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    alias: str = CHAMPION_ALIAS
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.name}@{CHAMPION_ALIAS}"
+        return f"models:/{self.name}@{self.alias}"
 
 
 def find_champion(model_name: str, alias: str = CHAMPION_ALIAS) -> ChampionRef | None:
@@ -46,4 +47,5 @@ def find_champion(model_name: str, alias: str = CHAMPION_ALIAS) -> ChampionRef |
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise RegistryError(f"cannot read alias {alias!r} of registered model {model_name!r}: {exc}") from exc
-    return ChampionRef(name=model_name, version=str(mv.version), run_id=mv.run_id, tags=dict(mv.tags or {}))
+    return ChampionRef(name=model_name, version=str(mv.version), run_id=mv.run_id, tags=dict(mv.tags or {}),
+                       alias=alias)

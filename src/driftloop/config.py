@@ -131,6 +131,26 @@ def _lookup(cfg: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+def suggest_overrides(params: Mapping[str, Any], overrides: list[str], differing: list[str]) -> list[str]:
+    """Group choices that explain a stale params.yaml: for each config group with a differing key,
+    the option of ``conf/<group>/`` whose composition equals params.yaml's group (e.g. after
+    ``dvc exp apply`` of a ``-S model=hgb`` experiment, DVC writes params.yaml without our header)."""
+    conf = workspace() / CONF_DIR
+    suggested = list(overrides)
+    for group in sorted({key.split(".")[0] for key in differing}):
+        folder = conf / group
+        if not folder.is_dir() or any(o.split("=")[0] == group for o in overrides):
+            continue
+        for option in sorted(p.stem for p in folder.glob("*.yaml")):
+            try:
+                if compose([*overrides, f"{group}={option}"]).get(group) == params.get(group):
+                    suggested.append(f"{group}={option}")
+                    break
+            except ConfigError:
+                continue
+    return suggested
+
+
 def check_params(path: Path | None = None) -> dict[str, Any]:
     """Return ``params.yaml`` if it is what ``conf/`` composes to, else raise.
 
@@ -154,6 +174,9 @@ def check_params(path: Path | None = None) -> dict[str, Any]:
             for k in differing[:8]
         )
         more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""
+        suggested = suggest_overrides(params, overrides, differing)
+        if suggested != overrides and _diff(compose(suggested), params) == []:
+            overrides = suggested  # the exact command that reproduces this params.yaml
         suffix = f" {' '.join(overrides)}" if overrides else ""
         raise ConfigError(
             f"params.yaml is out of date with conf/ ({shown}{more}). "

@@ -66,3 +66,66 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     df.to_parquet(tmp, index=False, compression="zstd")
     os.replace(tmp, path)
+
+
+class StagedOutputs:
+    """A stage's output files, written beside their final paths and moved into place together
+    only when the whole stage has succeeded.
+
+    With ``persist: true`` outputs DVC leaves the previous run's files in place; staging makes
+    sure a stage that fails halfway (a bad model config, an MLflow outage) leaves *all* of them
+    as they were, consistent with ``dvc.lock``, instead of a mix of old and new files.
+
+    Example
+    -------
+    >>> with StagedOutputs() as staged:                      # doctest: +SKIP
+    ...     write_json(staged.path(Path("reports/x.json")), {"a": 1})
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, final: Path) -> Path:
+        """Where to write ``final`` for now (a hidden sibling); created parent folders included."""
+        final = Path(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staged = final.with_name(f".{final.name}.staged")
+        _remove(staged)
+        self._pending.append((staged, final))
+        return staged
+
+    def commit(self) -> None:
+        """Move every staged file or folder to its final path (renames: near-instant)."""
+        import shutil
+
+        for staged, final in self._pending:
+            if staged.is_dir():
+                if final.exists():
+                    shutil.rmtree(final)
+                os.rename(staged, final)
+            elif staged.exists():
+                os.replace(staged, final)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for staged, _ in self._pending:
+            _remove(staged)
+        self._pending.clear()
+
+    def __enter__(self) -> "StagedOutputs":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()

@@ -54,7 +54,10 @@ class TrackingConfig:
         return absolute_sqlite_uri(self.uri, project_root())
 
     def resolved_artifact_location(self) -> str | None:
-        if not self.artifact_root:
+        """The artifact folder for a new experiment, only for a local store: with a tracking
+        server (configured or via ``MLFLOW_TRACKING_URI``) the server decides, so that every
+        host can load the models it serves."""
+        if not self.artifact_root or not self.resolved_uri().startswith(("sqlite:", "file:", "/")):
             return None
         path = Path(self.artifact_root)
         if "://" in self.artifact_root:

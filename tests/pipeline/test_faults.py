@@ -100,3 +100,17 @@ def test_unknown_config_key_in_conf_is_refused_by_dvc_repro(guarded):
         run([sys.executable, "-m", "dvc", "repro", "params"], project)
     out = run([sys.executable, "-m", "dvc", "status"], project)
     assert "changed" not in out.stdout, out.stdout
+
+
+def test_a_stage_failing_halfway_leaves_its_outputs_as_they_were(guarded):
+    # The window is selected and written only to staging; the fit then fails on a bad estimator
+    # parameter. training.parquet, train.json and dvc.lock must be exactly as before.
+    project = guarded
+    train_json = (project / "reports" / "train.json").read_text()
+    out = run([sys.executable, "pipelines/retrain.py", "train.window_days=14", "model.estimator.C=-1"],
+              project, check=False)
+    assert out.returncode != 0
+    assert (project / "reports" / "train.json").read_text() == train_json
+    assert not list(project.glob("data/train/.*staged")) and not list(project.glob("reports/.*staged"))
+    status = run([sys.executable, "-m", "dvc", "status"], project)
+    assert "modified" not in status.stdout, status.stdout

@@ -182,7 +182,7 @@ def test_all_gates_pass_promotes_and_records_every_gate():
     assert names == [
         "drift_resolved.training_data", "drift_resolved.output_matches_labels",
         "drift_resolved.holdout_vs_validation", "primary_improves", "improvement_supported",
-        "guard.recall_negative", "guard.recall_positive", "floor.f1_macro",
+        "compare_improved", "guard.recall_negative", "guard.recall_positive", "floor.f1_macro",
     ]
     assert d.summary.startswith("Promoted")
 
@@ -245,7 +245,7 @@ def test_config_accepts_omegaconf():
     from omegaconf import OmegaConf
 
     cfg = PromoteConfig.from_dict(OmegaConf.create(yaml.safe_load(CONF.read_text())))
-    assert cfg.resolution.validation_mode == "abs"
+    assert cfg.resolution.validation_mode == "drop"
 
 
 @pytest.mark.parametrize(
@@ -271,3 +271,25 @@ def test_config_accepts_omegaconf():
 def test_config_errors_name_the_key(mapping, match):
     with pytest.raises(ConfigError, match=match):
         PromoteConfig.from_dict(mapping)
+
+
+@pytest.mark.parametrize("improved, passed", [(True, True), (False, False), (None, False)],
+                         ids=["improved", "not-improved", "missing-verdict"])
+def test_compare_verdict_is_a_gate(improved, passed):
+    comparison = {**comp(f1_macro=m(0.70, 0.80, ci_low=0.05, ci_high=0.15)), "improved": improved,
+                  "reasons": ["because"]}
+    decision = evaluate_gates(comparison, RESOLVED, PromoteConfig(guards=(), floors=()), first_cycle=False)
+    gate = next(g for g in decision.gates if g.name == "compare_improved")
+    assert gate.passed is passed and "because" in gate.detail
+    assert decision.promoted is passed
+
+
+def test_primary_direction_comes_from_compare_json_for_a_loss():
+    # rmse is lower-is-better: a challenger with higher error must fail, one with lower error pass.
+    worse = {"primary_metric": "rmse", "improved": True, "reasons": [], "metrics": {"rmse": {
+        "champion": 1.0, "challenger": 1.2, "ci_low": 0.1, "ci_high": 0.3, "greater_is_better": False}}}
+    better = {"primary_metric": "rmse", "improved": True, "reasons": [], "metrics": {"rmse": {
+        "champion": 1.2, "challenger": 1.0, "ci_low": -0.3, "ci_high": -0.1, "greater_is_better": False}}}
+    cfg = PromoteConfig(guards=(), floors=())
+    assert not evaluate_gates(worse, RESOLVED, cfg, first_cycle=False).promoted
+    assert evaluate_gates(better, RESOLVED, cfg, first_cycle=False).promoted

@@ -80,14 +80,16 @@ class PrimaryConfig:
     ----------
     metric : str or None
         Metric key in ``compare.json``; ``None`` uses the comparison's ``primary_metric``.
-    greater_is_better : bool
+    greater_is_better : bool or None
+        ``None`` (default) takes the direction compare.json records for the metric
+        (so a loss such as rmse or log_loss is lower-is-better), else True.
     min_delta : float
         Margin (>= 0) the challenger must beat the champion by, inclusive, as
         MLflow's ``min_absolute_change`` (which, unlike here, refuses 0).
     """
 
     metric: str | None = None
-    greater_is_better: bool = True
+    greater_is_better: bool | None = None
     min_delta: float = 0.01
 
     @classmethod
@@ -96,7 +98,8 @@ class PrimaryConfig:
         d = cls()
         return cls(
             metric=_str(m.get("metric", d.metric), f"{where}.metric", allow_none=True),
-            greater_is_better=_bool(m.get("greater_is_better", d.greater_is_better), f"{where}.greater_is_better"),
+            greater_is_better=None if m.get("greater_is_better") is None
+            else _bool(m["greater_is_better"], f"{where}.greater_is_better"),
             min_delta=_float(m.get("min_delta", d.min_delta), f"{where}.min_delta", low=0.0),
         )
 
@@ -207,7 +210,7 @@ class ResolutionConfig:
     label_max_tvd: float = 0.10
     label_alpha: float = 0.01
     validation_tolerance: float = 0.05
-    validation_mode: ValidationGapMode = "abs"
+    validation_mode: ValidationGapMode = "drop"
 
     @classmethod
     def from_dict(cls, m: Any, where: str = "promote.resolution") -> "ResolutionConfig":
@@ -226,7 +229,7 @@ class ResolutionConfig:
 
 _TOP_KEYS = {
     "model_name", "alias", "previous_alias", "primary", "support", "guards", "floors",
-    "resolution", "on_reject", "lock_path", "lock_timeout_s",
+    "resolution", "on_reject", "lock_path", "lock_timeout_s", "in_experiments",
 }
 
 
@@ -242,6 +245,10 @@ class PromoteConfig:
         The serving alias and the alias kept on the champion it replaced.
     primary, support, resolution : section configs
     guards, floors : tuple of rules
+    in_experiments : {"skip", "register_without_alias", "promote"}
+        Under ``dvc exp run`` (trying a model or a setting), the gates are evaluated and
+        recorded but by default the registry is not touched (``skip``): an experiment must
+        not change what serves unless asked to.
     on_reject : {"skip", "register_without_alias"}
         What happens to a rejected challenger.
     lock_path : str
@@ -265,6 +272,7 @@ class PromoteConfig:
     floors: tuple[FloorRule, ...] = (FloorRule("f1_macro", 0.6),)
     resolution: ResolutionConfig = field(default_factory=ResolutionConfig)
     on_reject: OnReject = "skip"
+    in_experiments: str = "skip"
     lock_path: str = ".driftloop/promote.lock"
     lock_timeout_s: float = 60.0
 
@@ -311,4 +319,6 @@ class PromoteConfig:
             on_reject=_str(m.get("on_reject", d.on_reject), "promote.on_reject", choices=ON_REJECT),
             lock_path=_str(m.get("lock_path", d.lock_path), "promote.lock_path"),
             lock_timeout_s=_float(m.get("lock_timeout_s", d.lock_timeout_s), "promote.lock_timeout_s", low=0.0),
+            in_experiments=_str(m.get("in_experiments", d.in_experiments), "promote.in_experiments",
+                                choices=("skip", "register_without_alias", "promote")),
         )

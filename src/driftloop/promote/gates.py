@@ -32,6 +32,7 @@ from driftloop.promote.resolution import CHECK_NAMES, EPS, DriftResolution
 GATE_FIRST_CYCLE = "first_cycle"
 GATE_PRIMARY = "primary_improves"
 GATE_SUPPORT = "improvement_supported"
+GATE_COMPARISON = "compare_improved"
 DRIFT_GATE_PREFIX = "drift_resolved."
 GUARD_GATE_PREFIX = "guard."
 FLOOR_GATE_PREFIX = "floor."
@@ -124,6 +125,18 @@ def _fmt(v: float | None) -> str:
 # -- individual gates (each pure, each unit-tested through a table) ---------------------------------
 
 
+def primary_direction(comparison: Mapping[str, Any], metric: str, cfg: PromoteConfig) -> bool:
+    """greater_is_better for the primary metric: the config's, else what compare.json records
+    for that metric, else True."""
+    if cfg.primary.greater_is_better is not None:
+        return cfg.primary.greater_is_better
+    recorded = _entry(comparison, metric).get("greater_is_better")
+    if isinstance(recorded, bool):
+        return recorded
+    top = comparison.get("greater_is_better")
+    return top if isinstance(top, bool) and comparison.get("primary_metric") == metric else True
+
+
 def primary_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
     """``challenger - champion >= min_delta`` (mirrored when lower is better), inclusive."""
     metric = cfg.primary.metric or comparison.get("primary_metric")
@@ -135,10 +148,11 @@ def primary_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
     if champ is None or chall is None:
         return Gate(GATE_PRIMARY, False, f"{metric}: champion {_fmt(champ)}, challenger {_fmt(chall)}; "
                                          "a missing metric fails")
-    improvement = (chall - champ) if cfg.primary.greater_is_better else (champ - chall)
+    gib = primary_direction(comparison, metric, cfg)
+    improvement = (chall - champ) if gib else (champ - chall)
     margin = cfg.primary.min_delta
     ok = improvement >= margin - EPS
-    better = "higher" if cfg.primary.greater_is_better else "lower"
+    better = "higher" if gib else "lower"
     return Gate(
         GATE_PRIMARY, ok,
         f"{metric}: challenger {chall:.4f} vs champion {champ:.4f}, improvement {improvement:+.4f} "
@@ -162,7 +176,7 @@ def support_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
         return Gate(GATE_SUPPORT, False, "no primary metric to test")
     e = _entry(comparison, metric)
     lo, hi, p = _num(e.get("ci_low")), _num(e.get("ci_high")), _num(e.get("p_value"))
-    gib = cfg.primary.greater_is_better
+    gib = primary_direction(comparison, metric, cfg)
     if gib:
         ci_ok = None if lo is None else lo > 0.0
         ci_txt = f"CI low {_fmt(lo)} {'>' if ci_ok else '<='} 0" if lo is not None else "CI low missing"
@@ -260,6 +274,18 @@ def summarize(promoted: bool, first_cycle: bool, gates: tuple[Gate, ...]) -> str
     return f"Rejected: {len(failed)} of {len(gates)} gates failed{scope}. {reasons}."
 
 
+def comparison_gate(comparison: Mapping[str, Any]) -> Gate:
+    """compare.json's own verdict (its margin, interval, optional McNemar and compare.guards), so
+    that the compare config is never silently ignored; a missing verdict fails."""
+    improved = comparison.get("improved")
+    reasons = "; ".join(str(r) for r in comparison.get("reasons") or []) or "no reasons recorded"
+    if improved is True:
+        return Gate(GATE_COMPARISON, True, f"compare judged the challenger improved: {reasons}")
+    if improved is False:
+        return Gate(GATE_COMPARISON, False, f"compare judged the challenger not improved: {reasons}")
+    return Gate(GATE_COMPARISON, False, f"compare.json has no improved verdict: {reasons}")
+
+
 def evaluate_gates(
     comparison: Mapping[str, Any],
     resolution: DriftResolution | None,
@@ -302,6 +328,7 @@ def evaluate_gates(
         gates.extend(drift_gates(resolution))
         gates.append(primary_gate(comparison, cfg))
         gates.append(support_gate(comparison, cfg))
+        gates.append(comparison_gate(comparison))
         for rule in cfg.guards:
             gates.extend(guard_gates(comparison, rule))
     for floor in cfg.floors:

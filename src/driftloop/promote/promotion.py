@@ -162,7 +162,9 @@ def promote(
         if decision.promoted and already is not None and str(already.version) == str(serving):
             # A rerun of the promotion that already happened (e.g. `dvc repro -f promote`): nothing
             # to do, and the comparison is not stale -- the champion moved because of this very run.
-            return PromotionOutcome(already.version, aliases.get(registry.previous_alias), True)
+            # move_champion is idempotent and writes a history record a crash may have lost.
+            move = registry.move_champion(already.version, reason=decision.summary, actor=actor, run_id=run_id)
+            return PromotionOutcome(already.version, aliases.get(registry.previous_alias), True, move)
         if expected_champion is not ANY_CHAMPION and serving != expected_champion:
             raise RegistryError(
                 f"The {registry.alias!r} alias of {registry.model_name!r} moved from version "

@@ -261,6 +261,7 @@ def assess_drift_resolution(
     """
     if isinstance(cfg, PromoteConfig):
         gib = cfg.primary.greater_is_better if greater_is_better is None else greater_is_better
+        gib = True if gib is None else gib
         rcfg = cfg.resolution
     else:
         gib = True if greater_is_better is None else greater_is_better

@@ -15,7 +15,7 @@ import pandas as pd
 
 from driftloop import paths
 from driftloop.config import section, workspace
-from driftloop.io import read_json, write_json, write_parquet
+from driftloop.io import StagedOutputs, read_json, write_json, write_parquet
 from driftloop.schema import Schema
 
 
@@ -63,68 +63,67 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
     manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
     train = read_json(ws / paths.TRAIN_JSON, what="retrain report")
     holdout = pd.read_parquet(ws / paths.HOLDOUT)
-    plots_dir = ws / paths.PLOTS_DIR
-    plots_dir.mkdir(parents=True, exist_ok=True)
+    with StagedOutputs() as staged:  # outputs move into place together once everything succeeded
+        plots_dir = staged.path(ws / paths.PLOTS_DIR)
+        plots_dir.mkdir()
+        if not train.get("trained"):
+            # No challenger: an empty plots folder, so last cycle's curves are not shown as this one's.
+            result = _no_challenger(train.get("reason", "no challenger was trained this cycle"))
+            write_json(staged.path(ws / paths.COMPARE_JSON), result)
+            write_parquet(staged.path(ws / paths.PREDICTIONS),
+                          holdout[[schema.id]].assign(champion=None, challenger=None))
+            with stage_run("compare", manifest.get("cycle_run_id")):
+                import mlflow
 
-    if not train.get("trained"):
-        result = _no_challenger(train.get("reason", "no challenger was trained this cycle"))
-        write_json(ws / paths.COMPARE_JSON, result)
-        write_parquet(ws / paths.PREDICTIONS, holdout[[schema.id]].assign(champion=None, challenger=None))
-        with stage_run("compare", manifest.get("cycle_run_id")):
+                mlflow.set_tag("driftloop.compare.skipped", result["reasons"][0])
+            return result
+
+        champion_ref = find_champion(promote_cfg.model_name, promote_cfg.alias)
+        challenger = load_model(train["model_uri"])
+        champion = load_model(champion_ref.uri) if champion_ref else None
+        cycle_run_id = manifest.get("cycle_run_id")
+        with stage_run("compare", cycle_run_id, params={"compare": section(cfg, "compare")}) as run:
             import mlflow
 
-            mlflow.set_tag("driftloop.compare.skipped", result["reasons"][0])
-        return result
+            comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
+            result = comparison.to_dict()
+            result["challenger_trained"] = True
+            result["challenger_uri"] = train["model_uri"]
+            result["champion_uri"] = champion_ref.uri if champion_ref else None
+            result["champion_version"] = champion_ref.version if champion_ref else None
+            write_json(staged.path(ws / paths.COMPARE_JSON), result)
+            flat = comparison.metrics()
+            log_metrics(flat)
+            primary = result.get("primary_metric")
+            log_cycle_metrics(cycle_run_id, {
+                k: v for k, v in flat.items() if (primary and k.endswith(f".{primary}")) or k.endswith(".accuracy")
+            })
+            mlflow.log_dict(result, "compare/compare.json")
 
-    champion_ref = find_champion(promote_cfg.model_name)
-    challenger = load_model(train["model_uri"])
-    champion = load_model(champion_ref.uri) if champion_ref else None
+            preds = holdout[[schema.id]].copy()
+            if schema.label:
+                preds["label"] = holdout[schema.label].to_numpy()
+            chal_out = predict_outputs(challenger, holdout, schema)
+            preds["challenger"] = chal_out.pred
+            champ_out = predict_outputs(champion, holdout, schema) if champion is not None else None
+            preds["champion"] = champ_out.pred if champ_out is not None else None
+            write_parquet(staged.path(ws / paths.PREDICTIONS), preds)
 
-    with stage_run("compare", manifest.get("cycle_run_id"), params={"compare": section(cfg, "compare")}) as run:
-        import mlflow
+            for role, outputs, uri in (("challenger", chal_out, train["model_uri"]),
+                                       ("champion", champ_out, champion_ref.uri if champion_ref else None)):
+                if outputs is None:
+                    continue
+                with mlflow.start_run(run_name=f"evaluate-{role}", nested=True, parent_run_id=run.info.run_id):
+                    mlflow.set_tags({"driftloop.stage": "compare", "driftloop.role": role,
+                                     "driftloop.model_uri": uri})
+                    values = {
+                        f"holdout.{name}": entry.get(role)
+                        for name, entry in result.get("metrics", {}).items()
+                        if isinstance(entry, Mapping)
+                    }
+                    log_metrics({k: v for k, v in values.items() if v is not None})
 
-        comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
-        result = comparison.to_dict()
-        result["challenger_trained"] = True
-        result["challenger_uri"] = train["model_uri"]
-        result["champion_uri"] = champion_ref.uri if champion_ref else None
-        result["champion_version"] = champion_ref.version if champion_ref else None
-        write_json(ws / paths.COMPARE_JSON, result)
-        flat = comparison.metrics()
-        log_metrics(flat)
-        primary = result.get("primary_metric")
-        log_cycle_metrics(manifest.get("cycle_run_id"), {
-            k: v for k, v in flat.items()
-            if primary and k.endswith(f".{primary}") or k.endswith(".accuracy")
-        })
-        mlflow.log_dict(result, "compare/compare.json")
-
-        preds = holdout[[schema.id]].copy()
-        if schema.label:
-            preds["label"] = holdout[schema.label].to_numpy()
-        chal_out = predict_outputs(challenger, holdout, schema)
-        preds["challenger"] = chal_out.pred
-        champ_out = predict_outputs(champion, holdout, schema) if champion is not None else None
-        preds["champion"] = champ_out.pred if champ_out is not None else None
-        write_parquet(ws / paths.PREDICTIONS, preds)
-
-        for role, outputs, uri in (("challenger", chal_out, train["model_uri"]),
-                                   ("champion", champ_out, champion_ref.uri if champion_ref else None)):
-            if outputs is None:
-                continue
-            with mlflow.start_run(run_name=f"evaluate-{role}", nested=True, parent_run_id=run.info.run_id):
-                mlflow.set_tags({"driftloop.stage": "compare", "driftloop.role": role, "driftloop.model_uri": uri})
-                values = {
-                    f"holdout.{name}": entry.get(role)
-                    for name, entry in result.get("metrics", {}).items()
-                    if isinstance(entry, Mapping)
-                }
-                log_metrics({k: v for k, v in values.items() if v is not None})
-
-        for stale in plots_dir.glob("**/*"):  # persisted output: clear the previous cycle's series
-            if stale.is_file():
-                stale.unlink()
-        write_plots(comparison, plots_dir)
-        split_for_dvc_plots(plots_dir)
-        mlflow.log_artifacts(str(plots_dir), artifact_path="compare/plots")
+            write_plots(comparison, plots_dir)
+            split_for_dvc_plots(plots_dir)
+            mlflow.log_artifacts(str(plots_dir), artifact_path="compare/plots")
     return result

@@ -13,9 +13,9 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from driftloop import paths
-from driftloop.config import section, workspace
+from driftloop.config import project_root, section, workspace
 from driftloop.errors import DataError
-from driftloop.io import atomic_write_text, read_json, write_json
+from driftloop.io import StagedOutputs, atomic_write_text, read_json, write_json
 from driftloop.schema import Schema
 
 CHUNK_ROWS = 250_000
@@ -36,24 +36,41 @@ def iter_parquet(path, columns: list[str], chunk_rows: int = CHUNK_ROWS) -> Iter
         yield batch.to_pandas()
 
 
-def champion_outputs(model_name: str, schema: Schema) -> Any:
-    """The champion's predictions on the reference and current windows, or None (first cycle)."""
+def champion_reference_frame(champion: Any, schema: Schema) -> tuple[pd.DataFrame, str]:
+    """The frame the champion's *reference* outputs are measured on: its own holdout (lineage
+    tag -> DVC cache/remote), data it was never trained on. Its training data would give
+    in-sample accuracy and over-confident scores, biasing output and concept drift toward
+    "drift". Falls back to the reference window, saying so, for versions without the tag."""
+    from driftloop.batches import coerce
+    from driftloop.lineage import fetch_by_md5
+    from driftloop.promote.lineage_tags import TAG_HOLDOUT_MD5
+
+    md5 = champion.tags.get(TAG_HOLDOUT_MD5)
+    if md5:
+        what = f"holdout of {champion.name} v{champion.version}"
+        path = fetch_by_md5(project_root(), md5, what=what)
+        return coerce(pd.read_parquet(path), schema, where=f"{what} ({md5})"), what
+    return pd.read_parquet(workspace() / paths.REFERENCE), "reference window (champion has no holdout tag)"
+
+
+def champion_outputs(model_name: str, alias: str, schema: Schema) -> tuple[Any, str | None]:
+    """The champion's predictions on its holdout (reference side) and the current window, and
+    what the reference side is; ``(None, None)`` on the first cycle."""
     from driftloop.champion import find_champion
 
-    champion = find_champion(model_name)
+    champion = find_champion(model_name, alias)
     if champion is None or schema.task != "classification":
-        return None
+        return None, None
     from driftloop.compare import load_model, predict_outputs
     from driftloop.drift import ModelOutputs
 
     model = load_model(champion.uri)
-    ws = workspace()
-    reference = pd.read_parquet(ws / paths.REFERENCE)
-    current = pd.read_parquet(ws / paths.CURRENT)
+    reference, source = champion_reference_frame(champion, schema)
+    current = pd.read_parquet(workspace() / paths.CURRENT)
     ref = predict_outputs(model, reference, schema)
     cur = predict_outputs(model, current, schema)
     label = schema.label
-    return ModelOutputs(
+    outputs = ModelOutputs(
         classes=list(ref.classes),
         reference_pred=ref.pred,
         reference_proba=ref.proba,
@@ -62,6 +79,7 @@ def champion_outputs(model_name: str, schema: Schema) -> Any:
         reference_labels=reference[label].to_numpy() if label else None,
         current_labels=current[label].to_numpy() if label else None,
     )
+    return outputs, source
 
 
 def column_scores(result: Mapping[str, Any]) -> pd.DataFrame:
@@ -93,30 +111,32 @@ def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
     manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
     summary = ReferenceSummary.load(ws / paths.REFERENCE_SUMMARY)
 
-    outputs = champion_outputs(promote_cfg.model_name, schema)
+    outputs, outputs_reference = champion_outputs(promote_cfg.model_name, promote_cfg.alias, schema)
     chunks = iter_parquet(ws / paths.CURRENT, list(schema.features))
     report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
     result = report.to_dict()
     result["drifted_columns"] = list(report.drifted_columns)
-    write_json(ws / paths.DRIFT_JSON, result)
+    # Output and concept drift compare the champion on its own holdout with the current window.
+    result["model_outputs_reference"] = outputs_reference
     html = render_html(report)
-    atomic_write_text(ws / paths.DRIFT_HTML, html)
     metrics = report.metrics()
-    write_json(ws / paths.DRIFT_METRICS, metrics)
-    column_scores(result).to_csv(ws / paths.DRIFT_COLUMNS, index=False)
+    with StagedOutputs() as staged:  # reports move into place only once MLflow has them too
+        write_json(staged.path(ws / paths.DRIFT_JSON), result)
+        atomic_write_text(staged.path(ws / paths.DRIFT_HTML), html)
+        write_json(staged.path(ws / paths.DRIFT_METRICS), metrics)
+        column_scores(result).to_csv(staged.path(ws / paths.DRIFT_COLUMNS), index=False)
 
-    with stage_run("drift", manifest.get("cycle_run_id"), params={"drift": drift_cfg_dict(cfg)}) as run:
-        import mlflow
+        with stage_run("drift", manifest.get("cycle_run_id"), params={"drift": drift_cfg_dict(cfg)}):
+            import mlflow
 
-        log_metrics(metrics)
-        log_cycle_metrics(manifest.get("cycle_run_id"), {
-            k: metrics[k] for k in ("drift.share_drifted", "drift.n_drifted") if k in metrics
-        })
-        mlflow.log_dict(result, "drift/drift.json")
-        mlflow.log_text(html, "drift/drift.html")
-        mlflow.set_tag("driftloop.drift.drifted", str(bool(result["dataset"]["drifted"])).lower())
-        mlflow.set_tag("driftloop.drift.columns", ",".join(report.drifted_columns) or "-")
-        result["_run_id"] = run.info.run_id
+            log_metrics(metrics)
+            log_cycle_metrics(manifest.get("cycle_run_id"), {
+                k: metrics[k] for k in ("drift.share_drifted", "drift.n_drifted") if k in metrics
+            })
+            mlflow.log_dict(result, "drift/drift.json")
+            mlflow.log_text(html, "drift/drift.html")
+            mlflow.set_tag("driftloop.drift.drifted", str(bool(result["dataset"]["drifted"])).lower())
+            mlflow.set_tag("driftloop.drift.columns", ",".join(report.drifted_columns) or "-")
     return result
 
 

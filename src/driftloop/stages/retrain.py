@@ -19,7 +19,7 @@ import pandas as pd
 
 from driftloop import paths
 from driftloop.config import section, workspace
-from driftloop.io import read_json, write_json, write_parquet
+from driftloop.io import StagedOutputs, read_json, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.schema import Schema
 
@@ -65,58 +65,60 @@ def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
         import numpy as np
 
         training[WEIGHT_COLUMN] = np.concatenate([window.train_weight, np.ones(len(window.validation))])
-    write_parquet(ws / paths.TRAINING, training)
-    write_parquet(ws / paths.HOLDOUT, window.holdout)
-    training_md5 = file_md5(ws / paths.TRAINING)
-    holdout_md5 = file_md5(ws / paths.HOLDOUT)
+    # Outputs move into place together, only after the fit and the MLflow logging succeeded.
+    with StagedOutputs() as staged:
+        write_parquet(training_path := staged.path(ws / paths.TRAINING), training)
+        write_parquet(holdout_path := staged.path(ws / paths.HOLDOUT), window.holdout)
+        training_md5 = file_md5(training_path)
+        holdout_md5 = file_md5(holdout_path)
 
-    champion = find_champion(promote_cfg.model_name)
-    drifted = bool(drift.get("dataset", {}).get("drifted"))
-    result: dict[str, Any] = {
-        "trained": False,
-        "trigger": trigger,
-        "drift_detected": drifted,
-        "model": model_cfg.get("name") or model_cfg.get("estimator", {}).get("_target_"),
-        "window": window.description,
-        "rows": {"train": len(window.train), "validation": len(window.validation), "holdout": len(window.holdout)},
-        "training_data_md5": training_md5,
-        "training_data_path": str(paths.TRAINING),
-        "holdout_md5": holdout_md5,
-        "holdout_path": str(paths.HOLDOUT),
-    }
-    if champion is not None and trigger == "on_drift" and not drifted:
-        result["reason"] = (
-            f"no drift detected against {promote_cfg.model_name} v{champion.version}'s training data "
-            "and train.trigger is on_drift: no challenger this cycle"
-        )
-        write_json(ws / paths.TRAIN_JSON, result)
-        with stage_run("retrain", manifest.get("cycle_run_id")):
+        champion = find_champion(promote_cfg.model_name, promote_cfg.alias)
+        drifted = bool(drift.get("dataset", {}).get("drifted"))
+        result: dict[str, Any] = {
+            "trained": False,
+            "trigger": trigger,
+            "drift_detected": drifted,
+            "model": model_cfg.get("name") or model_cfg.get("estimator", {}).get("_target_"),
+            "window": window.description,
+            "rows": {"train": len(window.train), "validation": len(window.validation), "holdout": len(window.holdout)},
+            "training_data_md5": training_md5,
+            "training_data_path": str(paths.TRAINING),
+            "holdout_md5": holdout_md5,
+            "holdout_path": str(paths.HOLDOUT),
+        }
+        if champion is not None and trigger == "on_drift" and not drifted:
+            result["reason"] = (
+                f"no drift detected against {promote_cfg.model_name} v{champion.version}'s training data "
+                "and train.trigger is on_drift: no challenger this cycle"
+            )
+            write_json(staged.path(ws / paths.TRAIN_JSON), result)
+            with stage_run("retrain", manifest.get("cycle_run_id")):
+                import mlflow
+
+                mlflow.set_tag("driftloop.retrain.skipped", result["reason"])
+            return result
+
+        with stage_run("retrain", manifest.get("cycle_run_id"), params={"model": model_cfg, "train": train_cfg}) as run:
             import mlflow
 
-            mlflow.set_tag("driftloop.retrain.skipped", result["reason"])
+            from driftloop.train.mlflow_model import log_sklearn_model, log_training_datasets
+
+            fit = fit_model(pipeline, window, schema)
+            log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
+            log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
+                log_training_datasets(window, schema, source=(ws / paths.TRAINING).resolve().as_uri())
+            model_uri = log_sklearn_model(fit.model, "model", window.train[list(schema.features)].head(5))
+            mlflow.set_tag("driftloop.training_data_md5", training_md5)
+            mlflow.set_tag("driftloop.holdout_md5", holdout_md5)
+            result.update(
+                trained=True,
+                model_uri=model_uri,
+                run_id=run.info.run_id,
+                classes=list(fit.classes),
+                validation_metrics=fit.validation_metrics,
+                train_metrics=fit.train_metrics,
+            )
+        write_json(staged.path(ws / paths.TRAIN_JSON), result)
         return result
-
-    with stage_run("retrain", manifest.get("cycle_run_id"), params={"model": model_cfg, "train": train_cfg}) as run:
-        import mlflow
-
-        from driftloop.train.mlflow_model import log_sklearn_model, log_training_datasets
-
-        fit = fit_model(pipeline, window, schema)
-        log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
-        log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
-            log_training_datasets(window, schema, source=(ws / paths.TRAINING).resolve().as_uri())
-        model_uri = log_sklearn_model(fit.model, "model", window.train[list(schema.features)].head(5))
-        mlflow.set_tag("driftloop.training_data_md5", training_md5)
-        mlflow.set_tag("driftloop.holdout_md5", holdout_md5)
-        result.update(
-            trained=True,
-            model_uri=model_uri,
-            run_id=run.info.run_id,
-            classes=list(fit.classes),
-            validation_metrics=fit.validation_metrics,
-            train_metrics=fit.train_metrics,
-        )
-    write_json(ws / paths.TRAIN_JSON, result)
-    return result

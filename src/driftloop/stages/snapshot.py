@@ -23,7 +23,7 @@ from driftloop import paths
 from driftloop.batches import check_classes, coerce, read_batches, source_config, table_fingerprint, window_summary
 from driftloop.config import project_root, reject_unknown, section, workspace
 from driftloop.errors import DataError
-from driftloop.io import write_json, write_parquet
+from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import fetch_by_md5, file_md5
 from driftloop.schema import Schema
 
@@ -82,12 +82,12 @@ def _windows_config(cfg: Mapping[str, Any]) -> tuple[float, float]:
     return initial, current
 
 
-def _champion_reference(model_name: str, schema: Schema) -> tuple[pd.DataFrame | None, str, dict[str, Any]]:
+def _champion_reference(model_name: str, alias: str, schema: Schema) -> tuple[pd.DataFrame | None, str, dict[str, Any]]:
     """The champion's training data via its lineage tags, or None on the first cycle."""
     from driftloop.champion import find_champion
     from driftloop.promote.lineage_tags import TAG_TRAIN_MD5
 
-    champion = find_champion(model_name)
+    champion = find_champion(model_name, alias)
     if champion is None:
         return None, "", {}
     md5 = champion.tags.get(TAG_TRAIN_MD5)
@@ -124,35 +124,35 @@ def run_snapshot(cfg: Mapping[str, Any]) -> dict[str, Any]:
     check_classes(data, schema, where=str(folder))
 
     experiment_id = configure(tracking)
-    ref_frame, champion_label, lineage = _champion_reference(promote_cfg.model_name, schema)
+    ref_frame, champion_label, lineage = _champion_reference(promote_cfg.model_name, promote_cfg.alias, schema)
     windows = select_windows(
         data, schema, initial_reference_days=initial_days, current_max_days=current_days,
         champion_reference=ref_frame, champion_label=champion_label,
     )
-    write_parquet(ws / paths.REFERENCE, windows.reference)
-    write_parquet(ws / paths.CURRENT, windows.current)
-    summary = summarize_reference(windows.reference[list(schema.features)], schema.kinds, drift_cfg)
-    (ws / paths.SUMMARY_DIR).mkdir(parents=True, exist_ok=True)
-    summary.save(ws / paths.REFERENCE_SUMMARY)
+    with StagedOutputs() as staged:  # every output moves into place only if all of this succeeds
+        write_parquet(reference_path := staged.path(ws / paths.REFERENCE), windows.reference)
+        write_parquet(current_path := staged.path(ws / paths.CURRENT), windows.current)
+        summary = summarize_reference(windows.reference[list(schema.features)], schema.kinds, drift_cfg)
+        summary.save(staged.path(ws / paths.REFERENCE_SUMMARY))
 
-    cycle_run_id = start_cycle(experiment_id, tags={"driftloop.reference": windows.reference_source})
-    manifest = {
-        "cycle_run_id": cycle_run_id,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": {"path": str(source["path"]), "batches": [p.name for p in files], "rows": int(len(data))},
-        "schema": {"columns": {c: str(windows.current[c].dtype) for c in schema.required}, **schema.kinds},
-        "reference": {
-            **window_summary(windows.reference, schema),
-            "source": windows.reference_source,
-            "md5": file_md5(ws / paths.REFERENCE),
-            "champion": lineage or None,
-        },
-        "current": {**window_summary(windows.current, schema), "md5": file_md5(ws / paths.CURRENT)},
-    }
-    write_json(ws / paths.MANIFEST, manifest)
+        cycle_run_id = start_cycle(experiment_id, tags={"driftloop.reference": windows.reference_source})
+        manifest = {
+            "cycle_run_id": cycle_run_id,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "source": {"path": str(source["path"]), "batches": [p.name for p in files], "rows": int(len(data))},
+            "schema": {"columns": {c: str(windows.current[c].dtype) for c in schema.required}, **schema.kinds},
+            "reference": {
+                **window_summary(windows.reference, schema),
+                "source": windows.reference_source,
+                "md5": file_md5(reference_path),
+                "champion": lineage or None,
+            },
+            "current": {**window_summary(windows.current, schema), "md5": file_md5(current_path)},
+        }
+        write_json(staged.path(ws / paths.MANIFEST), manifest)
 
-    with stage_run("snapshot", cycle_run_id, params={"data": data_cfg}):
-        _log_windows(windows, schema, manifest, str(folder))
+        with stage_run("snapshot", cycle_run_id, params={"data": data_cfg}):
+            _log_windows(windows, schema, manifest, str(folder))
     return manifest
 
 
