@@ -38,6 +38,25 @@ def test_ks_matches_scipy(n1, n2, shift, rounding):
     assert res.p_value == pytest.approx(ref.pvalue, abs=1e-9)
 
 
+def test_ks_large_n_band_matches_scipy():
+    # n1 = n2 = 60,000 -> en = 30,000 and n D^2 in [2.2, 370): the smirnov_sf fast path
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=60_000).round(2), rng.normal(0.03, size=60_000).round(2)
+    res = numeric.ks_test(_num_cmp(a, b), 0.1)
+    ref = stats.ks_2samp(a, b)
+    assert 2.2 <= 30_000 * ref.statistic ** 2 < 370
+    assert res.statistic == pytest.approx(ref.statistic, abs=1e-12)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=2e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("n, nx2", [(20_001, 2.2), (30_000, 369.0), (200_000, 2.2), (200_000, 40.0),
+                                    (1_000_000, 5.0)])
+def test_smirnov_fast_path_matches_scipy_kstwo(n, nx2):
+    d = float(np.sqrt(nx2 / n))
+    p = numeric._ks_pvalue(d, 2 * n, 2 * n)  # en = n
+    assert p == pytest.approx(stats.kstwo.sf(d, n), rel=2e-9, abs=1e-300)
+
+
 def test_ks_sketch_is_within_documented_bound():
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=50_000), rng.normal(0.05, 1.2, size=30_000)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT_FILES = ("conf", "src", "pipelines", "dvc.yaml", "params.yaml", ".gitignore")
+PROJECT_FILES = ("conf", "src", "pipelines", "data/reviewed", "dvc.yaml", "params.yaml", ".gitignore")
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -42,6 +42,7 @@ def scaffold(source: Path, dest: Path, *, remote: Path, mlflow_db: Path | None =
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     dvc = [sys.executable, "-m", "dvc"]
     run(["git", "init", "-q", "-b", "main"], dest)

@@ -43,6 +43,9 @@ from driftloop.drift.divergence import js_distance, psi
 from driftloop.drift.results import StatResult
 
 KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") switches to asymptotic above this
+# kstwo.sf band computed by smirnov_sf instead of scipy: from where scipy's own sum gets slow (~30 ms)
+# up to where scipy stops summing and uses an approximation (n > 1e6)
+SMIRNOV_FAST_MIN_N, SMIRNOV_FAST_MAX_N = 20_000, 1_000_000
 
 
 def as_float(values: Any) -> np.ndarray:
@@ -257,7 +260,33 @@ def _ks_pvalue(d: float, n1: int, n2: int) -> float:
         if ok:
             return float(np.clip(prob, 0, 1))
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    return float(np.clip(stats.distributions.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    en = int(np.round(m * n / (m + n)))
+    if SMIRNOV_FAST_MIN_N < en <= SMIRNOV_FAST_MAX_N and 0 < d < 0.5 and 2.2 <= en * d * d < 370.0:
+        # the band where kstwo.sf(d, en) is 2 * smirnov(en, d) summed term by term in double-double
+        # arithmetic: ~0.8 s at en = 475,000, holding the GIL (it stalled every other thread)
+        return float(np.clip(2.0 * smirnov_sf(en, d), 0, 1))
+    return float(np.clip(stats.distributions.kstwo.sf(d, en), 0, 1))
+
+
+def smirnov_sf(n: int, x: float) -> float:
+    """One-sided Smirnov ``P(D+_n >= x)`` by the Smirnov-Birnbaum-Tingey sum, vectorised in log space.
+
+    Same sum as ``scipy.special.smirnov`` (which scipy evaluates term by term in double-double
+    arithmetic for ``n <= 1e6``), here in float64 with log-binomials from ``betaln``: relative
+    deviation from scipy below 2e-9 for ``1e4 < n <= 1e6`` and ``2.2 <= n x^2 < 370`` (checked in
+    tests/drift/test_correctness.py), i.e. below 1e-10 absolute since the value is < 0.015 there.
+    For ``0 < x < 1``; ~15x faster than scipy at n = 475,000.
+    """
+    from scipy import special
+
+    j = np.arange(int(np.floor(n * (1.0 - x))) + 1, dtype=np.float64)
+    a = ((n - j) - n * x) / n  # 1 - x - j/n, from the exact integer n - j
+    keep = a > 0
+    j, a = j[keep], a[keep]
+    log_terms = (-np.log(n + 1.0) - special.betaln(n - j + 1.0, j + 1.0)  # log C(n, j)
+                 + (n - j) * np.log(a) + (j - 1.0) * np.log(x + j / n))
+    top = log_terms.max()
+    return float(x * np.exp(top) * np.exp(log_terms - top).sum())
 
 
 def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray) -> float:
