@@ -35,7 +35,7 @@ SCHEMES: tuple[str, ...] = ("poisson", "multinomial")
 _BLOCK_ELEMENTS = 4_000_000
 _POISSON_TABLE = np.searchsorted(
     poisson.cdf(np.arange(32), 1.0), (np.arange(2**16) + 0.5) / 2**16
-).astype(np.uint8)
+).astype(np.float32)  # float32 directly: the lookup then yields the weights, no extra cast
 
 
 def resample_weights(n: int, n_boot: int, rng: np.random.Generator, scheme: Scheme = "poisson",
@@ -61,8 +61,11 @@ def resample_weights(n: int, n_boot: int, rng: np.random.Generator, scheme: Sche
     while done < n_boot:
         b = min(block, n_boot - done)
         if scheme == "poisson":
-            bits = np.frombuffer(rng.bytes(2 * b * n), dtype=np.uint16)
-            w = _POISSON_TABLE[bits].reshape(b, n).astype(np.float32)
+            # 16 random bits per weight, straight from the bit generator (random_raw is ~5x faster
+            # than Generator.bytes), mapped through the Poisson(1) inverse-CDF table.
+            words = rng.bit_generator.random_raw(-(-b * n // 4))
+            bits = words.view(np.uint16)[: b * n]
+            w = _POISSON_TABLE[bits].reshape(b, n)
         else:
             idx = rng.integers(0, n, size=(b, n), dtype=np.int64)
             idx += (np.arange(b, dtype=np.int64) * n)[:, None]

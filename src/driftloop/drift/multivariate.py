@@ -31,9 +31,6 @@ TOP_LEVELS = 20
 # half-size bootstrap samples: fits ~1.6x faster than full-size ones and leaves each row
 # out-of-bag for ~60% of the trees instead of ~37% (more out-of-bag votes per row)
 BOOTSTRAP_SHARE = 0.5
-# trees are fitted in threads that release the GIL; by the time the forest is fitted the per-column
-# tests are done or nearly so, so the second core is free. The fitted forest does not depend on it.
-N_JOBS = 2
 
 
 def _text_features(ref: pd.Series, cur: pd.Series, col_ref: Any) -> np.ndarray:
@@ -132,7 +129,7 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     y = np.r_[np.zeros(len(ref)), np.ones(len(cur))].astype(np.int64)
     rf = RandomForestClassifier(n_estimators=mv.n_estimators, min_samples_leaf=5, max_features="sqrt",
                                 oob_score=True, max_samples=BOOTSTRAP_SHARE, random_state=cfg.seed,
-                                n_jobs=N_JOBS)
+                                n_jobs=1)
     rf.fit(x, y)
     oob = rf.oob_decision_function_[:, 1]
     ok = np.isfinite(oob)
