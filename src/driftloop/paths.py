@@ -19,8 +19,10 @@ TRAIN_DIR = Path("data/train")
 TRAINING = TRAIN_DIR / "training.parquet"
 HOLDOUT = TRAIN_DIR / "holdout.parquet"
 TRAIN_JSON = REPORTS / "train.json"
+TRAIN_METRICS = REPORTS / "train_metrics.json"
 
 COMPARE_JSON = REPORTS / "compare.json"
+COMPARE_METRICS = REPORTS / "compare_metrics.json"
 PLOTS_DIR = REPORTS / "plots"
 PREDICTIONS = Path("data/compare/predictions.parquet")
 

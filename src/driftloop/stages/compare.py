@@ -44,6 +44,21 @@ def split_for_dvc_plots(plots_dir: Path) -> list[Path]:
     return written
 
 
+HEADLINE = ("accuracy", "f1_macro", "log_loss", "rmse", "mae", "r2")
+
+
+def headline_metrics(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A small metrics file for `dvc metrics show/diff`: the verdict and, for the primary metric
+    and a few standard ones, both models' values, the delta and its interval."""
+    metrics = result.get("metrics") or {}
+    names = [result.get("primary_metric"), *HEADLINE]
+    keep = ("champion", "challenger", "delta", "ci_low", "ci_high", "p_value")
+    out: dict[str, Any] = {"improved": result.get("improved")}
+    for name in dict.fromkeys(n for n in names if n in metrics):
+        out[name] = {k: metrics[name].get(k) for k in keep if metrics[name].get(k) is not None}
+    return out
+
+
 def _no_challenger(reason: str) -> dict[str, Any]:
     return {"improved": False, "reasons": [reason], "challenger_trained": False, "metrics": {}}
 
@@ -70,6 +85,7 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
             # No challenger: an empty plots folder, so last cycle's curves are not shown as this one's.
             result = _no_challenger(train.get("reason", "no challenger was trained this cycle"))
             write_json(staged.path(ws / paths.COMPARE_JSON), result)
+            write_json(staged.path(ws / paths.COMPARE_METRICS), headline_metrics(result))
             write_parquet(staged.path(ws / paths.PREDICTIONS),
                           holdout[[schema.id]].assign(champion=None, challenger=None))
             with stage_run("compare", manifest.get("cycle_run_id")):
@@ -92,6 +108,7 @@ def run_compare(cfg: Mapping[str, Any]) -> dict[str, Any]:
             result["champion_uri"] = champion_ref.uri if champion_ref else None
             result["champion_version"] = champion_ref.version if champion_ref else None
             write_json(staged.path(ws / paths.COMPARE_JSON), result)
+            write_json(staged.path(ws / paths.COMPARE_METRICS), headline_metrics(result))
             flat = comparison.metrics()
             log_metrics(flat)
             primary = result.get("primary_metric")

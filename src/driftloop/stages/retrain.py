@@ -27,6 +27,12 @@ SPLIT_COLUMN = "_split"
 WEIGHT_COLUMN = "_weight"
 
 
+def train_metrics(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The small `dvc metrics` file: whether a challenger was trained, window sizes, validation metrics."""
+    return {"trained": result["trained"], "rows": result["rows"],
+            "validation": result.get("validation_metrics") or {}}
+
+
 def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Run the retrain stage; returns the train.json dict it wrote."""
     from driftloop.champion import find_champion
@@ -92,6 +98,7 @@ def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 "and train.trigger is on_drift: no challenger this cycle"
             )
             write_json(staged.path(ws / paths.TRAIN_JSON), result)
+            write_json(staged.path(ws / paths.TRAIN_METRICS), train_metrics(result))
             with stage_run("retrain", manifest.get("cycle_run_id")):
                 import mlflow
 
@@ -121,4 +128,5 @@ def run_retrain(cfg: Mapping[str, Any]) -> dict[str, Any]:
                 train_metrics=fit.train_metrics,
             )
         write_json(staged.path(ws / paths.TRAIN_JSON), result)
+        write_json(staged.path(ws / paths.TRAIN_METRICS), train_metrics(result))
         return result
