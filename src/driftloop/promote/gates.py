@@ -200,7 +200,9 @@ def support_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
     elif method == "p_value":
         ok, txt = bool(p_ok), p_txt
     elif method == "ci_or_p_value":
-        ok, txt = bool(ci_ok) or bool(p_ok), f"{ci_txt} or {p_txt}"
+        ok = bool(ci_ok) or bool(p_ok)
+        # Name the evidence that decided; list both only when neither supports the change.
+        txt = ci_txt if ci_ok else p_txt if p_ok else f"{ci_txt}; {p_txt}"
     else:  # ci_and_p_value
         ok, txt = bool(ci_ok) and bool(p_ok), f"{ci_txt} and {p_txt}"
     return Gate(GATE_SUPPORT, ok, f"{metric} delta: {txt} ({'supported' if ok else 'not supported'})")
