@@ -6,7 +6,6 @@ Runs on the two-cycle project after test_e2e (file order), restoring what it cha
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 

@@ -1,21 +1,12 @@
-"""Fixtures for promotion tests: real sklearn challengers in MLflow, decisions, a real server.
+"""Fixtures for promotion tests: real sklearn challengers in MLflow and decisions.
 
-The ``mlflow_server`` fixture starts one ``mlflow server`` process per session on a
-free 127.0.0.1 port, on a copy of the migrated template DB (skipping ~7 s of
-migrations), and stops it at the end.
+The real ``mlflow server`` fixture (``mlflow_server``) lives in tests/conftest.py, shared with
+the pipeline tests.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,8 +16,6 @@ import pytest
 from driftloop.promote.config import PromoteConfig
 from driftloop.promote.gates import Decision, evaluate_gates
 from driftloop.promote.resolution import DriftResolution, ResolutionCheck
-
-SERVER_START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -107,71 +96,8 @@ def challenger_factory(client, tmp_path) -> Callable[[int], Challenger]:
 
 # -- a real `mlflow server` -----------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Server:
-    uri: str
-    root: Path
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path):
-    """A real ``mlflow server`` on 127.0.0.1 for the whole session (stopped at the end)."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    db = root / "mlflow.db"
-    shutil.copy(mlflow_template_db, db)
-    (root / "mlartifacts").mkdir()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    # The job runner and its ~6 huey consumer processes are not needed and eat both cores.
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{db}",
-         "--default-artifact-root", str(root / "mlartifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {proc.returncode}: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass  # not listening yet: keep polling until the deadline
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server on {uri} not healthy after {SERVER_START_TIMEOUT_S} s: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
-        yield Server(uri=uri, root=root)
-    finally:
-        # The server spawns workers: stop its whole process group, which we created.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass  # already gone
-        log.close()
-
-
 @pytest.fixture()
-def server_uri(mlflow_server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
+def server_uri(mlflow_server, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point MLflow (env + fluent API) at the session's server for one test."""
     import mlflow
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftloop.drift.divergence import contingency_chi2
+from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.drift.results import StatResult
 
 
@@ -32,8 +32,6 @@ class MissingComparison:
 
 def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
     """Test a change of the missing-value rate."""
-    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
-
     rr, rc = cmp.rates
     if rr is None or rc is None:
         return StatResult("missing", None, None, threshold, "missing",
@@ -46,9 +44,11 @@ def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
         t = np.vstack([a, b])
         expected = t.sum(1, keepdims=True) * t.sum(0, keepdims=True) / t.sum()
         if expected.min() < 5:
+            from scipy import stats  # lazy and rare: scipy.stats costs ~1 s to import
+
             p, method = float(stats.fisher_exact(t.astype(np.int64))[1]), "fisher"
         else:
             x2, _ = contingency_chi2(a, b)
-            p, method = float(stats.chi2.sf(x2, 1)), "chi2"
+            p, method = chi2_sf(x2, 1), "chi2"
     return StatResult("missing", abs(rc - rr), p, threshold, "missing",
                       details={"reference": rr, "current": rc, "method": method})

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.drift.config import DriftConfig
-from driftloop.drift.divergence import contingency_chi2
+from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.errors import DataError
 
 CBPE_ASSUMPTION = ("CBPE assumes the champion's probabilities are calibrated and that there is no concept "
@@ -101,8 +101,6 @@ def _bootstrap(cm: np.ndarray, metric: str, b: int, rng: np.random.Generator) ->
 
 def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, dict | None, dict | None]:
     """(output drift, concept drift or None, CBPE estimate or None) as JSON-safe dicts."""
-    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
-
     classes = [str(c) for c in mo.classes]
     k = len(classes)
     rp, cp = _codes(mo.reference_pred, classes, "reference_pred"), _codes(mo.current_pred, classes, "current_pred")
@@ -114,11 +112,13 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
         r, c = np.bincount(rp, minlength=k), np.bincount(cp, minlength=k)
         x2, dof = contingency_chi2(r, c)
         tests["prediction_chi2"] = {
-            "statistic": float(np.sqrt(x2 / (rp.size + cp.size))), "p_value": float(stats.chi2.sf(x2, dof)) if dof else 1.0,
+            "statistic": float(np.sqrt(x2 / (rp.size + cp.size))), "p_value": chi2_sf(x2, dof) if dof else 1.0,
             "threshold": thr["prediction_chi2"], "details": {"chi2": x2, "dof": dof,
             "reference_share": dict(zip(classes, (r / r.sum()).tolist())),
             "current_share": dict(zip(classes, (c / c.sum()).tolist()))}}
         if rprob is not None and cprob is not None:
+            from scipy import stats  # lazy: scipy.stats costs ~1 s to import, only needed here
+
             ks = stats.ks_2samp(rprob.max(1), cprob.max(1))
             tests["confidence_ks"] = {
                 "statistic": float(ks.statistic), "p_value": float(ks.pvalue), "threshold": thr["confidence_ks"],

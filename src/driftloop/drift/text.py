@@ -39,7 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from driftloop.drift.divergence import contingency_chi2, js_distance
+from driftloop.drift.divergence import chi2_sf, contingency_chi2, js_distance
 from driftloop.drift.numeric import NumericAccumulator, NumericComparison, NumericReference, ks_test
 from driftloop.drift.results import StatResult
 
@@ -239,9 +239,7 @@ class TextComparison:
 
 
 def _rao_scott_p(x2: float, dof: int, deff: float) -> float:
-    from scipy import stats  # lazy: scipy.stats costs ~1 s to import (see evaluate._prefetch_imports)
-
-    return float(stats.chi2.sf(x2 / deff, dof)) if dof > 0 else 1.0
+    return chi2_sf(x2 / deff, dof) if dof > 0 else 1.0
 
 
 def token_js_test(cmp: TextComparison, threshold: float) -> StatResult:

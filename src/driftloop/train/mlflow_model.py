@@ -9,7 +9,6 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any, Iterable
 
-import numpy as np
 import pandas as pd
 
 from driftloop.errors import ModelError, RegistryError
