@@ -57,6 +57,52 @@ def test_smirnov_fast_path_matches_scipy_kstwo(n, nx2):
     assert p == pytest.approx(stats.kstwo.sf(d, n), rel=2e-9, abs=1e-300)
 
 
+@pytest.mark.parametrize("n, x", [
+    (150, 0.004), (150, 0.006), (150, 0.9), (150, 0.999), (150, 0.1),  # Ruben-Gambino ends, PelzGood
+    (100, 0.0075), (100, 0.3), (100, 0.6),  # n <= 140: closed form, 2 * smirnov
+    (50_000, 0.001), (50_000, 0.005), (50_000, 0.6),  # Pelz-Good (n x^1.5 > 1.4), x >= 0.5
+    (100_001, 0.0005), (150_000, 0.002), (2_000_000, 0.0005), (2_000_000, 0.002), (2_000_000, 0.05),
+    (1_000, 0.0), (1_000, 1.0), (1_000, 0.7),
+])
+def test_kstwo_sf_without_scipy_stats_is_bit_identical(n, x):
+    p = numeric.kstwo_sf(x, n)
+    assert p is not None
+    assert p == float(stats.kstwo.sf(x, n))
+
+
+@pytest.mark.parametrize("n1, n2, x", [(20_000, 101, 0.05), (100_000, 100_000, 0.0008)])  # Pomeranz, Durbin
+def test_kstwo_sf_defers_to_scipy_where_it_must(n1, n2, x):
+    en = int(np.round(n1 * n2 / (n1 + n2)))
+    assert numeric.kstwo_sf(x, en) is None
+    assert numeric._ks_pvalue(x, n1, n2) == float(stats.kstwo.sf(x, en))
+
+
+def test_chi2_sf_equals_scipy():
+    from driftloop.drift.divergence import chi2_sf
+
+    for x2, dof in [(0.0, 1), (3.84, 1), (1e-3, 5), (40.0, 7), (1e4, 3), (float("inf"), 2)]:
+        assert chi2_sf(x2, dof) == float(stats.chi2.sf(x2, dof))
+
+
+def test_univariate_evaluation_does_not_import_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "from driftloop.drift import evaluate_drift, summarize_reference\n"
+            "from driftloop.drift.config import DriftConfig\n"
+            "rng = np.random.default_rng(0)\n"
+            "df = pd.DataFrame({'x': rng.normal(size=30_000).round(1), 'c': rng.choice(list('abc'), 30_000)})\n"
+            "s = summarize_reference(df, {'x': 'numeric', 'c': 'categorical'})\n"
+            "from dataclasses import replace\n"
+            "cfg = DriftConfig()\n"
+            "cfg = replace(cfg, multivariate=replace(cfg.multivariate, enabled=False))\n"
+            "evaluate_drift(s, df.sample(frac=1, random_state=1), cfg)\n"
+            "print('scipy.stats' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
+
 def test_ks_sketch_is_within_documented_bound():
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=50_000), rng.normal(0.05, 1.2, size=30_000)

@@ -50,8 +50,8 @@ def _import_all(modules: list[str]) -> None:
 def _prefetch_imports(modules: list[str]) -> threading.Thread | None:
     """Import ``modules`` in a background thread; join it before using them.
 
-    scipy.stats (and sklearn.ensemble, which imports it) cost 1-2 s to import, as much as the data
-    pass over a million rows. The import is Python bytecode while the data pass is mostly numpy and
+    sklearn.ensemble (which imports scipy.stats) costs 1-2 s to import, as much as the data pass over a
+    million rows; scipy.special, which the univariate p-values use, ~0.3 s. The import is Python bytecode while the data pass is mostly numpy and
     arrow code that releases the GIL, so on two cores the two overlap almost fully.
     """
     todo = [m for m in modules if m not in sys.modules]
@@ -131,7 +131,9 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
             raise DataError(f"Column(s) {unknown} are not in the reference summary; it has {list(summary.columns)}.")
         cols = [c for c in cols if c in columns]
     run_mv = cfg.multivariate.enabled and len(summary.sample) > 0
-    imports = _prefetch_imports(["scipy.stats", *(["sklearn.ensemble"] if run_mv else [])])
+    # scipy.special (chi2 / smirnov survival functions, ~0.3 s); scipy.stats only on rare paths (exact
+    # small-n KS, Fisher's test for tiny missing counts, model outputs) or with sklearn.ensemble
+    imports = _prefetch_imports(["scipy.special", *(["sklearn.ensemble"] if run_mv else [])])
     # Threads, because the heavy parts release the GIL: sorting and counting columns in the data
     # pass, the large-n KS p-values (numeric.smirnov_sf; scipy's own smirnov held the GIL for ~0.8 s
     # per column) and the domain classifier's tree building. Results do not depend on the scheduling.

@@ -251,8 +251,7 @@ class NumericComparison:
 def _ks_pvalue(d: float, n1: int, n2: int) -> float:
     """Two-sided KS p-value, same method choice as ``scipy.stats.ks_2samp(method="auto")``."""
     if max(n1, n2) <= KS_EXACT_MAX_N:
-        from scipy import stats  # noqa: F401  lazy: scipy.stats costs ~1 s to import; only small n need it
-
+        # lazy: importing scipy.stats costs ~1 s; only the exact small-n distribution needs it.
         try:  # scipy's own exact two-sample KS distribution; private, hence guarded (asymptotic fallback)
             from scipy.stats._stats_py import _attempt_exact_2kssamp
         except ImportError:  # pragma: no cover
