@@ -15,6 +15,7 @@ Conventions (fixed so that numbers are comparable across tools and cycles):
 from __future__ import annotations
 
 import numpy as np
+from driftloop.drift._imports import load
 
 PSI_PSEUDOCOUNT = 0.5
 
@@ -85,6 +86,6 @@ def chi2_sf(x2: float, dof: int) -> float:
     ``chi2.sf`` is ``scipy.special.chdtrc(df, x)`` (the same ufunc; x <= 0 gives 1, x = inf gives 0),
     and scipy.special imports in a fraction of scipy.stats' ~1 s.
     """
-    from scipy import special
+    special = load("scipy.special")
 
     return float(special.chdtrc(dof, x2))

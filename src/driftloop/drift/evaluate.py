@@ -15,7 +15,6 @@ missing-rate test drifts. The dataset drifts when the share of drifted columns r
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ import pandas as pd
 from driftloop.drift.categorical import CategoricalComparison
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.corrections import adjust
+from driftloop.drift._imports import load
 from driftloop.drift.missing import MissingComparison
 from driftloop.drift.numeric import NumericComparison
 from driftloop.drift.registry import P_SOURCE, get_test
@@ -42,7 +42,7 @@ N_WORKERS = 2  # per-column tests and the domain classifier; more brings nothing
 def _import_all(modules: list[str]) -> None:
     for m in modules:
         try:
-            importlib.import_module(m)
+            load(m)
         except ImportError:  # the foreground import raises it again, with its own traceback
             return
 
@@ -133,6 +133,11 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
     run_mv = cfg.multivariate.enabled and len(summary.sample) > 0
     # scipy.special (chi2 / smirnov survival functions, ~0.3 s); scipy.stats only on rare paths (exact
     # small-n KS, Fisher's test for tiny missing counts, model outputs) or with sklearn.ensemble
+    if any(summary.kinds[c] == "text" for c in cols):
+        # The text pass needs sklearn's tokenizer at once: import it here, in this thread, before
+        # the prefetch thread touches sklearn. Two threads initialising the sklearn package at the
+        # same time get a partially initialised module (ImportError: cannot import name 'clone').
+        load("sklearn.feature_extraction.text")
     imports = _prefetch_imports(["scipy.special", *(["sklearn.ensemble"] if run_mv else [])])
     # Threads, because the heavy parts release the GIL: sorting and counting columns in the data
     # pass, the large-n KS p-values (numeric.smirnov_sf; scipy's own smirnov held the GIL for ~0.8 s

@@ -14,6 +14,7 @@ import numpy as np
 
 from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.drift.results import StatResult
+from driftloop.drift._imports import load
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
         t = np.vstack([a, b])
         expected = t.sum(1, keepdims=True) * t.sum(0, keepdims=True) / t.sum()
         if expected.min() < 5:
-            from scipy import stats  # lazy and rare: scipy.stats costs ~1 s to import
+            stats = load("scipy.stats")  # lazy and rare: scipy.stats costs ~1 s to import
 
             p, method = float(stats.fisher_exact(t.astype(np.int64))[1]), "fisher"
         else:

@@ -25,6 +25,7 @@ import pandas as pd
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.errors import DataError
+from driftloop.drift._imports import load
 
 CBPE_ASSUMPTION = ("CBPE assumes the champion's probabilities are calibrated and that there is no concept "
                    "drift (P(label | features) unchanged); under concept drift the estimate is biased.")
@@ -117,7 +118,7 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
             "reference_share": dict(zip(classes, (r / r.sum()).tolist())),
             "current_share": dict(zip(classes, (c / c.sum()).tolist()))}}
         if rprob is not None and cprob is not None:
-            from scipy import stats  # lazy: scipy.stats costs ~1 s to import, only needed here
+            stats = load("scipy.stats")  # lazy: scipy.stats costs ~1 s to import, only needed here
 
             ks = stats.ks_2samp(rprob.max(1), cprob.max(1))
             tests["confidence_ks"] = {

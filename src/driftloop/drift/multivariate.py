@@ -26,6 +26,7 @@ import pandas as pd
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.numeric import as_float
 from driftloop.drift.text import clean_docs
+from driftloop.drift._imports import load
 
 TOP_LEVELS = 20
 # half-size bootstrap samples: fits ~1.6x faster than full-size ones and leaves each row
@@ -34,7 +35,7 @@ BOOTSTRAP_SHARE = 0.5
 
 
 def _text_features(ref: pd.Series, cur: pd.Series, col_ref: Any) -> np.ndarray:
-    from sklearn.feature_extraction.text import CountVectorizer
+    CountVectorizer = load("sklearn.feature_extraction.text").CountVectorizer
 
     docs = pd.concat([clean_docs(ref.fillna(""))[0], clean_docs(cur.fillna(""))[0]], ignore_index=True)
     length = docs.str.len().to_numpy(np.float64)
@@ -87,7 +88,7 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
 def permutation_auc_null(scores: np.ndarray, y: np.ndarray, n_permutations: int,
                          rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """Observed ROC AUC of ``scores`` for labels ``y`` and its permutation null distribution."""
-    from scipy.stats import rankdata  # lazy, like every scipy.stats use in the drift package
+    rankdata = load("scipy.stats").rankdata  # lazy, like every scipy.stats use in the drift package
 
     ranks = rankdata(scores)
     n1, n0 = int(y.sum()), int(y.size - y.sum())
@@ -120,7 +121,7 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     dict
         ``auc``, ``threshold``, ``p_value``, ``drifted``, ``top_features`` (column, importance), sizes.
     """
-    from sklearn.ensemble import RandomForestClassifier
+    RandomForestClassifier = load("sklearn.ensemble").RandomForestClassifier
 
     mv = cfg.multivariate
     if cur is None or len(ref) < 20 or len(cur) < 20 or not kinds:

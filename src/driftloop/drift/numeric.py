@@ -43,6 +43,7 @@ import numpy as np
 from driftloop.drift._codec import decode_array, encode_array, jfloat
 from driftloop.drift.divergence import js_distance, psi
 from driftloop.drift.results import StatResult
+from driftloop.drift._imports import load
 
 KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") switches to asymptotic above this
 # kstwo.sf band computed by smirnov_sf instead of scipy: from where scipy's own sum gets slow (~30 ms)
@@ -253,7 +254,7 @@ def _ks_pvalue(d: float, n1: int, n2: int) -> float:
     if max(n1, n2) <= KS_EXACT_MAX_N:
         # lazy: importing scipy.stats costs ~1 s; only the exact small-n distribution needs it.
         try:  # scipy's own exact two-sample KS distribution; private, hence guarded (asymptotic fallback)
-            from scipy.stats._stats_py import _attempt_exact_2kssamp
+            _attempt_exact_2kssamp = load("scipy.stats._stats_py")._attempt_exact_2kssamp
         except ImportError:  # pragma: no cover
             _attempt_exact_2kssamp = None
         if _attempt_exact_2kssamp is not None:
@@ -269,7 +270,7 @@ def _ks_pvalue(d: float, n1: int, n2: int) -> float:
         return float(np.clip(2.0 * smirnov_sf(en, d), 0, 1))
     p = kstwo_sf(d, en)
     if p is None:  # Durbin matrix / Pomeranz branches: scipy's own code (small n or tiny n x^2)
-        from scipy import stats  # lazy: scipy.stats costs ~1 s to import
+        stats = load("scipy.stats")  # lazy: scipy.stats costs ~1 s to import
 
         p = stats.distributions.kstwo.sf(d, en)
     return float(np.clip(p, 0, 1))
@@ -346,7 +347,7 @@ def kstwo_sf(x: float, n: int) -> float | None:
     ``1 - `` Pelz-Good otherwise. Returns None for the Durbin-matrix and Pomeranz branches
     (``n <= 140`` with ``n x^2 <= 4``, or ``n <= 100,000`` with ``n x^1.5 <= 1.4``).
     """
-    from scipy import special
+    special = load("scipy.special")
 
     if x >= 1.0:
         return 0.0
@@ -390,7 +391,7 @@ def smirnov_sf(n: int, x: float) -> float:
     tests/drift/test_correctness.py), i.e. below 5e-11 absolute since the value is < 0.0125 there.
     For ``0 < x < 1``; ~15x faster than scipy at n = 475,000, and numpy releases the GIL.
     """
-    from scipy import special
+    special = load("scipy.special")
 
     j = np.arange(int(np.floor(n * (1.0 - x))) + 1, dtype=np.float64)
     a = ((n - j) - n * x) / n  # 1 - x - j/n, from the exact integer n - j

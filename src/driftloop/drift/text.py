@@ -42,6 +42,7 @@ import pandas as pd
 from driftloop.drift.divergence import chi2_sf, contingency_chi2, js_distance
 from driftloop.drift.numeric import NumericAccumulator, NumericComparison, NumericReference, ks_test
 from driftloop.drift.results import StatResult
+from driftloop.drift._imports import load
 
 OTHER = "<other>"
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -84,7 +85,7 @@ def clean_docs(values: Any) -> tuple[pd.Series, int, int]:
 
 def tokenize_counts(docs: pd.Series, options: Mapping[str, Any]) -> tuple[pd.Series, int]:
     """(term counts, total tokens) of a chunk of clean documents."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    CountVectorizer = load("sklearn.feature_extraction.text").CountVectorizer
 
     if docs.size == 0:
         return _empty_counts(), 0
