@@ -52,7 +52,8 @@ def test_promote_reject_rerun_rollback_over_rest(server_client, tmp_path, reques
     assert len(server_client.search_model_versions(f"name='{name}'")) == 3
 
 
-def _race(server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool) -> list[dict]:
+def _race(server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool,
+          allow_failure: bool = False) -> list[dict]:
     exp = make_experiment(client, tmp_path, name=f"race-{tmp_path.name}")
     chs = [log_challenger(client, exp, seed) for seed in range(2)]
     work = tmp_path / "race"
@@ -74,6 +75,10 @@ def _race(server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool)
     (work / "go").touch()
     for p in procs:
         out, _ = p.communicate(timeout=90)
+        if allow_failure and p.returncode != 0:
+            # Without the lock the race may also surface as the registry refusing the second
+            # writer's history tag (a UNIQUE conflict): that, too, is the race the lock prevents.
+            return [{"failed": out.decode()[-2000:]}]
         assert p.returncode == 0, out.decode()[-2000:]
     return sorted((json.loads((work / f"{t}.json").read_text()) for t in "ab"), key=lambda r: r["start"])
 
@@ -96,5 +101,9 @@ def test_concurrent_promotions_do_not_interleave(server_uri, server_client, tmp_
 @pytest.mark.slow  # ~10 s of two more mlflow imports; run with `pytest -m slow`
 def test_race_without_shared_lock_interleaves(server_uri, server_client, tmp_path):
     """Negative control: the measurement above can see an interleaving when the lock is absent."""
-    first, second = _race(server_uri, server_client, tmp_path, "race-unlocked", shared_lock=False)
+    results = _race(server_uri, server_client, tmp_path, "race-unlocked", shared_lock=False, allow_failure=True)
+    if len(results) == 1:
+        assert "UNIQUE constraint failed" in results[0]["failed"] or "refused" in results[0]["failed"]
+        return
+    first, second = results
     assert second["start"] < first["end"]
