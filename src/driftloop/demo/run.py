@@ -46,7 +46,6 @@ def run_demo(rows: int = 1000, reset: bool = True) -> int:
     """Run both demo cycles from the project root and print what happened."""
     from driftloop.config import check_params, write_params
     from driftloop.demo.feedback import write_weeks
-    from driftloop.errors import ConfigError as _CE
 
     root = Path.cwd()
     if not (root / "conf" / "config.yaml").is_file() or not (root / "dvc.yaml").is_file():
@@ -59,24 +58,22 @@ def run_demo(rows: int = 1000, reset: bool = True) -> int:
         _reset(root)
     try:
         check_params()
-    except _CE:
+    except ConfigError:
         write_params([])
     incoming = root / "data" / "incoming"
     timings = []
 
-    print(f"== Cycle 1: weeks {CALM_WEEKS.start}-{CALM_WEEKS.stop - 1} arrive (no drift) ==", flush=True)
-    write_weeks(incoming, CALM_WEEKS, rows=rows)
-    t0 = time.perf_counter()
-    _run(["dvc", "repro"])
-    timings.append(time.perf_counter() - t0)
-    print_summary(root, "Cycle 1")
-
-    print(f"\n== Cycle 2: drifted weeks {DRIFTED_WEEKS.start}-{DRIFTED_WEEKS.stop - 1} arrive ==", flush=True)
-    write_weeks(incoming, DRIFTED_WEEKS, rows=rows)
-    t0 = time.perf_counter()
-    _run(["dvc", "repro"])
-    timings.append(time.perf_counter() - t0)
-    print_summary(root, "Cycle 2")
+    cycles = (
+        ("Cycle 1", CALM_WEEKS, "arrive (no drift)"),
+        ("Cycle 2", DRIFTED_WEEKS, "arrive, drifted"),
+    )
+    for title, weeks, what in cycles:
+        print(f"\n== {title}: weeks {weeks.start}-{weeks.stop - 1} {what} ==", flush=True)
+        write_weeks(incoming, weeks, rows=rows)
+        t0 = time.perf_counter()
+        _run(["dvc", "repro"])
+        timings.append(time.perf_counter() - t0)
+        print_summary(root, title)
 
     _run(["dvc", "push", "-q"])
     print(f"\nCycle wall times: {timings[0]:.1f} s and {timings[1]:.1f} s.")
