@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal, localcontext
+
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
 from driftloop.drift import categorical, numeric
+from driftloop.drift._special import stirling_excess
 from driftloop.drift.corrections import adjust, benjamini_hochberg
-from driftloop.drift.divergence import js_distance, psi
+from driftloop.drift.divergence import chi2_sf, js_distance, psi
 from driftloop.drift.missing import MissingComparison, missing_test
 
 
@@ -38,6 +45,12 @@ def test_ks_matches_scipy(n1, n2, shift, rounding):
     assert res.p_value == pytest.approx(ref.pvalue, abs=1e-9)
 
 
+# smirnov_sf against scipy's double-double sum: measured max relative deviation 1.0e-13 over
+# n in [2e4, 1e6] x n x^2 in [2.2, 300] (was 8e-10 with betaln's log-binomials, hence the old 2e-9);
+# 100x headroom for other platforms' log1p / exp. Past n x^2 ~ 350 the value is subnormal (abs=1e-300).
+SMIRNOV_REL = 1e-11
+
+
 def test_ks_large_n_band_matches_scipy():
     # n1 = n2 = 60,000 -> en = 30,000 and n D^2 in [2.2, 370): the smirnov_sf fast path
     rng = np.random.default_rng(0)
@@ -46,7 +59,7 @@ def test_ks_large_n_band_matches_scipy():
     ref = stats.ks_2samp(a, b)
     assert 2.2 <= 30_000 * ref.statistic ** 2 < 370
     assert res.statistic == pytest.approx(ref.statistic, abs=1e-12)
-    assert res.p_value == pytest.approx(ref.pvalue, rel=2e-9, abs=1e-9)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=SMIRNOV_REL, abs=1e-300)
 
 
 @pytest.mark.parametrize("n, nx2", [(20_001, 2.2), (30_000, 369.0), (200_000, 2.2), (200_000, 40.0),
@@ -54,7 +67,13 @@ def test_ks_large_n_band_matches_scipy():
 def test_smirnov_fast_path_matches_scipy_kstwo(n, nx2):
     d = float(np.sqrt(nx2 / n))
     p = numeric._ks_pvalue(d, 2 * n, 2 * n)  # en = n
-    assert p == pytest.approx(stats.kstwo.sf(d, n), rel=2e-9, abs=1e-300)
+    assert p == pytest.approx(stats.kstwo.sf(d, n), rel=SMIRNOV_REL, abs=1e-300)
+
+
+@pytest.mark.parametrize("n, nx2", [(25_000, 100.0), (77_777, 300.0)])
+def test_smirnov_sf_matches_scipy_smirnov(n, nx2):
+    x = float(np.sqrt(nx2 / n))
+    assert numeric.smirnov_sf(n, x) == pytest.approx(special.smirnov(n, x), rel=SMIRNOV_REL)
 
 
 @pytest.mark.parametrize("n, x", [
@@ -77,17 +96,69 @@ def test_kstwo_sf_defers_to_scipy_where_it_must(n1, n2, x):
     assert numeric._ks_pvalue(x, n1, n2) == float(stats.kstwo.sf(x, en))
 
 
-def test_chi2_sf_equals_scipy():
-    from driftloop.drift.divergence import chi2_sf
+CHI2_DOFS = [1, 2, 3, 4, 5, 10, 11, 50, 51, 200, 1001, 5000]
 
-    for x2, dof in [(0.0, 1), (3.84, 1), (1e-3, 5), (40.0, 7), (1e4, 3), (float("inf"), 2)]:
-        assert chi2_sf(x2, dof) == float(stats.chi2.sf(x2, dof))
+
+def _chi2_grid(dof: int) -> np.ndarray:
+    """Statistics at p = 1 - 1e-12 .. 1e-300 (placed by scipy's isf), plus tiny ones."""
+    p = np.concatenate([1 - np.logspace(-12, -1, 12), np.logspace(-1, -300, 61)])
+    return np.concatenate([stats.chi2.isf(p, dof), [5e-324, 1e-300, 1e-12, 1e-3, 0.5, 1.0]])
+
+
+@pytest.mark.parametrize("dof", CHI2_DOFS)
+def test_chi2_sf_matches_scipy(dof):
+    # chi2_sf is the A&S 26.4.4 / 26.4.5 closed form in numpy, not scipy's chdtrc: equal to rounding,
+    # not bit for bit. Measured max relative deviation where scipy's p > 1e-290: 1.7e-13 for dof <= 200,
+    # 7.6e-13 at dof = 1001 and 3.7e-12 at dof = 5000, there nearly all scipy's own (against 40-digit
+    # mpmath: chi2_sf within 2.4e-13 for every dof here, scipy off by 7.6e-13 at 1001 and 3.6e-12 at
+    # 5000), hence 5e-12 at 5000 and the exact check below. Below 1e-290: within 5e-302 absolute.
+    x = _chi2_grid(dof)
+    ref = stats.chi2.sf(x, dof)
+    got = np.array([chi2_sf(v, dof) for v in x])
+    big = ref > 1e-290
+    assert np.max(np.abs(got[big] / ref[big] - 1)) <= (1e-12 if dof <= 1001 else 5e-12)
+    assert np.all(np.abs(got[~big] - ref[~big]) <= 1e-300)
+
+
+def _even_chi2_sf_exact(x: float, dof: int) -> Decimal:
+    """``e^-y sum_{i < dof/2} y^i / i!`` (A&S 26.4.4) in 60-digit decimal arithmetic, y = x / 2."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        y = Decimal(x) / 2
+        term, total = Decimal(1), Decimal(1)
+        for i in range(1, dof // 2):
+            term = term * y / i
+            total += term
+        return total * (-y).exp()
+
+
+@pytest.mark.parametrize("dof", [1000, 5000])
+def test_chi2_sf_large_dof_against_exact_sum(dof):
+    # where scipy's igamc is itself off by up to 3.6e-12; measured max relative error 3.1e-13
+    x = stats.chi2.isf(np.logspace(-1, -290, 30), dof)
+    rel = [abs(Decimal(chi2_sf(v, dof)) / _even_chi2_sf_exact(v, dof) - 1) for v in x]
+    assert max(rel) <= Decimal("1e-12")
+
+
+def test_chi2_sf_edge_values_and_dof_validation():
+    for dof in (1, 2, 7, 5000):
+        for x in (0.0, -1.0, -np.inf, np.inf, np.nan):
+            np.testing.assert_equal(chi2_sf(x, dof), float(stats.chi2.sf(x, dof)))
+    assert chi2_sf(3.0, 4.0) == chi2_sf(3.0, np.int64(4)) == chi2_sf(np.float64(3.0), 4)
+    for bad in (2.5, 0, -3, np.nan, "3"):
+        with pytest.raises(ValueError, match="dof"):
+            chi2_sf(1.0, bad)
+
+
+def test_stirling_excess_matches_lgamma():
+    k = np.array([0.0, 0.5, 1.0, 2.0, 9.5, 10.0, 10.5, 255.0, 256.0, 1e3 + 0.5, 475_000.0, 1e6])
+    lgamma = np.array([math.lgamma(v + 1) for v in k])
+    lead = np.where(k > 0, k * np.log(np.where(k > 0, k, 1.0)), 0.0) - k
+    assert np.allclose(stirling_excess(k) + lead, lgamma, rtol=1e-14, atol=1e-14)
+    assert [stirling_excess(float(v)) for v in k] == pytest.approx(stirling_excess(k).tolist(), rel=1e-15)
 
 
 def test_univariate_evaluation_does_not_import_scipy_stats():
-    import subprocess
-    import sys
-
     code = ("import sys, numpy as np, pandas as pd\n"
             "from driftloop.drift import evaluate_drift, summarize_reference\n"
             "from driftloop.drift.config import DriftConfig\n"
@@ -101,6 +172,36 @@ def test_univariate_evaluation_does_not_import_scipy_stats():
             "print('scipy.stats' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_univariate_p_values_do_not_import_scipy():
+    # chi2_sf, smirnov_sf and the common kstwo_sf branches are numpy: importing scipy.special cost
+    # ~0.25 s of a one-second evaluation at 100k rows. The KS statistic of x lands in smirnov_sf's band
+    # (en = 30,000), the missing-rate test of m takes the chi2 branch (not Fisher), c runs chi2.
+    code = textwrap.dedent("""
+        import sys, numpy as np, pandas as pd
+        from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
+        rng = np.random.default_rng(0)
+        n = 60_000
+
+        def frame(shift, missing):
+            m = rng.normal(size=n)
+            m[rng.random(n) < missing] = np.nan
+            return pd.DataFrame({"x": rng.normal(shift, size=n).round(2),
+                                 "c": rng.choice(list("abcd"), n, p=[.4, .3, .2, .1]), "m": m})
+
+        kinds = {"x": "numeric", "c": "categorical", "m": "numeric"}
+        cfg = DriftConfig.from_dict({"multivariate": {"enabled": False}})
+        rep = evaluate_drift(summarize_reference(frame(0.0, 0.05), kinds, cfg), frame(0.05, 0.06), cfg)
+        d = rep.columns["x"].tests["ks"].statistic
+        print(2.2 <= 30_000 * d * d < 370, rep.columns["m"].tests["missing"].details["method"],
+              rep.columns["c"].tests["chi2"].p_value is not None)
+        print(sorted(m for m in sys.modules if m == "scipy" or m.startswith("scipy.")))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    lines = out.strip().splitlines()
+    assert lines[-2] == "True chi2 True"
+    assert lines[-1] == "[]"
 
 
 def test_ks_sketch_is_within_documented_bound():

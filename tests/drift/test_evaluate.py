@@ -164,7 +164,7 @@ def test_model_outputs_sections(summary, demo_same):
 
 
 def test_domain_classifier(demo_ref, demo_same, demo_drift):
-    cfg = DriftConfig.from_dict({"multivariate": {"max_rows": 1000, "n_estimators": 60}})
+    cfg = DriftConfig.from_dict({"multivariate": {"max_rows": 1000}})
     s = summarize_reference(demo_ref, KINDS, cfg)
     quiet = evaluate_drift(s, demo_same, cfg).multivariate
     loud = evaluate_drift(s, demo_drift, cfg).multivariate

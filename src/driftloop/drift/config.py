@@ -184,7 +184,9 @@ class MissingConfig:
 class MultivariateConfig:
     enabled: bool = True
     max_rows: int = 2000
-    n_estimators: int = 100
+    test_share: float = 0.5
+    ridge: float = 0.1
+    max_interactions: int = 20
     n_permutations: int = 1000
     min_auc: float = 0.55
     top_features: int = 10
@@ -305,7 +307,11 @@ class DriftConfig:
             kw["multivariate"] = MultivariateConfig(
                 enabled=_bool(mv.get("enabled", d.enabled), "multivariate.enabled"),
                 max_rows=_num(mv.get("max_rows", d.max_rows), "multivariate.max_rows", lo=20, integer=True),
-                n_estimators=_num(mv.get("n_estimators", d.n_estimators), "multivariate.n_estimators", lo=1, integer=True),
+                test_share=_num(mv.get("test_share", d.test_share), "multivariate.test_share", lo=0.0, hi=0.9,
+                                lo_open=True),
+                ridge=_num(mv.get("ridge", d.ridge), "multivariate.ridge", lo=0.0, lo_open=True),
+                max_interactions=_num(mv.get("max_interactions", d.max_interactions), "multivariate.max_interactions",
+                                      lo=0, integer=True),
                 n_permutations=_num(mv.get("n_permutations", d.n_permutations), "multivariate.n_permutations", lo=1, integer=True),
                 min_auc=_num(mv.get("min_auc", d.min_auc), "multivariate.min_auc", lo=0.5, hi=1.0),
                 top_features=_num(mv.get("top_features", d.top_features), "multivariate.top_features", lo=1, integer=True))

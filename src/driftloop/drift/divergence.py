@@ -15,7 +15,8 @@ Conventions (fixed so that numbers are comparable across tools and cycles):
 from __future__ import annotations
 
 import numpy as np
-from driftloop.drift._imports import load
+
+from driftloop.drift import _special
 
 PSI_PSEUDOCOUNT = 0.5
 
@@ -81,11 +82,15 @@ def contingency_chi2(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[fl
 
 
 def chi2_sf(x2: float, dof: int) -> float:
-    """Chi-squared survival function, ``scipy.stats.chi2.sf(x2, dof)`` without importing scipy.stats.
+    """Chi-squared survival function ``scipy.stats.chi2.sf(x2, dof)`` for integer ``dof``, without scipy.
 
-    ``chi2.sf`` is ``scipy.special.chdtrc(df, x)`` (the same ufunc; x <= 0 gives 1, x = inf gives 0),
-    and scipy.special imports in a fraction of scipy.stats' ~1 s.
+    Closed forms of Abramowitz & Stegun 26.4.4 / 26.4.5 in numpy (:func:`driftloop.drift._special.chi2_sf`):
+    importing scipy.special for ``chdtrc`` cost ~0.25 s of a one-second evaluation. ``x2 <= 0`` gives 1,
+    ``inf`` gives 0, NaN gives NaN; a non-integer ``dof`` raises ValueError.
+
+    Examples
+    --------
+    >>> chi2_sf(0.0, 3)
+    1.0
     """
-    special = load("scipy.special")
-
-    return float(special.chdtrc(dof, x2))
+    return _special.chi2_sf(x2, dof)

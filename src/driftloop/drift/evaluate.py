@@ -15,8 +15,6 @@ missing-rate test drifts. The dataset drifts when the share of drifted columns r
 
 from __future__ import annotations
 
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Iterable
@@ -37,29 +35,6 @@ from driftloop.drift.text import TextComparison
 from driftloop.errors import DataError
 
 N_WORKERS = 2  # per-column tests and the domain classifier; more brings nothing on GIL-bound parts
-
-
-def _import_all(modules: list[str]) -> None:
-    for m in modules:
-        try:
-            load(m)
-        except ImportError:  # the foreground import raises it again, with its own traceback
-            return
-
-
-def _prefetch_imports(modules: list[str]) -> threading.Thread | None:
-    """Import ``modules`` in a background thread; join it before using them.
-
-    sklearn.ensemble (which imports scipy.stats) costs 1-2 s to import, as much as the data pass over a
-    million rows; scipy.special, which the univariate p-values use, ~0.3 s. The import is Python bytecode while the data pass is mostly numpy and
-    arrow code that releases the GIL, so on two cores the two overlap almost fully.
-    """
-    todo = [m for m in modules if m not in sys.modules]
-    if not todo:
-        return None
-    t = threading.Thread(target=_import_all, args=(todo,), name="driftloop-drift-imports", daemon=True)
-    t.start()
-    return t
 
 
 def _comparison(kind: str, ref: Any, acc: Any, cfg: DriftConfig) -> Any:
@@ -131,21 +106,17 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
             raise DataError(f"Column(s) {unknown} are not in the reference summary; it has {list(summary.columns)}.")
         cols = [c for c in cols if c in columns]
     run_mv = cfg.multivariate.enabled and len(summary.sample) > 0
-    # scipy.special (chi2 / smirnov survival functions, ~0.3 s); scipy.stats only on rare paths (exact
-    # small-n KS, Fisher's test for tiny missing counts, model outputs) or with sklearn.ensemble
     if any(summary.kinds[c] == "text" for c in cols):
-        # The text pass needs sklearn's tokenizer at once: import it here, in this thread, before
-        # the prefetch thread touches sklearn. Two threads initialising the sklearn package at the
-        # same time get a partially initialised module (ImportError: cannot import name 'clone').
+        # The text pass needs sklearn's tokenizer: import it here, in this thread, before the pool's
+        # threads touch sklearn. Two threads initialising the sklearn package at the same time get a
+        # partially initialised module (ImportError: cannot import name 'clone'), seen in CI.
         load("sklearn.feature_extraction.text")
-    imports = _prefetch_imports(["scipy.special", *(["sklearn.ensemble"] if run_mv else [])])
     # Threads, because the heavy parts release the GIL: sorting and counting columns in the data
-    # pass, the large-n KS p-values (numeric.smirnov_sf; scipy's own smirnov held the GIL for ~0.8 s
-    # per column) and the domain classifier's tree building. Results do not depend on the scheduling.
+    # pass, the large-n KS p-values (numeric.smirnov_sf) and the domain classifier's linear algebra.
+    # Numeric and categorical columns import no scipy or sklearn at all (each costs 0.3-1.2 s, as
+    # much as the whole pass over 100k rows). Results do not depend on the scheduling.
     with ThreadPoolExecutor(max_workers=N_WORKERS) as pool:
         cs: CurrentSummary = summarize_current(summary, current, cols, cfg, pool)
-        if imports is not None:
-            imports.join()
         mv_future = None
         if run_mv and cs.n_rows > 0:
             from driftloop.drift.multivariate import domain_classifier

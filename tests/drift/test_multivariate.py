@@ -1,0 +1,165 @@
+"""The domain classifier: its parts against independent implementations, its null by simulation.
+
+The simulations are the point: a classifier two-sample test is only valid when the scores the AUC
+is computed on are held out *and* the permutation null matches how they were produced. A control
+below shows the natural-looking alternative (cross-fitted scores pooled over folds, permuted as if
+independent) failing the same false-alarm bound, so the bound can fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.linear_model import Ridge
+from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
+from driftloop.drift import multivariate as mv
+
+ALPHA = 0.05
+
+
+def _binomial_bound(p: float, n: int, z: float = 3.0) -> float:
+    return p + z * np.sqrt(p * (1 - p) / n)
+
+
+def _table(n: int, rng: np.random.Generator, corr: float = 0.0, scale5: float = 1.0, n_num: int = 8) -> pd.DataFrame:
+    x = rng.normal(size=(n, n_num))
+    x[:, 1] = corr * x[:, 0] + np.sqrt(1 - corr ** 2) * x[:, 1]  # marginals stay N(0, 1)
+    x[:, 5] *= scale5
+    d = {f"n{i}": x[:, i] for i in range(n_num)}
+    d["c0"] = rng.choice(["a", "b", "c"], n)
+    d["c1"] = rng.choice(40, n).astype(str)
+    return pd.DataFrame(d)
+
+
+def _kinds(df: pd.DataFrame) -> dict[str, str]:
+    return {c: "numeric" if c.startswith("n") else "categorical" for c in df}
+
+
+def test_average_ranks_match_scipy_rankdata():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 30, 500).astype(float)  # many ties
+    np.testing.assert_array_equal(mv.average_ranks(a), stats.rankdata(a))
+    b = rng.normal(size=300)
+    np.testing.assert_array_equal(mv.average_ranks(b), stats.rankdata(b))
+
+
+def test_observed_auc_matches_sklearn():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    s = rng.normal(size=400) + 0.5 * y
+    s[::7] = 0.25  # ties across classes
+    auc, null = mv.permutation_auc_null(s, y, 50, rng)
+    assert auc == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert null.shape == (50,)
+
+
+def test_ridge_discriminant_matches_sklearn_ridge():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 6))
+    y = (rng.random(300) < 0.4).astype(float)
+    w, b = mv.ridge_discriminant(x, y, ridge=0.1)
+    ref = Ridge(alpha=0.1 * 300, fit_intercept=True, solver="cholesky").fit(x, y)
+    np.testing.assert_allclose(w, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert b == pytest.approx(ref.intercept_, abs=1e-12)
+
+
+def test_separation_shares_split_the_mean_score_gap_exactly():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3))
+    y = np.r_[np.zeros(100), np.ones(100)]
+    x[y == 1, 0] += 1.0
+    w = np.array([1.0, 0.5, 0.2])
+    owners = [("a",), ("b",), ("a", "b")]
+    gap = w * (x[y == 1].mean(0) - x[y == 0].mean(0))
+    expected = pd.Series({"a": gap[0] + gap[2] / 2, "b": gap[1] + gap[2] / 2}).clip(lower=0)
+    got = mv.separation_shares(w, x, y, owners)
+    pd.testing.assert_series_equal(got.sort_index(), (expected / expected.sum()).sort_index(), check_names=False)
+
+
+def _domain(ref: pd.DataFrame, cur: pd.DataFrame, **overrides) -> dict:
+    cfg = DriftConfig.from_dict({"multivariate": {"n_permutations": 200, **overrides}})
+    return mv.domain_classifier(ref, cur, _kinds(ref), None, cfg)
+
+
+def test_deterministic_and_reports_its_sizes():
+    rng = np.random.default_rng(4)
+    ref, cur = _table(500, rng), _table(500, rng, corr=0.5)
+    a, b = _domain(ref, cur), _domain(ref, cur)
+    assert a == b
+    assert a["n_test"] == 500 and a["n_reference"] == a["n_current"] == 500 and a["n_features"] > 16
+
+
+def test_false_alarm_rate_within_alpha():
+    """No drift: P(p < alpha) stays within alpha plus a 3-sigma binomial margin (a fresh split each trial)."""
+    rng = np.random.default_rng(5)
+    trials, alarms = 300, 0  # 1,000 trials of this gave a rate of 0.046
+    for t in range(trials):
+        cfg = DriftConfig.from_dict({"seed": t, "multivariate": {"n_permutations": 200}})
+        ref, cur = _table(200, rng), _table(200, rng)
+        alarms += mv.domain_classifier(ref, cur, _kinds(ref), None, cfg)["p_value"] < ALPHA
+    assert alarms / trials <= _binomial_bound(ALPHA, trials), alarms
+
+
+def _pooled_cross_fitted_p(ref: pd.DataFrame, cur: pd.DataFrame, rng: np.random.Generator, folds: int = 5) -> float:
+    """The tempting shortcut: k-fold held-out scores pooled, then permuted as if independent."""
+    x, _ = mv.expand(mv.build_features(ref, cur, _kinds(ref), None), 20)
+    y = np.r_[np.zeros(len(ref)), np.ones(len(cur))]
+    fold = np.empty(y.size, dtype=int)
+    for side in (0, 1):
+        idx = rng.permutation(np.flatnonzero(y == side))
+        fold[idx] = np.arange(idx.size) % folds
+    scores = np.empty(y.size)
+    with threadpool_limits(limits=1, user_api="blas"):  # see multivariate.py: faster single-threaded
+        for f in range(folds):
+            w, b = mv.ridge_discriminant(x[fold != f], y[fold != f], 0.1)
+            scores[fold == f] = x[fold == f] @ w + b
+    auc, null = mv.permutation_auc_null(scores, y.astype(int), 200, rng)
+    return float((np.sum(null >= auc) + 1) / (null.size + 1))
+
+
+def test_control_pooled_cross_fitting_fails_the_same_bound():
+    """Each fold's model is fitted on the other folds' labels, so the pooled AUC varies ~sqrt(2)x more
+    than the permutation null assumes: false alarms ~3x alpha (0.145 in 200 trials). The bound above can fail."""
+    rng = np.random.default_rng(6)
+    trials = 300
+    alarms = sum(_pooled_cross_fitted_p(_table(200, rng), _table(200, rng), rng) < ALPHA
+                 for _ in range(trials))
+    assert alarms / trials > _binomial_bound(ALPHA, trials), alarms
+
+
+def test_power_against_a_correlation_change_no_column_test_sees():
+    """Marginals identical, correlation 0 -> 0.6: univariate tests stay quiet, the classifier flags it
+    and names the two columns."""
+    rng = np.random.default_rng(7)
+    cfg = DriftConfig.from_dict({"multivariate": {"n_permutations": 200}})
+    trials, hits, quiet = 20, 0, 0
+    for _ in range(trials):
+        ref, cur = _table(2000, rng), _table(2000, rng, corr=0.6)
+        rep = evaluate_drift(summarize_reference(ref, _kinds(ref), cfg), cur, cfg)
+        quiet += rep.drifted_columns == []
+        m = rep.multivariate
+        hits += m["drifted"] and {f["column"] for f in m["top_features"][:2]} == {"n0", "n1"}
+    assert hits / trials >= 0.9 and quiet / trials >= 0.9, (hits, quiet)
+
+
+def test_variance_change_is_flagged_and_attributed():
+    rng = np.random.default_rng(8)
+    res = _domain(_table(2000, rng), _table(2000, rng, scale5=1.5))
+    assert res["drifted"] and res["top_features"][0]["column"] == "n5"
+
+
+def test_degenerate_inputs_have_defined_outcomes():
+    ref = pd.DataFrame({"x": np.ones(100), "c": ["a"] * 100})
+    res = mv.domain_classifier(ref, ref.copy(), {"x": "numeric", "c": "categorical"}, None, DriftConfig())
+    assert not res["drifted"] and res["n_features"] == 0 and res["auc"] == 0.5 and res["top_features"] == []
+    few = mv.domain_classifier(ref.iloc[:5], ref.iloc[:5], {"x": "numeric"}, None, DriftConfig())
+    assert few == {"drifted": False, "note": "too few rows for the domain classifier (need 20 per side)"}
+    nan = pd.DataFrame({"x": np.r_[np.full(50, np.nan), np.arange(50.0)], "c": [None] * 100})
+    res = mv.domain_classifier(nan, nan.iloc[::-1].reset_index(drop=True), {"x": "numeric", "c": "categorical"},
+                               None, DriftConfig())
+    assert 0.0 <= res["auc"] <= 1.0 and 0.0 < res["p_value"] <= 1.0
