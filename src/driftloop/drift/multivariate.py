@@ -119,12 +119,16 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns scaled to mean 0, sd 1 over both sides (label-free); constant columns dropped."""
-    mean = x.mean(axis=0)
-    xc = x - mean
-    sd = np.sqrt(np.einsum("ij,ij->j", xc, xc) / max(x.shape[0], 1))
-    keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
-    return xc[:, keep] / sd[keep], keep
+    """Columns scaled to mean 0, sd 1 over both sides (label-free); constant columns dropped.
+
+    Overwrites ``x`` (callers pass temporaries; this keeps one copy of the expansion in memory).
+    """
+    scale = np.maximum(1.0, np.abs(x).max(axis=0, initial=0.0))  # before centring: a constant stays ~0
+    x -= x.mean(axis=0)
+    sd = np.sqrt(np.einsum("ij,ij->j", x, x) / max(x.shape[0], 1))
+    keep = sd > 1e-12 * scale
+    x /= np.where(keep, sd, 1.0)
+    return (x if keep.all() else x[:, keep]), keep
 
 
 def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -133,7 +137,7 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     Squares of every continuous feature; products of each pair among the first ``max_interactions``
     continuous features (their count grows as k(k-1)/2, hence the cap).
     """
-    z, keep = _standardise(fm.x)
+    z, keep = _standardise(fm.x.astype(np.float64, copy=True))
     srcs = [s for s, k in zip(fm.sources, keep) if k]
     cont = np.flatnonzero(fm.continuous[keep])
     blocks, owners = [z], [(s,) for s in srcs]
@@ -141,7 +145,9 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     i, j = np.triu_indices(pairs.size, k=1)
     left, right = np.r_[cont, pairs[i]].astype(np.int64), np.r_[cont, pairs[j]].astype(np.int64)
     if left.size:
-        quad, keep2 = _standardise(z[:, left] * z[:, right])  # squares, then products of pairs
+        quad = z[:, left]
+        quad *= z[:, right]  # squares, then products of pairs
+        quad, keep2 = _standardise(quad)
         pair_owners = [(srcs[a],) if a == b else (srcs[a], srcs[b]) for a, b in zip(left, right)]
         blocks.append(quad)
         owners += [o for o, k in zip(pair_owners, keep2) if k]
@@ -164,11 +170,12 @@ def ridge_discriminant(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.n
     Fisher's discriminant direction, shrunk towards the identity so that hundreds of expanded
     features on a few thousand rows stay well conditioned.
     """
+    n = y.size
     mean_x, mean_y = x.mean(axis=0), float(y.mean())
-    xc = x - mean_x
-    g = xc.T @ xc
-    g[np.diag_indices_from(g)] += ridge * y.size
-    w = np.linalg.solve(g, xc.T @ (y - mean_y))
+    g = x.T @ x
+    g -= n * np.outer(mean_x, mean_x)  # centred Gram without a centred copy of x (features are standardised)
+    g[np.diag_indices_from(g)] += ridge * n
+    w = np.linalg.solve(g, x.T @ y - n * mean_x * mean_y)
     return w, mean_y - float(mean_x @ w)
 
 
