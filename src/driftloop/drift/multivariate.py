@@ -140,18 +140,26 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     z, keep = _standardise(fm.x.astype(np.float64, copy=True))
     srcs = [s for s, k in zip(fm.sources, keep) if k]
     cont = np.flatnonzero(fm.continuous[keep])
-    blocks, owners = [z], [(s,) for s in srcs]
     pairs = cont[:max_interactions]
     i, j = np.triu_indices(pairs.size, k=1)
     left, right = np.r_[cont, pairs[i]].astype(np.int64), np.r_[cont, pairs[j]].astype(np.int64)
+    base = z.shape[1]
+    # one preallocated matrix, filled a block at a time: no n x k(k-1)/2 temporaries
+    out = np.empty((z.shape[0], base + left.size))
+    out[:, :base] = z
+    np.square(z[:, cont], out=out[:, base:base + cont.size])
+    k = base + cont.size
+    for a in range(pairs.size - 1):  # the order of np.triu_indices(k=1): (0,1), (0,2), ..., (1,2), ...
+        m = pairs.size - 1 - a
+        np.multiply(z[:, pairs[a]:pairs[a] + 1], z[:, pairs[a + 1:]], out=out[:, k:k + m])
+        k += m
+    owners = [(s,) for s in srcs] + [(srcs[a],) if a == b else (srcs[a], srcs[b]) for a, b in zip(left, right)]
     if left.size:
-        quad = z[:, left]
-        quad *= z[:, right]  # squares, then products of pairs
-        quad, keep2 = _standardise(quad)
-        pair_owners = [(srcs[a],) if a == b else (srcs[a], srcs[b]) for a, b in zip(left, right)]
-        blocks.append(quad)
-        owners += [o for o, k in zip(pair_owners, keep2) if k]
-    return np.hstack(blocks), owners
+        _, keep2 = _standardise(out[:, base:])  # squares, then products of pairs, in place
+        if not keep2.all():
+            kept = np.r_[np.ones(base, dtype=bool), keep2]
+            out, owners = out[:, kept], [o for o, k in zip(owners, kept) if k]
+    return out, owners
 
 
 def stratified_split(y: np.ndarray, test_share: float, rng: np.random.Generator) -> np.ndarray:
