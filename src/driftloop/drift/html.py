@@ -155,7 +155,10 @@ def render_html(report: Any) -> str:
         parts.append("<h2>Multivariate (domain classifier)</h2>")
         if "auc" in mv:
             parts.append(f"<p>ROC AUC {_fmt(mv['auc'])} (threshold {_fmt(mv['threshold'])}, permutation p "
-                         f"{_fmt(mv['p_value'])}): {'drift' if mv['drifted'] else 'no drift'}.</p>")
+                         f"{_fmt(mv['p_value'])}): {'drift' if mv['drifted'] else 'no drift'}.</p>"
+                         f"<p class='muted'>{escape(str(mv.get('method', '')))}; AUC on {_fmt(mv.get('n_test'))} "
+                         "held-out rows. Importance: each column's share of the gap between the two sides' "
+                         "mean scores.</p>")
             tf = mv.get("top_features") or []
             parts.append(bars_svg([f["column"] for f in tf], [f["importance"] for f in tf], [0.0] * len(tf))
                          + "<div class='muted'>feature importance by column</div>")

@@ -13,9 +13,14 @@ Classifier
     numpy, so the test costs tens of milliseconds and imports nothing: a random forest cost ~1 s
     to fit and sklearn ~1.2 s to import, which broke the suite's time budget at 100k rows.
 Held-out scores
-    ``n_folds``-fold cross-fitting with folds stratified by side, so every training set has the
-    same reference/current share (an intercept cannot leak a fold's label share into its scores).
-    Each row is scored by the model fitted without its fold.
+    One split, stratified by side: ``test_share`` of each side's rows is held out, the
+    discriminant is fitted on the rest and scores the held-out rows. Given the fitted model, the
+    held-out scores are fixed and, under no drift, their side labels exchangeable, so the
+    permutation null below is exact. Pooling k-fold cross-fitted scores would use every row but
+    is not: each fold's model is fitted on the other folds' labels, the pooled AUC then varies
+    ~sqrt(2) times more than the permutation null says, and false alarms run ~3x alpha (measured;
+    the control in tests/drift/test_multivariate.py). The random forest this module used before
+    had the same flaw through its out-of-bag scores.
 Null and decision
     ROC AUC of the held-out scores with a **permutation null**: side labels are permuted
     ``n_permutations`` times over the fixed held-out scores (the Mann-Whitney permutation
@@ -24,8 +29,8 @@ Null and decision
     rate and the power against a correlation-only change are checked by simulation in
     tests/drift/test_multivariate.py.
 Features that drive it
-    The model refitted on all rows splits the gap between the two sides' mean scores exactly into
-    one term per feature, ``w_j * (mean_cur(x_j) - mean_ref(x_j))``; terms are summed back to their
+    On the held-out rows, the gap between the two sides' mean scores splits exactly into one term
+    per feature, ``w_j * (mean_cur(x_j) - mean_ref(x_j))``; terms are summed back to their
     source columns (a product's term half to each column) and reported as shares of the positive
     total (a column pulling the other way has no share).
 
