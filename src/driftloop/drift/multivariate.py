@@ -141,9 +141,9 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     """Standardised quadratic expansion and, per feature, the source column(s) it comes from.
 
     Squares of every continuous feature; products of each pair among the first ``max_interactions``
-    continuous features (their count grows as k(k-1)/2, hence the cap).
+    continuous features (their count grows as k(k-1)/2, hence the cap). Standardises ``fm.x`` in place.
     """
-    z, keep = _standardise(fm.x.astype(np.float64, copy=True))
+    z, keep = _standardise(fm.x)  # in place: the base matrix is only ever a step towards this one
     srcs = [s for s, k in zip(fm.sources, keep) if k]
     cont = np.flatnonzero(fm.continuous[keep])
     pairs = cont[:max_interactions]
@@ -221,13 +221,17 @@ def permutation_auc_null(scores: np.ndarray, y: np.ndarray, n_permutations: int,
     return observed, auc(null)
 
 
-def separation_shares(w: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[tuple[str, ...]]) -> pd.Series:
-    """Each source column's share of the gap between the sides' mean scores on rows ``x``.
+def separation_shares(w: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[tuple[str, ...]],
+                      rows: np.ndarray | None = None) -> pd.Series:
+    """Each source column's share of the gap between the sides' mean scores on ``x[rows]``.
 
     The gap is ``sum_j w_j * (mean_cur(x_j) - mean_ref(x_j))`` exactly; a product feature's term is
     split evenly between its two columns. Negative column totals (pulling the other way) get no share.
     """
-    gap = w * (x[y == 1].mean(axis=0) - x[y == 0].mean(axis=0))
+    rows = np.ones(y.size, dtype=bool) if rows is None else rows
+    cur, ref = (rows & (y == 1)).astype(np.float64), (rows & (y == 0)).astype(np.float64)
+    # means as products with 0/1 vectors: no copy of the selected rows
+    gap = w * (x.T @ (cur / cur.sum() - ref / ref.sum()))
     per_column: dict[str, float] = {}
     for g, cols in zip(gap, owners):
         for c in cols:
@@ -270,8 +274,8 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
         # made them ~10x slower on two cores that the column tests keep busy (measured).
         with threadpool_limits(limits=1, user_api="blas"):
             w, b = ridge_discriminant(x[~test], y[~test], mv.ridge)
-            scores = x[test] @ w + b
-        shares = separation_shares(w, x[test], y[test], owners)
+            scores = (x @ w + b)[test]  # scoring every row costs less than copying the held-out ones
+            shares = separation_shares(w, x, y, owners, rows=test)
     auc, null = permutation_auc_null(scores, y[test].astype(np.int64), mv.n_permutations, rng)
     p = float((np.sum(null >= auc) + 1) / (null.size + 1))
     q = float(np.quantile(null, 1 - cfg.alpha))
