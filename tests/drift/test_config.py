@@ -63,3 +63,13 @@ def test_per_column_thresholds_take_precedence():
     assert cfg.threshold("a.b", "numeric", "psi") == 0.5
     assert cfg.threshold("other", "numeric", "psi") == 0.1
     assert cfg.columns["c"].skip
+
+
+def test_too_few_permutations_for_alpha_is_a_config_error():
+    from driftloop.drift import DriftConfig
+    from driftloop.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"multivariate.n_permutations must be >= 20 for drift.alpha = 0.05.*Got 19"):
+        DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 19}})
+    DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 20}})
+    DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 5, "enabled": False}})

@@ -163,3 +163,47 @@ def test_degenerate_inputs_have_defined_outcomes():
     res = mv.domain_classifier(nan, nan.iloc[::-1].reset_index(drop=True), {"x": "numeric", "c": "categorical"},
                                None, DriftConfig())
     assert 0.0 <= res["auc"] <= 1.0 and 0.0 < res["p_value"] <= 1.0
+
+
+def test_one_extreme_value_does_not_hide_a_shift():
+    """A single 1e3 in the reference used to squeeze the column after standardising (power 1.0 -> 0.0
+    in review); winsorising at pooled quantiles keeps the shift visible."""
+    rng = np.random.default_rng(10)
+    hits = 0
+    for _ in range(10):
+        ref = pd.DataFrame({"x": rng.normal(size=1000), "z": rng.normal(size=1000)})
+        cur = pd.DataFrame({"x": rng.normal(0.3, size=1000), "z": rng.normal(size=1000)})
+        ref.loc[0, "x"] = 1e3
+        res = mv.domain_classifier(ref, cur, {"x": "numeric", "z": "numeric"}, None, DriftConfig())
+        hits += res["drifted"] and res["top_features"][0]["column"] == "x"
+    assert hits >= 9, hits
+
+
+@pytest.mark.parametrize("scale", [1e-13, 1e160], ids=["tiny", "huge"])
+def test_scale_of_a_column_does_not_matter(scale):
+    rng = np.random.default_rng(11)
+    ref = pd.DataFrame({"x": rng.normal(size=1000) * scale})
+    cur = pd.DataFrame({"x": rng.normal(1.0, size=1000) * scale})
+    res = mv.domain_classifier(ref, cur, {"x": "numeric"}, None, DriftConfig())
+    assert res["drifted"] and res["auc"] > 0.7
+
+
+@pytest.mark.parametrize("sizes", [(20, 20), (20, 2000)])
+def test_tiny_test_share_still_holds_out_a_row_per_side(sizes):
+    rng = np.random.default_rng(12)
+    ref, cur = _table(sizes[0], rng), _table(sizes[1], rng)
+    res = _domain(ref, cur, test_share=0.02)
+    assert np.isfinite(res["auc"]) and res["n_test"] >= 2 and all(np.isfinite(f["importance"]) for f in res["top_features"])
+
+
+def test_integer_levels_seen_as_floats_are_the_same_levels():
+    """An int column with one NaN arrives as floats: 1 and 1.0 must be one level, not drift."""
+    rng = np.random.default_rng(13)
+    ref = pd.DataFrame({"c": rng.integers(0, 5, 3000)})
+    cur = pd.DataFrame({"c": rng.integers(0, 5, 3000).astype(float)})
+    cur.loc[0, "c"] = np.nan
+    cfg = DriftConfig.from_dict({"multivariate": {"n_permutations": 200}})
+    rep = evaluate_drift(summarize_reference(ref, {"c": "categorical"}, cfg), cur, cfg)
+    col = rep.to_dict()["columns"]["c"]
+    assert not col["drifted"] and col["levels"]["n_unseen"] == 0 and col["tests"]["chi2"]["p_value"] > 1e-3
+    assert not rep.multivariate["drifted"]

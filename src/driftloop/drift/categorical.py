@@ -36,6 +36,19 @@ OTHER = "__other__"
 OTHER_NEW = "__other_unseen__"
 
 
+def level_key(value: Any) -> str:
+    """A level's name: ``str(value)``, except that an integral float is named as the integer.
+
+    An integer column with one missing value arrives as floats (pandas casts it), so without this
+    level 1 of the reference and level 1.0 of the current batch would count as different levels
+    (one vanished, one unseen) and the chi-squared test would call a column with unchanged values
+    drifted.
+    """
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def level_counts(values: Any) -> tuple[pd.Series, int, int]:
     """(counts per string level, n_total, n_missing) of one chunk, vectorised via value_counts."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -44,7 +57,7 @@ def level_counts(values: Any) -> tuple[pd.Series, int, int]:
         s = s.astype(object)
     vc = s.value_counts(dropna=True)
     n_missing = n_total - int(vc.sum())
-    vc.index = pd.Index(vc.index.map(str), dtype=object)
+    vc.index = pd.Index(vc.index.map(level_key), dtype=object)  # one call per level, not per row
     if vc.index.has_duplicates:  # e.g. 1 and "1" in an object column
         vc = vc.groupby(level=0, sort=False).sum()
     return vc.astype(np.int64), n_total, n_missing

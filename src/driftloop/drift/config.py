@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+import numpy as np
+
 from driftloop.errors import ConfigError
 
 KINDS = ("numeric", "categorical", "text")
@@ -333,7 +335,14 @@ class DriftConfig:
         if "columns" in m:
             cols = _check_keys(m["columns"], set(m["columns"] or {}), "columns")
             kw["columns"] = {str(k): _column_override(str(k), v) for k, v in cols.items()}
-        return cls(**kw)
+        cfg = cls(**kw)
+        mv = cfg.multivariate
+        if mv.enabled and 1.0 / (mv.n_permutations + 1) >= cfg.alpha:
+            # p = (k + 1) / (n + 1) >= 1 / (n + 1): with fewer permutations the classifier could never flag
+            need = int(np.floor(1.0 / cfg.alpha))
+            raise ConfigError(f"drift.multivariate.n_permutations must be >= {need} for drift.alpha = {cfg.alpha} "
+                              f"(the smallest permutation p-value is 1 / (n + 1)). Got {mv.n_permutations} instead.")
+        return cfg
 
     def kind(self, kind: str) -> KindConfig:
         """The :class:`KindConfig` of ``kind``."""

@@ -51,13 +51,15 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from driftloop.drift.categorical import level_key
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.numeric import as_float
 from driftloop.drift.text import clean_docs
 from driftloop.drift._imports import load
 
 TOP_LEVELS = 20
-MIN_ROWS = 20  # per side; below this the cross-fitted AUC is too coarse to test anything
+CLIP_QUANTILE = 0.005  # continuous features are winsorised at these pooled quantiles
+MIN_ROWS = 20  # per side; below this the held-out AUC is too coarse to test anything
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,18 @@ def _text_features(ref: pd.Series, cur: pd.Series, col_ref: Any) -> np.ndarray:
     return np.column_stack([length, n_tok, share])
 
 
+def _winsorise(v: np.ndarray) -> np.ndarray:
+    """``v`` clipped to its pooled [0.5%, 99.5%] quantiles.
+
+    Without it one extreme value (a 99999 sentinel, a unit error) inflates the column's standard
+    deviation, squeezes every other value towards zero after standardising, and the ridge penalty
+    then hides that column's drift (measured: power 1.0 -> 0.0 for a 0.3 sd shift at 1,000 rows per
+    side with one value of 1e3). The quantiles ignore the side labels, so the test stays exact.
+    """
+    lo, hi = np.quantile(v, [CLIP_QUANTILE, 1.0 - CLIP_QUANTILE]) if v.size else (0.0, 0.0)
+    return np.clip(v, lo, hi)
+
+
 def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str], summary: Any) -> FeatureMatrix:
     """Stacked base features (reference rows first) and each feature's source column."""
     blocks, sources, continuous = [], [], []
@@ -110,16 +124,19 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
             v = np.concatenate([as_float(ref[c]), as_float(cur[c])])
             bad = ~np.isfinite(v)
             fill = np.median(v[~bad]) if (~bad).any() else 0.0
-            add(np.where(bad, fill, v)[:, None], c, True)
+            add(_winsorise(np.where(bad, fill, v))[:, None], c, True)
             if bad.any():
                 add(bad[:, None].astype(np.float64), c, False)
         elif kind == "categorical":
-            s = pd.concat([ref[c], cur[c]], ignore_index=True).astype(object)
-            s = s.where(s.notna(), "__missing__").astype(str)
-            top = s.value_counts().index[:TOP_LEVELS]
+            codes, uniques = pd.factorize(pd.concat([ref[c], cur[c]], ignore_index=True).astype(object))
+            names = np.array([level_key(u) for u in uniques] + ["__missing__"], dtype=object)  # code -1 = NaN
+            s = pd.Series(names[codes])  # level names computed once per level, not per row
+            counts = s.value_counts()
+            # most frequent first, ties by name: the choice must not depend on which side a row is on
+            top = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable").index[:TOP_LEVELS]
             add((s.to_numpy(object)[:, None] == top.to_numpy(object)[None, :]).astype(np.float64), c, False)
         else:
-            add(_text_features(ref[c], cur[c], summary.columns[c]), c, True)
+            add(np.apply_along_axis(_winsorise, 0, _text_features(ref[c], cur[c], summary.columns[c])), c, True)
     x = np.hstack(blocks) if blocks else np.zeros((len(ref) + len(cur), 0))
     return FeatureMatrix(x, sources, np.asarray(continuous, dtype=bool))
 
@@ -127,12 +144,15 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Columns scaled to mean 0, sd 1 over both sides (label-free); constant columns dropped.
 
+    Each column is first divided by its largest magnitude, so neither values of 1e-13 (which an
+    absolute cut-off would call constant) nor of 1e160 (whose squares overflow) lose their signal.
     Overwrites ``x`` (callers pass temporaries; this keeps one copy of the expansion in memory).
     """
-    scale = np.maximum(1.0, np.abs(x).max(axis=0, initial=0.0))  # before centring: a constant stays ~0
+    peak = np.abs(x).max(axis=0, initial=0.0)
+    x /= np.where(peak > 0, peak, 1.0)
     x -= x.mean(axis=0)
     sd = np.sqrt(np.einsum("ij,ij->j", x, x) / max(x.shape[0], 1))
-    keep = sd > 1e-12 * scale
+    keep = sd > 1e-12  # relative to the column's largest magnitude, which is now 1
     x /= np.where(keep, sd, 1.0)
     return (x if keep.all() else x[:, keep]), keep
 
@@ -173,7 +193,9 @@ def stratified_split(y: np.ndarray, test_share: float, rng: np.random.Generator)
     test = np.zeros(y.size, dtype=bool)
     for side in (0, 1):
         idx = rng.permutation(np.flatnonzero(y == side))
-        test[idx[: int(round(idx.size * test_share))]] = True
+        # at least one held-out row per side (else the AUC is undefined), at least two to fit on
+        n_test = min(max(int(round(idx.size * test_share)), 1), max(idx.size - 2, 1))
+        test[idx[:n_test]] = True
     return test
 
 
