@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/bench_drift.py --sizes 100k,1M,5M [--chunked-sizes 1M,20M] [--quick] [--workdir DIR]
+    python bench/bench_drift.py --sizes 100k,1M,5M [--chunked-sizes 1M,20M] [--breakdown] [--quick] [--workdir DIR]
 
 Data: 25 columns = 20 float64 columns with ~5% NaN + 5 string categorical columns with 3, 30, 300,
 3,000 and 10,000 levels; the current window has a mild shift in some columns. The reference has
@@ -141,6 +141,38 @@ def child(mode: str, current: Path, summary: Path, quantiles: Path) -> dict:
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss_mb": peak_rss_mb()}
 
 
+def child_phases(current: Path, summary: Path) -> dict:
+    """Where a fresh process spends the full suite's time, phase by phase (one thread at a time)."""
+    marks = {}
+    t = time.perf_counter()
+
+    def mark(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        marks[name] = now - t
+        t = now
+
+    import pandas as pd
+
+    mark("import pandas")
+    from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift
+    from driftloop.drift.multivariate import domain_classifier
+
+    mark("import driftloop.drift")
+    s = ReferenceSummary.load(summary)
+    mark("load reference summary")
+    df = pd.read_parquet(current)
+    mark("read current")
+    cfg = DriftConfig.from_dict({"multivariate": {"enabled": False}})
+    report = evaluate_drift(s, df, cfg)
+    json.dumps(report.to_dict())
+    mark("univariate evaluation (2 threads)")
+    sample = df.sample(min(len(df), 2000), random_state=0).reset_index(drop=True)
+    domain_classifier(s.sample, sample, s.kinds, s, DriftConfig())
+    mark("domain classifier (1 thread)")
+    return marks
+
+
 def peak_rss_mb() -> float:
     """Peak RSS of this process. ru_maxrss survives exec on Linux (a child forked from a big parent
     reports the parent's peak), so prefer VmHWM, which belongs to the new address space."""
@@ -219,12 +251,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="100k and 1M only, one repetition")
     ap.add_argument("--reps", type=int, default=3, help="interleaved repetitions per measurement (medians kept)")
     ap.add_argument("--reps-large", type=int, default=1, help="repetitions for sizes above 1M rows")
+    ap.add_argument("--breakdown", action="store_true", help="also time the full suite's phases in a fresh process")
     ap.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "/tmp/driftloop-bench"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--current", help=argparse.SUPPRESS)
     ap.add_argument("--summary", help=argparse.SUPPRESS)
     ap.add_argument("--quantiles", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child == "phases":
+        print(json.dumps(child_phases(Path(a.current), Path(a.summary))))
+        return
     if a.child:
         print(json.dumps(child(a.child, Path(a.current), Path(a.summary), Path(a.quantiles))))
         return
@@ -254,6 +290,13 @@ def main() -> None:
                 tr, mr = m["wall"] / b["wall"], m["maxrss_mb"] / b["maxrss_mb"]
                 print(f"  {label:17s}/ baseline: time {tr:.2f}x ({'meets' if tr <= 1.3 else 'misses'} <= 1.3), "
                       f"peak memory {mr:.2f}x ({'meets' if mr <= 1.2 else 'misses'} <= 1.2)")
+        if a.breakdown:
+            phases = [run_child("phases", cur_path, summ, quant, ref_path) for _ in range(reps)]
+            phases = [p for p in phases if p]
+            if phases:
+                print("  where the full suite's time goes (fresh process, medians; in the suite the classifier runs beside the column tests):")
+                for k in phases[0]:
+                    print(f"    {k:36s} {np.median([p[k] for p in phases]):6.3f} s")
         if e and s:
             for mode, label in (("suite", "full suite"), ("suite_univariate", "univariate suite")):
                 if r[mode]:
