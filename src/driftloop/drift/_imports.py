@@ -1,12 +1,12 @@
 """Lazy imports that are safe across the drift package's threads.
 
-The drift pass imports scipy and sklearn lazily (they cost seconds) and runs column work and a
-prefetch of those imports on threads. Two threads initialising one package at the same time can
-see it half-initialised (``ImportError: cannot import name 'clone' from partially initialized
-module 'sklearn.base'`` was seen in CI), because importlib breaks the apparent lock cycle by
-handing out the unfinished module. Every lazy import in the package goes through :func:`load`,
-which serialises first-time imports behind one lock and skips the lock for modules already
-fully imported (so the data pass never waits on the prefetch for a module it already has).
+The drift pass runs column work on threads, and the rare paths that need scipy or sklearn (exact
+small-n KS, Fisher's test, the text tokenizer, model outputs) import them lazily, possibly from two
+threads at once. Two threads initialising one package at the same time can see it half-initialised
+(``ImportError: cannot import name 'clone' from partially initialized module 'sklearn.base'`` was
+seen in CI), because importlib breaks the apparent lock cycle by handing out the unfinished module.
+Every lazy import in the package goes through :func:`load`, which serialises first-time imports
+behind one lock and skips the lock for modules already fully imported.
 """
 
 from __future__ import annotations
