@@ -96,7 +96,7 @@ def prepare_reference(ref_path: Path, workdir: Path) -> tuple[Path, Path]:
 
     from driftloop.drift import DriftConfig, summarize_reference
 
-    summ, quant = workdir / f"{ref_path.stem}.summary.json", workdir / f"{ref_path.stem}.quantiles.json"
+    summ, quant = workdir / f"{ref_path.stem}.summary.npz", workdir / f"{ref_path.stem}.quantiles.json"
     if not summ.exists():
         ref = pd.read_parquet(ref_path)
         t = time.perf_counter()

@@ -7,7 +7,7 @@ REFERENCE = SNAPSHOT_DIR / "reference.parquet"
 CURRENT = SNAPSHOT_DIR / "current.parquet"
 MANIFEST = SNAPSHOT_DIR / "manifest.json"
 SUMMARY_DIR = Path("data/summary")
-REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.json"
+REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.npz"
 
 REPORTS = Path("reports")
 DRIFT_JSON = REPORTS / "drift.json"

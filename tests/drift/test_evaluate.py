@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -69,10 +70,46 @@ def test_chunked_equals_whole(summary, demo_drift):
 
 
 def test_summary_roundtrip(tmp_path, summary, demo_drift):
-    path = summary.save(tmp_path / "reference_summary.json")
-    json.loads(path.read_text())
+    path = summary.save(tmp_path / "reference_summary.npz")
+    with np.load(path, allow_pickle=False) as z:  # plain numpy can open it: JSON structure + two blobs
+        tree = json.loads(z["tree"].tobytes())
+        assert sorted(z.files) == ["f8", "i8", "tree"] and tree["format_version"] == 2
     loaded = ReferenceSummary.load(path)
     assert evaluate_drift(loaded, demo_drift, FAST).to_dict() == evaluate_drift(summary, demo_drift, FAST).to_dict()
+    assert summary.save(tmp_path / "any.name").exists()  # written at exactly the given path
+
+
+def _format1(tree):
+    """A summary tree as format 1 wrote it: arrays as base64 dicts, sample columns as lists."""
+    if isinstance(tree, np.ndarray):
+        dtype = "<i8" if tree.dtype.kind == "i" else "<f8"
+        return {"dtype": dtype, "n": int(tree.size), "b64": base64.b64encode(tree.astype(dtype).tobytes()).decode()}
+    if isinstance(tree, dict):
+        return {k: _format1(v) for k, v in tree.items()}
+    return tree
+
+
+def test_summary_format1_still_loads(tmp_path, summary, demo_drift):
+    tree = summary.to_tree()
+    sample = {c: [None if isinstance(v, float) and np.isnan(v) else v for v in np.asarray(col).tolist()]
+              for c, col in tree.pop("sample").items()}
+    old = {**_format1(tree), "format_version": 1, "sample": sample}
+    for c, v in tree["columns"].items():  # level and term counts were plain JSON lists
+        if "counts" in v:
+            old["columns"][c]["counts"] = v["counts"].tolist()
+    path = tmp_path / "reference_summary.json"
+    path.write_text(json.dumps(old))
+    loaded = ReferenceSummary.load(path)
+    assert evaluate_drift(loaded, demo_drift, FAST).to_dict() == evaluate_drift(summary, demo_drift, FAST).to_dict()
+
+
+@pytest.mark.parametrize("content", [b"not a summary", b"PK\x03\x04 truncated zip", b'{"format_version": 9}'],
+                         ids=["text", "broken-zip", "unknown-version"])
+def test_unreadable_summary_names_the_file(tmp_path, content):
+    path = tmp_path / "reference_summary.npz"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="reference_summary.npz|format_version 9"):
+        ReferenceSummary.load(path)
 
 
 def test_column_subset_and_errors(summary, demo_drift):

@@ -8,6 +8,8 @@ independent) failing the same false-alarm bound, so the bound can fail.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,6 +60,38 @@ def test_observed_auc_matches_sklearn():
     assert null.shape == (50,)
 
 
+def test_random_subset_sums_follow_the_exact_subset_distribution():
+    """All C(8, 3) = 56 subsets of distinct powers of two have distinct sums: each must come up
+    equally often (chi-squared goodness of fit against the enumeration)."""
+    values = 2.0 ** np.arange(8)
+    sums = mv.random_subset_sums(values, 3, 28_000, np.random.default_rng(12))
+    expected = sorted(sum(c) for c in itertools.combinations(values, 3))
+    counts = pd.Series(sums).value_counts().reindex(expected, fill_value=0)
+    assert counts.index.isin(expected).all() and len(counts) == 56
+    assert stats.chisquare(counts.to_numpy()).pvalue > 1e-3
+
+
+def test_random_subset_sums_redraw_rows_whose_boundary_keys_tie():
+    """float32 keys can tie at the k-th smallest (rare for real): such a row would select k + 1
+    values, so it must be drawn again. A generator whose first draw ties shows it is."""
+
+    class FirstDrawTies:
+        def __init__(self) -> None:
+            self.rng, self.calls = np.random.default_rng(0), 0
+
+        def random(self, shape, dtype):
+            self.calls += 1
+            keys = self.rng.random(shape, dtype=dtype)
+            if self.calls == 1:
+                keys[0, :] = np.arange(keys.shape[1], dtype=dtype) / 10
+                keys[0, 3] = keys[0, 2]  # the 3rd and 4th smallest tie
+            return keys
+
+    gen = FirstDrawTies()
+    sums = mv.random_subset_sums(np.ones(6), 3, 4, gen)  # type: ignore[arg-type]
+    assert gen.calls == 2 and (sums == 3.0).all()
+
+
 def test_ridge_discriminant_matches_sklearn_ridge():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(300, 6))
@@ -66,6 +100,13 @@ def test_ridge_discriminant_matches_sklearn_ridge():
     ref = Ridge(alpha=0.1 * 300, fit_intercept=True, solver="cholesky").fit(x, y)
     np.testing.assert_allclose(w, ref.coef_, rtol=1e-10, atol=1e-12)
     assert b == pytest.approx(ref.intercept_, abs=1e-12)
+    # fitted on two row blocks (views) = fitted on their concatenation
+    blocks = (slice(0, 80), slice(150, 260))
+    wb, bb = mv.ridge_discriminant(x, y, ridge=0.1, rows=blocks)
+    rows = np.r_[0:80, 150:260]
+    ref = Ridge(alpha=0.1 * rows.size, fit_intercept=True, solver="cholesky").fit(x[rows], y[rows])
+    np.testing.assert_allclose(wb, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert bb == pytest.approx(ref.intercept_, abs=1e-12)
 
 
 def test_separation_shares_split_the_mean_score_gap_exactly():

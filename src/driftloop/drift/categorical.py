@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from driftloop.drift._codec import encode_array
 from driftloop.drift.divergence import chi2_sf, contingency_chi2, js_distance, psi
 from driftloop.drift.results import StatResult
 
@@ -49,6 +50,13 @@ def level_key(value: Any) -> str:
     return str(value)
 
 
+def level_names(levels: pd.Index) -> pd.Index:
+    """:func:`level_key` of each level, as an object Index (one call per level, none for strings)."""
+    if isinstance(levels.dtype, pd.StringDtype) or levels.inferred_type == "string":
+        return levels.astype(object)  # already their own names; skips a Python call per level
+    return pd.Index(levels.map(level_key), dtype=object)
+
+
 def level_counts(values: Any) -> tuple[pd.Series, int, int]:
     """(counts per string level, n_total, n_missing) of one chunk, vectorised via value_counts."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -57,7 +65,7 @@ def level_counts(values: Any) -> tuple[pd.Series, int, int]:
         s = s.astype(object)
     vc = s.value_counts(dropna=True)
     n_missing = n_total - int(vc.sum())
-    vc.index = pd.Index(vc.index.map(level_key), dtype=object)  # one call per level, not per row
+    vc.index = level_names(vc.index)
     if vc.index.has_duplicates:  # e.g. 1 and "1" in an object column
         vc = vc.groupby(level=0, sort=False).sum()
     return vc.astype(np.int64), n_total, n_missing
@@ -86,14 +94,14 @@ class CategoricalReference:
         rest = vc.iloc[track_max:]
         return cls(n_total, n_missing, vc.iloc[:track_max], int(rest.size), int(rest.sum()))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_tree(self) -> dict[str, Any]:
         return {"kind": "categorical", "n_total": self.n_total, "n_missing": self.n_missing,
-                "levels": [str(k) for k in self.counts.index], "counts": [int(v) for v in self.counts.values],
+                "levels": [str(k) for k in self.counts.index], "counts": encode_array(self.counts.to_numpy(np.int64)),
                 "untracked_levels": self.untracked_levels, "untracked_count": self.untracked_count}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "CategoricalReference":
-        counts = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["levels"], dtype=object))
+    def from_tree(cls, d: dict[str, Any]) -> "CategoricalReference":
+        counts = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["levels"], dtype=object))  # list or array
         return cls(d["n_total"], d["n_missing"], counts, d["untracked_levels"], d["untracked_count"])
 
     def accumulator(self) -> "CategoricalAccumulator":

@@ -45,13 +45,13 @@ alike). Categorical-by-numeric interactions are not expanded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from driftloop.drift.categorical import level_key
+from driftloop.drift.categorical import level_names
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.numeric import as_float
 from driftloop.drift.text import clean_docs
@@ -60,6 +60,7 @@ from driftloop.drift._imports import load
 TOP_LEVELS = 20
 CLIP_QUANTILE = 0.005  # continuous features are winsorised at these pooled quantiles
 MIN_ROWS = 20  # per side; below this the held-out AUC is too coarse to test anything
+PERMUTATION_BLOCK = 100  # permutations drawn at once (a 100 x n_test float32 key matrix)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,51 @@ def _winsorise(v: np.ndarray) -> np.ndarray:
     return np.clip(v, lo, hi)
 
 
+def _top_level_indicators(ref: pd.Series, cur: pd.Series) -> np.ndarray:
+    """0/1 columns for the ``TOP_LEVELS`` most frequent level names over both sides (missing is a level).
+
+    Rows are mapped to integer codes once (level names via :func:`level_key`, so 1 and 1.0 are one
+    level), and the indicators compare integers: comparing Python strings row by row cost ~10 ms a
+    column at 2 x 2,000 rows.
+    """
+    both = pd.concat([ref, cur], ignore_index=True)
+    if isinstance(both.dtype, pd.CategoricalDtype):
+        both = both.astype(object)
+    codes, uniques = pd.factorize(both)  # NaN / None / pd.NA -> code -1
+    names = level_names(pd.Index(uniques)).append(pd.Index(["__missing__"], dtype=object))
+    name_codes, name_uniques = pd.factorize(names)  # merge 1 and 1.0
+    row_codes = name_codes[codes]  # code -1 picks the last entry, "__missing__"
+    counts = np.bincount(row_codes, minlength=len(name_uniques))
+    # most frequent first, ties by name: the choice must not depend on which side a row is on
+    order = np.lexsort((np.asarray(name_uniques, dtype=object).astype(str), -counts))
+    top = order[counts[order] > 0][:TOP_LEVELS]
+    return (row_codes[:, None] == top[None, :]).astype(np.float64)
+
+
+def _numeric_values(columns: list[str], ref: pd.DataFrame, cur: pd.DataFrame
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per numeric column: its values (NaN and +-inf -> pooled median of the finite values,
+    winsorised) and, when any value is missing, a 0/1 missing indicator; each as an n x 1 block.
+
+    All columns at once: one median and one quantile call over a matrix instead of one per column.
+    """
+    nr = len(ref)
+    v = np.empty((nr + len(cur), len(columns)), order="F")
+    for j, c in enumerate(columns):
+        v[:nr, j], v[nr:, j] = as_float(ref[c]), as_float(cur[c])
+    bad = ~np.isfinite(v)
+    v[bad] = np.nan
+    v[:, bad.all(axis=0)] = 0.0  # no finite value: fill with 0 (and no all-NaN median warning)
+    fill = np.nanmedian(v, axis=0) if v.size else np.zeros(len(columns))
+    np.copyto(v, np.broadcast_to(fill, v.shape), where=bad)
+    if v.size:  # winsorised at pooled quantiles (see _winsorise)
+        lo, hi = np.quantile(v, [CLIP_QUANTILE, 1.0 - CLIP_QUANTILE], axis=0)
+        np.clip(v, lo, hi, out=v)
+    values = {c: v[:, j:j + 1] for j, c in enumerate(columns)}
+    missing = {c: bad[:, j:j + 1].astype(np.float64) for j, c in enumerate(columns) if bad[:, j].any()}
+    return values, missing
+
+
 def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str], summary: Any) -> FeatureMatrix:
     """Stacked base features (reference rows first) and each feature's source column."""
     blocks, sources, continuous = [], [], []
@@ -119,22 +165,14 @@ def build_features(ref: pd.DataFrame, cur: pd.DataFrame, kinds: Mapping[str, str
         sources.extend([column] * block.shape[1])
         continuous.extend([is_continuous] * block.shape[1])
 
+    values, missing = _numeric_values([c for c, k in kinds.items() if k == "numeric"], ref, cur)
     for c, kind in kinds.items():
         if kind == "numeric":
-            v = np.concatenate([as_float(ref[c]), as_float(cur[c])])
-            bad = ~np.isfinite(v)
-            fill = np.median(v[~bad]) if (~bad).any() else 0.0
-            add(_winsorise(np.where(bad, fill, v))[:, None], c, True)
-            if bad.any():
-                add(bad[:, None].astype(np.float64), c, False)
+            add(values[c], c, True)
+            if c in missing:
+                add(missing[c], c, False)
         elif kind == "categorical":
-            codes, uniques = pd.factorize(pd.concat([ref[c], cur[c]], ignore_index=True).astype(object))
-            names = np.array([level_key(u) for u in uniques] + ["__missing__"], dtype=object)  # code -1 = NaN
-            s = pd.Series(names[codes])  # level names computed once per level, not per row
-            counts = s.value_counts()
-            # most frequent first, ties by name: the choice must not depend on which side a row is on
-            top = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable").index[:TOP_LEVELS]
-            add((s.to_numpy(object)[:, None] == top.to_numpy(object)[None, :]).astype(np.float64), c, False)
+            add(_top_level_indicators(ref[c], cur[c]), c, False)
         else:
             add(np.apply_along_axis(_winsorise, 0, _text_features(ref[c], cur[c], summary.columns[c])), c, True)
     x = np.hstack(blocks) if blocks else np.zeros((len(ref) + len(cur), 0))
@@ -148,7 +186,7 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     absolute cut-off would call constant) nor of 1e160 (whose squares overflow) lose their signal.
     Overwrites ``x`` (callers pass temporaries; this keeps one copy of the expansion in memory).
     """
-    peak = np.abs(x).max(axis=0, initial=0.0)
+    peak = np.maximum(x.max(axis=0, initial=0.0), -x.min(axis=0, initial=0.0))  # max |x|, no |x| copy
     x /= np.where(peak > 0, peak, 1.0)
     x -= x.mean(axis=0)
     sd = np.sqrt(np.einsum("ij,ij->j", x, x) / max(x.shape[0], 1))
@@ -171,7 +209,9 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     left, right = np.r_[cont, pairs[i]].astype(np.int64), np.r_[cont, pairs[j]].astype(np.int64)
     base = z.shape[1]
     # one preallocated matrix, filled a block at a time: no n x k(k-1)/2 temporaries
-    out = np.empty((z.shape[0], base + left.size))
+    # column-major: each block below is written, and each feature later standardised, contiguously
+    z = np.asfortranarray(z)
+    out = np.empty((z.shape[0], base + left.size), order="F")
     out[:, :base] = z
     np.square(z[:, cont], out=out[:, base:base + cont.size])
     k = base + cont.size
@@ -188,30 +228,29 @@ def expand(fm: FeatureMatrix, max_interactions: int) -> tuple[np.ndarray, list[t
     return out, owners
 
 
-def stratified_split(y: np.ndarray, test_share: float, rng: np.random.Generator) -> np.ndarray:
-    """Boolean test mask holding ``test_share`` of each side (shuffled), so both parts share its mix."""
-    test = np.zeros(y.size, dtype=bool)
-    for side in (0, 1):
-        idx = rng.permutation(np.flatnonzero(y == side))
-        # at least one held-out row per side (else the AUC is undefined), at least two to fit on
-        n_test = min(max(int(round(idx.size * test_share)), 1), max(idx.size - 2, 1))
-        test[idx[:n_test]] = True
-    return test
+def n_held_out(n: int, test_share: float) -> int:
+    """Rows of one side held out: ``test_share`` of ``n``, at least one (else the AUC is undefined)
+    and leaving at least two to fit on."""
+    return min(max(int(round(n * test_share)), 1), max(n - 2, 1))
 
 
-def ridge_discriminant(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, float]:
+def ridge_discriminant(x: np.ndarray, y: np.ndarray, ridge: float,
+                       rows: Sequence[slice] = (slice(None),)) -> tuple[np.ndarray, float]:
     """Weights and intercept of ridge least squares of the side label on standardised features.
 
     Solves ``(Xc'Xc + ridge * n * I) w = Xc'(y - mean(y))`` with ``Xc`` the centred features:
     Fisher's discriminant direction, shrunk towards the identity so that hundreds of expanded
-    features on a few thousand rows stay well conditioned.
+    features on a few thousand rows stay well conditioned. Fits on the row blocks ``rows`` of
+    ``x`` and ``y`` (views, so the training rows are never copied).
     """
-    n = y.size
-    mean_x, mean_y = x.mean(axis=0), float(y.mean())
-    g = x.T @ x
+    blocks = [(x[s], y[s]) for s in rows]
+    n = sum(yb.size for _, yb in blocks)
+    mean_x = sum(xb.sum(axis=0) for xb, _ in blocks) / n
+    mean_y = float(sum(yb.sum() for _, yb in blocks)) / n
+    g = sum(xb.T @ xb for xb, _ in blocks)
     g -= n * np.outer(mean_x, mean_x)  # centred Gram without a centred copy of x (features are standardised)
     g[np.diag_indices_from(g)] += ridge * n
-    w = np.linalg.solve(g, x.T @ y - n * mean_x * mean_y)
+    w = np.linalg.solve(g, sum(xb.T @ yb for xb, yb in blocks) - n * mean_x * mean_y)
     return w, mean_y - float(mean_x @ w)
 
 
@@ -238,9 +277,30 @@ def permutation_auc_null(scores: np.ndarray, y: np.ndarray, n_permutations: int,
 
     observed = float(auc(ranks[y == 1].sum()))
     null = np.empty(n_permutations)
-    for b in range(n_permutations):  # loop over permutations (vectorised inside)
-        null[b] = ranks[rng.permutation(y.size)[:n1]].sum()
+    for start in range(0, n_permutations, PERMUTATION_BLOCK):  # blocks bound the key matrix's memory
+        stop = min(start + PERMUTATION_BLOCK, n_permutations)
+        null[start:stop] = random_subset_sums(ranks, n1, stop - start, rng)
     return observed, auc(null)
+
+
+def random_subset_sums(values: np.ndarray, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Sums of ``values`` over ``n`` independent, uniformly random ``k``-subsets (0 < k < size).
+
+    Each subset is the positions of the ``k`` smallest of iid uniform keys, which by symmetry is a
+    uniform random ``k``-subset: one ``partition`` per block instead of a shuffle per permutation
+    (half the time). float32 keys can tie; a row whose k-th and (k+1)-th keys tie would select more
+    than ``k`` values (probability ~size / 2^24), so it is drawn again, which keeps the subsets
+    exactly uniform.
+    """
+    out = np.empty(n)
+    todo = np.arange(n)
+    while todo.size:
+        keys = rng.random((todo.size, values.size), dtype=np.float32)
+        mask = keys <= np.partition(keys, k - 1, axis=1)[:, k - 1:k]
+        ok = np.count_nonzero(mask, axis=1) == k
+        out[todo[ok]] = mask[ok] @ values  # exact: sums of half-integer ranks in float64
+        todo = todo[~ok]
+    return out
 
 
 def separation_shares(w: np.ndarray, x: np.ndarray, y: np.ndarray, owners: list[tuple[str, ...]],
@@ -285,25 +345,34 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     mv = cfg.multivariate
     if cur is None or len(ref) < MIN_ROWS or len(cur) < MIN_ROWS or not kinds:
         return {"drifted": False, "note": f"too few rows for the domain classifier (need {MIN_ROWS} per side)"}
-    x, owners = expand(build_features(ref, cur, kinds, summary), mv.max_interactions)
-    y = np.r_[np.zeros(len(ref)), np.ones(len(cur))]
     rng = np.random.default_rng([cfg.seed, 3])
-    test = stratified_split(y, mv.test_share, rng)
+    # A stratified random split: each side shuffled, its first rows held out. The training rows are
+    # then two contiguous blocks of the expanded matrix, which the fit reads as views (no copy).
+    ref = ref.iloc[rng.permutation(len(ref))].reset_index(drop=True)
+    cur = cur.iloc[rng.permutation(len(cur))].reset_index(drop=True)
+    nr, nc = len(ref), len(cur)
+    tr, tc = n_held_out(nr, mv.test_share), n_held_out(nc, mv.test_share)
+    held, train = (slice(0, tr), slice(nr, nr + tc)), (slice(tr, nr), slice(nr + tc, nr + nc))
+    y = np.r_[np.zeros(nr), np.ones(nc)]
+    test = np.zeros(nr + nc, dtype=bool)
+    test[held[0]] = test[held[1]] = True
+    x, owners = expand(build_features(ref, cur, kinds, summary), mv.max_interactions)
     if x.shape[1] == 0:  # every feature constant on both sides: nothing can separate them
-        scores, shares = np.zeros(int(test.sum())), pd.Series(dtype=np.float64)
+        scores, shares = np.zeros(tr + tc), pd.Series(dtype=np.float64)
     else:
         # One BLAS thread: the products here take ~10 ms single-threaded, and OpenBLAS's own threads
         # made them ~10x slower on two cores that the column tests keep busy (measured).
         with threadpool_limits(limits=1, user_api="blas"):
-            w, b = ridge_discriminant(x[~test], y[~test], mv.ridge)
-            scores = (x @ w + b)[test]  # scoring every row costs less than copying the held-out ones
+            w, b = ridge_discriminant(x, y, mv.ridge, rows=train)
+            scores = np.concatenate([x[s] @ w for s in held]) + b
             shares = separation_shares(w, x, y, owners, rows=test)
-    auc, null = permutation_auc_null(scores, y[test].astype(np.int64), mv.n_permutations, rng)
+    auc, null = permutation_auc_null(scores, np.r_[np.zeros(tr), np.ones(tc)].astype(np.int64),
+                                     mv.n_permutations, rng)
     p = float((np.sum(null >= auc) + 1) / (null.size + 1))
     q = float(np.quantile(null, 1 - cfg.alpha))
     thr = max(q, mv.min_auc)
     return {"method": "ridge discriminant on a quadratic expansion, held-out ROC AUC, permutation null",
             "auc": auc, "threshold": thr, "null_quantile": q, "p_value": p, "n_permutations": int(null.size),
             "drifted": bool(auc >= thr and p < cfg.alpha), "n_reference": int(len(ref)), "n_current": int(len(cur)),
-            "n_test": int(test.sum()), "n_features": int(x.shape[1]),
+            "n_test": tr + tc, "n_features": int(x.shape[1]),
             "top_features": [{"column": str(k), "importance": float(v)} for k, v in shares.iloc[: mv.top_features].items()]}

@@ -155,14 +155,14 @@ class NumericReference:
         return cls(n_total, n_total - n, n_inf, float(x.mean()), float(x.std()), grid, cells, sums,
                    bin_starts, exact)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_tree(self) -> dict[str, Any]:
         return {"kind": "numeric", "n_total": self.n_total, "n_missing": self.n_missing, "n_inf": self.n_inf,
                 "mean": jfloat(self.mean), "std": jfloat(self.std), "exact": self.exact,
                 "grid": encode_array(self.grid), "cells": encode_array(self.cells),
                 "cell_sums": encode_array(self.cell_sums), "bin_starts": encode_array(self.bin_starts)}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "NumericReference":
+    def from_tree(cls, d: dict[str, Any]) -> "NumericReference":
         return cls(d["n_total"], d["n_missing"], d["n_inf"], d["mean"], d["std"], decode_array(d["grid"]),
                    decode_array(d["cells"]), decode_array(d["cell_sums"]), decode_array(d["bin_starts"]),
                    d["exact"])

@@ -18,8 +18,22 @@ def metric_key(*parts: str) -> str:
     return ".".join(_METRIC_BAD.sub("_", p) for p in parts)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _json_safe(x: Any) -> Any:
     """Recursively replace NaN/inf by None and numpy scalars by Python ones."""
+    # exact-type fast paths first: a report has ~20,000 leaves, and isinstance against the
+    # typing.Mapping ABC for each of them cost ~25 ms of the drift stage's ~150 ms at 100k rows
+    t = type(x)
+    if t is float:
+        return x if math.isfinite(x) else None
+    if t in _PLAIN:
+        return x
+    if t is dict:
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if t is list or t is tuple:
+        return [_json_safe(v) for v in x]
     if isinstance(x, Mapping):
         return {str(k): _json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

@@ -2,8 +2,9 @@
 
 A :class:`ReferenceSummary` holds, per column, what every test needs: the reference ECDF cells and
 quantile bins (numeric), level counts (categorical), term counts and a length ECDF (text), plus
-missing counts and a small seeded row sample for the domain classifier. It is saved as one JSON
-file next to the snapshot, so a drift cycle reads the reference data once, when it is snapshotted.
+missing counts and a small seeded row sample for the domain classifier. It is saved as one ``.npz``
+file next to the snapshot (JSON structure plus packed arrays, see ``_codec``), so a drift cycle reads
+the reference data once, when it is snapshotted.
 
 The current side is folded chunk by chunk into accumulators whose memory depends on the number of
 reference cells, levels and terms, never on the number of rows; accumulators merge by addition.
@@ -11,7 +12,6 @@ reference cells, levels and terms, never on the number of rows; accumulators mer
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +20,15 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from driftloop.drift._codec import encode_array, read_tree, write_tree
 from driftloop.drift.categorical import CategoricalReference
 from driftloop.drift.config import KINDS, DriftConfig
 from driftloop.drift.numeric import NumericReference
 from driftloop.drift.text import TextReference
 from driftloop.errors import DataError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: .npz with packed arrays; 1: one JSON file with base64 arrays (still read)
+READABLE_VERSIONS = (1, 2)
 _REF_TYPES = {"numeric": NumericReference, "categorical": CategoricalReference, "text": TextReference}
 
 
@@ -37,12 +39,14 @@ def _sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))].reset_index(drop=True)
 
 
-def _json_records(df: pd.DataFrame) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
+def _sample_columns(df: pd.DataFrame) -> dict[str, Any]:
+    """Numeric columns as float64 arrays (non-finite -> NaN), others as lists of str or None."""
+    out: dict[str, Any] = {}
     for c in df.columns:
         s = df[c]
         if s.dtype.kind in "fiub":
-            out[c] = [None if not np.isfinite(v) else float(v) for v in s.to_numpy(np.float64)]
+            v = s.to_numpy(np.float64)
+            out[c] = encode_array(np.where(np.isfinite(v), v, np.nan))
         else:
             out[c] = [None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
                       for v in s.to_numpy(object)]
@@ -51,7 +55,7 @@ def _json_records(df: pd.DataFrame) -> dict[str, list[Any]]:
 
 @dataclass(frozen=True)
 class ReferenceSummary:
-    """Everything the drift tests need from the reference, JSON-serialisable.
+    """Everything the drift tests need from the reference; one ``.npz`` file on disk (see ``_codec``).
 
     Attributes
     ----------
@@ -70,24 +74,25 @@ class ReferenceSummary:
     sample: pd.DataFrame = field(default_factory=pd.DataFrame)
     options: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_tree(self) -> dict[str, Any]:
+        """JSON-shaped dict with ndarray leaves (what :func:`_codec.write_tree` stores)."""
         return {"format_version": FORMAT_VERSION, "n_rows": self.n_rows, "kinds": dict(self.kinds),
-                "options": dict(self.options), "columns": {c: s.to_json() for c, s in self.columns.items()},
-                "sample": _json_records(self.sample)}
+                "options": dict(self.options), "columns": {c: s.to_tree() for c, s in self.columns.items()},
+                "sample": _sample_columns(self.sample)}
 
     def save(self, path: str | Path) -> Path:
-        """Write the summary as one JSON file (arrays base64-encoded). Returns the path."""
+        """Write the summary as one ``.npz`` file at exactly ``path`` (see ``_codec``). Returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), allow_nan=False), encoding="utf-8")
+        write_tree(path, self.to_tree())
         return path
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "ReferenceSummary":
-        if d.get("format_version") != FORMAT_VERSION:
+    def from_tree(cls, d: Mapping[str, Any]) -> "ReferenceSummary":
+        if d.get("format_version") not in READABLE_VERSIONS:
             raise DataError(f"Reference summary format_version {d.get('format_version')!r} is not supported "
-                            f"(expected {FORMAT_VERSION}); rebuild it with summarize_reference.")
-        cols = {c: _REF_TYPES[v["kind"]].from_json(v) for c, v in d["columns"].items()}
+                            f"(readable: {list(READABLE_VERSIONS)}); rebuild it with summarize_reference.")
+        cols = {c: _REF_TYPES[v["kind"]].from_tree(v) for c, v in d["columns"].items()}
         sample = pd.DataFrame(d.get("sample") or {})
         for c in sample.columns:
             if d["kinds"].get(c) == "numeric":
@@ -101,14 +106,14 @@ class ReferenceSummary:
         Raises
         ------
         DataError
-            When the file is missing, not JSON, or of another format version.
+            When the file is missing, not a summary, or of an unknown format version.
         """
         path = Path(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            d = read_tree(path)
         except (OSError, ValueError) as exc:
             raise DataError(f"Cannot read the reference summary {path}: {exc}") from exc
-        return cls.from_json(d)
+        return cls.from_tree(d)
 
 
 def summarize_reference(reference: pd.DataFrame, kinds: Mapping[str, str], cfg: DriftConfig | None = None) -> ReferenceSummary:

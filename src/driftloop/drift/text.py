@@ -39,6 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from driftloop.drift._codec import encode_array
 from driftloop.drift.divergence import chi2_sf, contingency_chi2, js_distance
 from driftloop.drift.numeric import NumericAccumulator, NumericComparison, NumericReference, ks_test
 from driftloop.drift.results import StatResult
@@ -131,18 +132,18 @@ class TextReference:
         opts = {k: options[k] for k in ("lowercase", "token_pattern", "ngram_range") if k in options}
         return cls(n_total, n_total - int(docs.size), n_tokens, kept, n_oov, n_invalid, length, opts)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_tree(self) -> dict[str, Any]:
         return {"kind": "text", "n_total": self.n_total, "n_missing": self.n_missing, "n_tokens": self.n_tokens,
-                "terms": [str(t) for t in self.vocab.index], "counts": [int(v) for v in self.vocab.values],
+                "terms": [str(t) for t in self.vocab.index], "counts": encode_array(self.vocab.to_numpy(np.int64)),
                 "n_oov_expected": self.n_oov_expected, "n_invalid_utf8": self.n_invalid_utf8,
-                "length": self.length.to_json(),
+                "length": self.length.to_tree(),
                 "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "TextReference":
-        vocab = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["terms"], dtype=object))
+    def from_tree(cls, d: dict[str, Any]) -> "TextReference":
+        vocab = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["terms"], dtype=object))  # list or array
         return cls(d["n_total"], d["n_missing"], d["n_tokens"], vocab, d["n_oov_expected"], d["n_invalid_utf8"],
-                   NumericReference.from_json(d["length"]), d.get("options", {}))
+                   NumericReference.from_tree(d["length"]), d.get("options", {}))
 
     def accumulator(self) -> "TextAccumulator":
         return TextAccumulator(options=dict(self.options), length=self.length.accumulator())

@@ -1,6 +1,6 @@
 """Stage 2 — drift: the current window against the reference's stored summary.
 
-Reads the reference only through ``reference_summary.json`` (built once by
+Reads the reference only through ``reference_summary.npz`` (built once by
 snapshot) and streams the current window in record batches, so memory does not
 grow with rows. When a champion exists, its outputs on both windows give output
 drift, concept drift (labels are present) and a label-free performance estimate.
