@@ -152,15 +152,35 @@ class CategoricalComparison:
         return None
 
     @cached_property
+    def _union(self) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+        """(levels, reference counts, current counts, is-unseen) over the union of levels: the
+        reference's levels in its order, then unseen current levels in current order.
+
+        One hash lookup of the current levels in the reference's (an outer ``concat`` of the two
+        count Series, which did the same, cost ~10 ms a column at 10,000 levels).
+        """
+        ref, cur = self.ref.counts, self.cur.counts
+        pos = ref.index.get_indexer(cur.index)  # -1: a level the reference never had
+        unseen = pos < 0
+        n_ref = ref.size
+        r = np.zeros(n_ref + int(unseen.sum()))
+        c = np.zeros_like(r)
+        r[:n_ref] = ref.to_numpy(np.float64)
+        cur_counts = cur.to_numpy(np.float64)
+        c[pos[~unseen]] = cur_counts[~unseen]
+        c[n_ref:] = cur_counts[unseen]
+        is_unseen = np.zeros(r.size, dtype=bool)
+        is_unseen[n_ref:] = True
+        return ref.index.append(cur.index[unseen]), r, c, is_unseen
+
+    @cached_property
     def table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """(levels, reference counts, current counts) with rare levels pooled into ``__other__``."""
-        both = pd.concat([self.ref.counts.rename("r"), self.cur.counts.rename("c")], axis=1).fillna(0)
-        r = both["r"].to_numpy(np.float64)
-        c = both["c"].to_numpy(np.float64)
+        index, r, c, _ = self._union
         score = r / max(r.sum(), 1) + c / max(c.sum(), 1)
         order = np.argsort(-score, kind="stable")
         keep, rest = order[: self.max_categories], order[self.max_categories:]
-        levels = [str(v) for v in both.index[keep]]
+        levels = [str(v) for v in index[keep]]
         rr, cc = r[keep], c[keep]
         # rare levels pool apart by origin, so that a mass of new levels is not hidden among old ones
         unseen = r[rest] == 0
@@ -174,21 +194,25 @@ class CategoricalComparison:
             rr, cc = np.append(rr, 0.0), np.append(cc, c_new)
         return levels, rr, cc
 
-    def level_changes(self) -> dict[str, Any]:
-        """Unseen and vanished levels by name (most frequent first), with counts."""
-        ref_idx = self.ref.counts.index
-        cur = self.cur.counts
-        unseen = cur[~cur.index.isin(ref_idx)].sort_values(ascending=False, kind="stable")
-        vanished = self.ref.counts[~ref_idx.isin(cur.index)]
+    @cached_property
+    def _level_changes(self) -> dict[str, Any]:
+        index, r, c, is_unseen = self._union
+        unseen = np.flatnonzero(is_unseen)
+        unseen = unseen[np.argsort(-c[unseen], kind="stable")]  # most frequent first
+        vanished = np.flatnonzero(~is_unseen & (c == 0))  # reference order (most frequent first)
         return {
-            "unseen": {str(k): int(v) for k, v in unseen.iloc[: self.list_max].items()},
-            "n_unseen": int(unseen.size), "unseen_rows": int(unseen.sum()),
-            "vanished": {str(k): int(v) for k, v in vanished.iloc[: self.list_max].items()},
+            "unseen": {str(index[i]): int(c[i]) for i in unseen[: self.list_max]},
+            "n_unseen": int(unseen.size), "unseen_rows": int(c[unseen].sum()),
+            "vanished": {str(index[i]): int(r[i]) for i in vanished[: self.list_max]},
             "n_vanished": int(vanished.size),
             "reference_truncated": self.ref.untracked_levels > 0,
             "n_levels": {"reference": int(self.ref.counts.size + self.ref.untracked_levels),
-                         "current": int(cur.size)},
+                         "current": int(self.cur.counts.size)},
         }
+
+    def level_changes(self) -> dict[str, Any]:
+        """Unseen and vanished levels by name (most frequent first), with counts."""
+        return dict(self._level_changes)
 
     def histogram(self, top: int = 20) -> dict[str, Any]:
         if self.empty_note:
