@@ -127,7 +127,7 @@ def child(mode: str, current: Path, summary: Path, quantiles: Path) -> dict:
         import pandas as pd
 
         from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift
-        from driftloop.drift.cli import iter_file_chunks
+        from driftloop.drift.chunks import iter_file_chunks
 
         cfg = DriftConfig.from_dict({"multivariate": {"enabled": mode != "suite_univariate"}})
         s = ReferenceSummary.load(summary)

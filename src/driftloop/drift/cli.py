@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
 import yaml
 
+from driftloop.drift.chunks import iter_file_chunks, read_table
 from driftloop.errors import ConfigError, DataError, DriftloopError
 
 TEXT_MIN_WORDS = 5
@@ -93,50 +94,6 @@ def infer_kinds(df: pd.DataFrame) -> dict[str, str]:
     return kinds
 
 
-def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"Input file {path} does not exist.")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path, columns=columns)
-    if path.suffix.lower() in (".csv", ".txt"):
-        return pd.read_csv(path, usecols=columns)
-    raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
-
-
-def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
-    """Chunks of ``columns`` of a parquet or CSV file; a missing column is a DataError naming it."""
-    if not path.exists():
-        raise DataError(f"Input file {path} does not exist.")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        # pre_buffer=False: with pre-buffering, pyarrow keeps every row group's buffers read so far
-        # until the iterator ends, so memory grew with rows (~1.4 GB at 5M rows vs ~0.5 GB without)
-        pf = pq.ParquetFile(path, pre_buffer=False)
-        absent = [c for c in columns if c not in pf.schema_arrow.names]
-        if absent:
-            raise DataError(f"{path} lacks column(s) {absent} present in the reference.")
-        n = 0
-        for batch in pf.iter_batches(batch_size=chunk_size, columns=columns):
-            n += 1
-            yield batch.to_pandas()
-        if n == 0:
-            yield pf.schema_arrow.empty_table().select(columns).to_pandas()
-    elif path.suffix.lower() in (".csv", ".txt"):
-        head = pd.read_csv(path, nrows=0)
-        absent = [c for c in columns if c not in head.columns]
-        if absent:
-            raise DataError(f"{path} lacks column(s) {absent} present in the reference.")
-        n = 0
-        for chunk in pd.read_csv(path, usecols=columns, chunksize=chunk_size):
-            n += 1
-            yield chunk
-        if n == 0:
-            yield head[columns]
-    else:
-        raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
-
-
 def drift_command(reference: Path, current: Path, out: Path, overrides: list[str] | None = None) -> int:
     """Compare two tables and write ``out/drift.json`` and ``out/drift.html``.
 
@@ -164,7 +121,7 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
 
     try:
         cfg = DriftConfig.from_dict(parse_overrides(overrides))
-        ref = _read(Path(reference))
+        ref = read_table(Path(reference))
         kinds = infer_kinds(ref)
         for c, ov in cfg.columns.items():
             if c not in ref.columns:

@@ -8,6 +8,7 @@ drift, concept drift (labels are present) and a label-free performance estimate.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
@@ -18,22 +19,13 @@ from driftloop.errors import DataError
 from driftloop.io import StagedOutputs, atomic_write_text, read_json, write_json
 from driftloop.schema import Schema
 
-CHUNK_ROWS = 250_000
+def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The snapshot's current window in chunks of ``drift.chunk_size`` rows (memory flat in rows)."""
+    from driftloop.drift.chunks import iter_file_chunks
 
-
-def iter_parquet(path, columns: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Stream a parquet file as DataFrame chunks of at most ``chunk_rows`` rows."""
-    import pyarrow.parquet as pq
-
-    try:
-        handle = pq.ParquetFile(path)
-    except FileNotFoundError as exc:
-        raise DataError(f"{path} not found: run the snapshot stage first (dvc repro).") from exc
-    missing = [c for c in columns if c not in handle.schema_arrow.names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}.")
-    for batch in handle.iter_batches(batch_size=chunk_rows, columns=columns):
-        yield batch.to_pandas()
+    if not path.exists():
+        raise DataError(f"{path} not found: run the snapshot stage first (dvc repro).")
+    return iter_file_chunks(path, columns, chunk_size)
 
 
 def champion_reference_frame(champion: Any, schema: Schema) -> tuple[pd.DataFrame, str]:
@@ -112,7 +104,7 @@ def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
     summary = ReferenceSummary.load(ws / paths.REFERENCE_SUMMARY)
 
     outputs, outputs_reference = champion_outputs(promote_cfg.model_name, promote_cfg.alias, schema)
-    chunks = iter_parquet(ws / paths.CURRENT, list(schema.features))
+    chunks = current_chunks(ws / paths.CURRENT, list(schema.features), drift_cfg.chunk_size)
     report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
     result = report.to_dict()
     result["drifted_columns"] = list(report.drifted_columns)
