@@ -13,7 +13,9 @@ other. Wall time starts before the child's imports (pandas for the baseline; pan
 the suite, which imports neither scipy nor sklearn for numeric and categorical columns), so import
 costs count. Repetitions are interleaved (baseline,
 suite, ... then again) so that background load hits every mode alike; the medians are reported,
-ratios are ratios of medians, and CPU time (user + sys) is printed beside wall time because the
+ratios are ratios of medians, and beside them the median over rounds of each round's own ratio to
+its baseline run (the machine's speed drifts by +-30% over tens of seconds on a shared VM; a round
+takes a few seconds, so paired ratios cancel most of it). CPU time (user + sys) is printed beside wall time because the
 suite uses two threads where the baseline's own code uses one (pyarrow's reader is multi-threaded
 in both). Modes:
 
@@ -21,10 +23,16 @@ in both). Modes:
   ``searchsorted`` + ``bincount``, ``value_counts`` the categorical ones. Nothing else.
 * ``suite``: ``evaluate_drift`` on the in-memory frame (all tests, corrections, report dict),
   domain classifier included (``suite_univariate`` without it). The reported ratios are for the
-  whole child process; at 100k rows the fixed costs (importing driftloop ~0.07 s, loading the
-  reference summary ~0.08 s, the domain classifier on 2 x 2,000 rows ~0.13 s) weigh against a
-  baseline that is mostly pandas' own import.
-* ``chunked``: ``evaluate_drift`` over parquet record batches (``chunk_size`` rows); memory flat in rows.
+  whole child process; at 100k rows the fixed costs (importing driftloop ~0.03 s, loading the
+  reference summary ~0.03 s, the domain classifier on 2 x 2,000 rows ~0.06 s of CPU) weigh against
+  a baseline that is mostly pandas' own import (~0.35 s of its ~0.55 s).
+* ``chunked``: ``evaluate_drift`` over ``driftloop.drift.chunks.iter_file_chunks`` (what the drift
+  stage and ``driftloop drift`` run): parquet record batches of ``chunk_size`` rows, or one read
+  when the file has no more rows than that; memory flat in rows.
+
+driftloop's modules are byte-compiled before timing, as an installed package's are: this machine
+sets PYTHONDONTWRITEBYTECODE=1, under which every child would recompile them from source (~45 ms
+that no installed copy pays, measured with ``python -X importtime``).
 * ``evidently``: DataDriftPreset on the same files, run by the interpreter in ``$EVIDENTLY_PYTHON``
   (Evidently is never installed in the project venv); "skipped" when the variable is unset.
 """
@@ -229,18 +237,26 @@ def median_of(runs: list[dict]) -> dict | None:
 
 
 def measure(modes: tuple[str, ...], reps: int, *args) -> dict[str, dict | None]:
-    """``reps`` interleaved rounds over ``modes`` (each run its own child); medians per mode."""
+    """``reps`` interleaved rounds over ``modes`` (each run its own child); medians per mode, and
+    for each mode the median over rounds of its ratio to the same round's baseline run."""
     runs: dict[str, list] = {m: [] for m in modes}
     for _ in range(reps):
         for m in modes:
             runs[m].append(run_child(m, *args))
-    return {m: median_of(r) for m, r in runs.items()}
+    out = {m: median_of(r) for m, r in runs.items()}
+    for m in modes:
+        pairs = [(r, b) for r, b in zip(runs[m], runs["baseline"]) if r and b]
+        if out[m] and pairs:
+            out[m]["paired_time"] = float(np.median([r["wall"] / b["wall"] for r, b in pairs]))
+            out[m]["paired_memory"] = float(np.median([r["maxrss_mb"] / b["maxrss_mb"] for r, b in pairs]))
+    return out
 
 
 def fmt(m: dict | None) -> str:
     if not m:
         return "skipped"
     cpu = f"  cpu {m['cpu']:7.2f} s" if "cpu" in m else ""
+    m = {k: v for k, v in m.items() if not k.startswith("paired")}
     return f"{m['wall']:8.2f} s  peak {m['maxrss_mb']:8.0f} MB{cpu}  (median of {m['reps']})"
 
 
@@ -264,6 +280,11 @@ def main() -> None:
     if a.child:
         print(json.dumps(child(a.child, Path(a.current), Path(a.summary), Path(a.quantiles))))
         return
+    import compileall
+
+    import driftloop
+
+    compileall.compile_dir(Path(driftloop.__file__).parent, quiet=1)  # see the module docstring
     sizes = [100_000, 1_000_000] if a.quick else [parse_size(s) for s in a.sizes.split(",") if s]
     reps = 1 if a.quick else a.reps
     work = Path(a.workdir)
@@ -289,7 +310,8 @@ def main() -> None:
             if b and m:
                 tr, mr = m["wall"] / b["wall"], m["maxrss_mb"] / b["maxrss_mb"]
                 print(f"  {label:17s}/ baseline: time {tr:.2f}x ({'meets' if tr <= 1.3 else 'misses'} <= 1.3), "
-                      f"peak memory {mr:.2f}x ({'meets' if mr <= 1.2 else 'misses'} <= 1.2)")
+                      f"peak memory {mr:.2f}x ({'meets' if mr <= 1.2 else 'misses'} <= 1.2); "
+                      f"paired per round: time {m['paired_time']:.2f}x, memory {m['paired_memory']:.2f}x")
         if a.breakdown:
             phases = [run_child("phases", cur_path, summ, quant, ref_path) for _ in range(reps)]
             phases = [p for p in phases if p]

@@ -69,6 +69,18 @@ def test_chunked_equals_whole(summary, demo_drift):
     assert evaluate_drift(summary, chunks, FAST).to_dict() == whole
 
 
+def test_one_chunk_path_equals_the_chunk_by_chunk_path(summary, demo_drift):
+    """A DataFrame or a one-element list takes the pipelined one-chunk path; an iterator over the
+    same single chunk takes the two-phase path. Same sample, so the same report, classifier included."""
+    cfg = DriftConfig.from_dict({"multivariate": {"n_permutations": 200}})
+    streamed = evaluate_drift(summary, iter([demo_drift]), cfg).to_dict()
+    assert streamed["multivariate"]["n_current"] > 0
+    assert evaluate_drift(summary, demo_drift, cfg).to_dict() == streamed
+    assert evaluate_drift(summary, [demo_drift], cfg).to_dict() == streamed
+    with pytest.raises(DataError, match="channel"):
+        evaluate_drift(summary, [demo_drift.drop(columns=["channel"])], cfg)
+
+
 def test_summary_roundtrip(tmp_path, summary, demo_drift):
     path = summary.save(tmp_path / "reference_summary.npz")
     with np.load(path, allow_pickle=False) as z:  # plain numpy can open it: JSON structure + two blobs

@@ -46,39 +46,21 @@ def jfloat(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _pack(tree: Any, parts: dict[str, list[np.ndarray]], sizes: dict[str, int]) -> Any:
-    if isinstance(tree, np.ndarray):
-        key = "i8" if tree.dtype.kind in "iub" else "f8"
-        leaf = {_ARRAY: [key, sizes[key], int(tree.size)]}
-        parts[key].append(np.asarray(tree, dtype=_BLOBS[key]).ravel())
-        sizes[key] += tree.size
-        return leaf
-    if isinstance(tree, dict):
-        return {k: _pack(v, parts, sizes) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [_pack(v, parts, sizes) for v in tree]
-    return tree
-
-
-def _unpack(tree: Any, blobs: dict[str, np.ndarray]) -> Any:
-    if isinstance(tree, dict):
-        ref = tree.get(_ARRAY)
-        if ref is not None and len(tree) == 1:
-            key, start, size = ref
-            return blobs[key][start:start + size]
-        return {k: _unpack(v, blobs) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_unpack(v, blobs) for v in tree]
-    return tree
-
-
 def write_tree(path: Path, tree: dict[str, Any]) -> None:
     """Store ``tree`` (ndarray leaves allowed) as one ``.npz`` file at exactly ``path``."""
     parts: dict[str, list[np.ndarray]] = {k: [] for k in _BLOBS}
     sizes = dict.fromkeys(_BLOBS, 0)
-    skeleton = _pack(tree, parts, sizes)
+
+    def placeholder(a: Any) -> dict[str, list[Any]]:  # json calls this for each ndarray leaf
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"a summary tree holds JSON values and ndarrays, not {type(a).__name__}")
+        key = "i8" if a.dtype.kind in "iub" else "f8"
+        parts[key].append(np.asarray(a, dtype=_BLOBS[key]).ravel())
+        sizes[key] += a.size
+        return {_ARRAY: [key, sizes[key] - a.size, int(a.size)]}
+
+    text = json.dumps(tree, allow_nan=False, default=placeholder).encode("utf-8")
     blobs = {k: np.concatenate(v) if v else np.empty(0, _BLOBS[k]) for k, v in parts.items()}
-    text = json.dumps(skeleton, allow_nan=False).encode("utf-8")
     with open(path, "wb") as fh:  # a file object, so that numpy does not append ".npz" to the name
         np.savez(fh, tree=np.frombuffer(text, dtype=np.uint8), **blobs)
 
@@ -95,8 +77,16 @@ def read_tree(path: Path) -> dict[str, Any]:
             return json.loads(fh.read().decode("utf-8"))
     try:
         with np.load(path, allow_pickle=False) as z:
-            tree = json.loads(z["tree"].tobytes().decode("utf-8"))
-            blobs = {k: z[k] for k in _BLOBS}
+            text, blobs = z["tree"].tobytes().decode("utf-8"), {k: z[k] for k in _BLOBS}
     except (KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"not a reference summary archive ({exc})") from exc
-    return _unpack(tree, blobs)
+
+    def array(d: dict[str, Any]) -> Any:  # the decoder calls this for each JSON object, innermost first
+        ref = d.get(_ARRAY)
+        if ref is not None and len(d) == 1:
+            key, start, size = ref
+            return blobs[key][start:start + size]
+        return d
+
+    # object_hook, not a walk of the decoded tree: its ~20,000 level and sample strings are never visited
+    return json.loads(text, object_hook=array)

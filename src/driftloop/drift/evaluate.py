@@ -15,9 +15,9 @@ missing-rate test drifts. The dataset drifts when the share of drifted columns r
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ from driftloop.drift.numeric import NumericComparison
 from driftloop.drift.registry import P_SOURCE, get_test
 from driftloop.drift.report import ColumnResult, DriftReport
 from driftloop.drift.results import StatResult
-from driftloop.drift.summary import CurrentSummary, ReferenceSummary, summarize_current
+from driftloop.drift.summary import CurrentSummary, ReferenceSummary, sampling, summarize_current
 from driftloop.drift.text import TextComparison
 from driftloop.errors import DataError
 
@@ -60,6 +60,31 @@ def _run_column(name: str, kind: str, ref: Any, acc: Any, cfg: DriftConfig) -> t
             MissingComparison(ref.n_missing, ref.n_total, acc.n_missing, acc.n_total),
             cfg.threshold(name, kind, "missing"))
     return results, cmp
+
+
+def _only_chunk(current: pd.DataFrame | Iterable[pd.DataFrame], chunk_size: int) -> pd.DataFrame | None:
+    """``current`` as its one non-empty chunk: a DataFrame of at most ``chunk_size`` rows or a
+    one-element sequence of chunks (what ``chunks.iter_file_chunks`` returns for a small file);
+    else None (an iterator is never consumed here)."""
+    if isinstance(current, pd.DataFrame):
+        return current if 0 < len(current) <= chunk_size else None
+    if isinstance(current, Sequence) and len(current) == 1 and isinstance(current[0], pd.DataFrame):
+        return current[0] if len(current[0]) > 0 else None
+    return None
+
+
+def _submit_classifier(pool: Executor, summary: ReferenceSummary, cs: CurrentSummary, cols: list[str],
+                       cfg: DriftConfig) -> Future:
+    from driftloop.drift.multivariate import domain_classifier
+
+    return pool.submit(domain_classifier, summary.sample[cols], cs.sample, {c: summary.kinds[c] for c in cols},
+                       summary, cfg)
+
+
+def _update_and_run(values: Any, name: str, kind: str, ref: Any, acc: Any,
+                    cfg: DriftConfig) -> tuple[dict[str, StatResult], Any]:
+    acc.update(values)
+    return _run_column(name, kind, ref, acc, cfg)
 
 
 def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[pd.DataFrame],
@@ -116,15 +141,24 @@ def evaluate_drift(summary: ReferenceSummary, current: pd.DataFrame | Iterable[p
     # Numeric and categorical columns import no scipy or sklearn at all (each costs 0.3-1.2 s, as
     # much as the whole pass over 100k rows). Results do not depend on the scheduling.
     with ThreadPoolExecutor(max_workers=N_WORKERS) as pool:
-        cs: CurrentSummary = summarize_current(summary, current, cols, cfg, pool)
-        mv_future = None
-        if run_mv and cs.n_rows > 0:
-            from driftloop.drift.multivariate import domain_classifier
-
-            mv_future = pool.submit(domain_classifier, summary.sample[cols], cs.sample,
-                                    {c: summary.kinds[c] for c in cols}, summary, cfg)
-        futures = {c: pool.submit(_run_column, c, summary.kinds[c], summary.columns[c], cs.accumulators[c], cfg)
-                   for c in cols}
+        whole = _only_chunk(current, cfg.chunk_size)
+        if whole is not None:
+            # One chunk (the common case up to chunk_size rows): draw the row sample first, start the
+            # classifier at once and test each column right after its update. The data pass's
+            # sorting and counting release the GIL while the tests and the classifier's feature
+            # building mostly hold it, so overlapping them saves wall time; two phases left one
+            # core idle in turn (~25 ms at 100k rows). Same sample and results as the chunked path.
+            cs = CurrentSummary.start(summary, cols)
+            cs.check_columns(whole)
+            cs.update_sample(whole, *sampling(cfg))
+            mv_future = _submit_classifier(pool, summary, cs, cols, cfg) if run_mv else None
+            futures = {c: pool.submit(_update_and_run, whole[c], c, summary.kinds[c], summary.columns[c],
+                                      cs.accumulators[c], cfg) for c in cols}
+        else:
+            cs = summarize_current(summary, current, cols, cfg, pool)
+            mv_future = _submit_classifier(pool, summary, cs, cols, cfg) if run_mv and cs.n_rows > 0 else None
+            futures = {c: pool.submit(_run_column, c, summary.kinds[c], summary.columns[c], cs.accumulators[c],
+                                      cfg) for c in cols}
         per_col: dict[str, tuple[dict[str, StatResult], Any]] = {c: f.result() for c, f in futures.items()}
         multivariate = mv_future.result() if mv_future is not None else None
 

@@ -203,13 +203,22 @@ class CurrentSummary:
     def update(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int,
                pool: Executor | None = None) -> None:
         """Fold one chunk in; ``pool`` (optional) updates the columns' accumulators concurrently."""
+        self.check_columns(chunk)
+        work = [(acc, chunk[c]) for c, acc in self.accumulators.items()]
+        for _ in (pool.map if pool is not None else map)(lambda a: a[0].update(a[1]), work):
+            pass
+        self.update_sample(chunk, rng, max_rows)
+
+    def check_columns(self, chunk: pd.DataFrame) -> None:
+        """DataError naming the summary's columns that ``chunk`` lacks."""
         absent = [c for c in self.accumulators if c not in chunk.columns]
         if absent:
             raise DataError(f"Current data lacks column(s) {absent} present in the reference summary; "
                             f"current columns: {list(chunk.columns)}.")
-        work = [(acc, chunk[c]) for c, acc in self.accumulators.items()]
-        for _ in (pool.map if pool is not None else map)(lambda a: a[0].update(a[1]), work):
-            pass
+
+    def update_sample(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int) -> None:
+        """Count the chunk's rows and fold them into the row sample (independent of the accumulators,
+        so it may run before them)."""
         self.n_rows += len(chunk)
         # bottom-k of uniform keys over all chunks = a uniform sample without replacement, mergeable
         keys = rng.random(len(chunk))
@@ -237,7 +246,12 @@ def summarize_current(reference: ReferenceSummary, current: pd.DataFrame | Itera
     Each accumulator only ever sees its own column, so ``pool`` may update them concurrently.
     """
     cs = CurrentSummary.start(reference, columns)
-    rng = np.random.default_rng([cfg.seed, 1])
+    rng, max_rows = sampling(cfg)
     for chunk in iter_chunks(current, cfg.chunk_size):
-        cs.update(chunk, rng, cfg.multivariate.max_rows if cfg.multivariate.enabled else 0, pool)
+        cs.update(chunk, rng, max_rows, pool)
     return cs
+
+
+def sampling(cfg: DriftConfig) -> tuple[np.random.Generator, int]:
+    """The generator and size of the current window's row sample (0 when the classifier is off)."""
+    return np.random.default_rng([cfg.seed, 1]), cfg.multivariate.max_rows if cfg.multivariate.enabled else 0

@@ -9,7 +9,7 @@ drift, concept drift (labels are present) and a label-free performance estimate.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from driftloop.errors import DataError
 from driftloop.io import StagedOutputs, atomic_write_text, read_json, write_json
 from driftloop.schema import Schema
 
-def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:
+def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable[pd.DataFrame]:
     """The snapshot's current window in chunks of ``drift.chunk_size`` rows (memory flat in rows)."""
     from driftloop.drift.chunks import iter_file_chunks
 
