@@ -348,15 +348,16 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     rng = np.random.default_rng([cfg.seed, 3])
     # A stratified random split: each side shuffled, its first rows held out. The training rows are
     # then two contiguous blocks of the expanded matrix, which the fit reads as views (no copy).
-    ref = ref.iloc[rng.permutation(len(ref))].reset_index(drop=True)
-    cur = cur.iloc[rng.permutation(len(cur))].reset_index(drop=True)
     nr, nc = len(ref), len(cur)
+    shuffled = np.r_[rng.permutation(nr), nr + rng.permutation(nc)]  # rows of each side, shuffled
     tr, tc = n_held_out(nr, mv.test_share), n_held_out(nc, mv.test_share)
     held, train = (slice(0, tr), slice(nr, nr + tc)), (slice(tr, nr), slice(nr + tc, nr + nc))
     y = np.r_[np.zeros(nr), np.ones(nc)]
     test = np.zeros(nr + nc, dtype=bool)
     test[held[0]] = test[held[1]] = True
-    x, owners = expand(build_features(ref, cur, kinds, summary), mv.max_interactions)
+    fm = build_features(ref, cur, kinds, summary)  # row by row and pooled, so rows can be shuffled after
+    x, owners = expand(FeatureMatrix(fm.x[shuffled], fm.sources, fm.continuous), mv.max_interactions)
+    del fm
     if x.shape[1] == 0:  # every feature constant on both sides: nothing can separate them
         scores, shares = np.zeros(tr + tc), pd.Series(dtype=np.float64)
     else:
