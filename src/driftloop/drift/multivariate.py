@@ -358,17 +358,18 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     fm = build_features(ref, cur, kinds, summary)  # row by row and pooled, so rows can be shuffled after
     x, owners = expand(FeatureMatrix(fm.x[shuffled], fm.sources, fm.continuous), mv.max_interactions)
     del fm
-    if x.shape[1] == 0:  # every feature constant on both sides: nothing can separate them
-        scores, shares = np.zeros(tr + tc), pd.Series(dtype=np.float64)
-    else:
-        # One BLAS thread: the products here take ~10 ms single-threaded, and OpenBLAS's own threads
-        # made them ~10x slower on two cores that the column tests keep busy (measured).
-        with threadpool_limits(limits=1, user_api="blas"):
+    # One BLAS thread for every product here, the permutations' included: they take ~10 ms
+    # single-threaded, and OpenBLAS's own threads made them ~10x slower on two cores that the
+    # column tests keep busy (measured; a lone 16k-element np.dot in a column test cost 1.5 ms).
+    with threadpool_limits(limits=1, user_api="blas"):
+        if x.shape[1] == 0:  # every feature constant on both sides: nothing can separate them
+            scores, shares = np.zeros(tr + tc), pd.Series(dtype=np.float64)
+        else:
             w, b = ridge_discriminant(x, y, mv.ridge, rows=train)
             scores = np.concatenate([x[s] @ w for s in held]) + b
             shares = separation_shares(w, x, y, owners, rows=test)
-    auc, null = permutation_auc_null(scores, np.r_[np.zeros(tr), np.ones(tc)].astype(np.int64),
-                                     mv.n_permutations, rng)
+        auc, null = permutation_auc_null(scores, np.r_[np.zeros(tr), np.ones(tc)].astype(np.int64),
+                                         mv.n_permutations, rng)
     p = float((np.sum(null >= auc) + 1) / (null.size + 1))
     q = float(np.quantile(null, 1 - cfg.alpha))
     thr = max(q, mv.min_auc)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,19 @@ class NumericReference:
     def n(self) -> int:
         """Finite values."""
         return self.n_total - self.n_missing
+
+    # Derived once per reference, not once per test call (a summary serves every cycle's batches).
+    @cached_property
+    def cdf(self) -> np.ndarray:
+        return np.cumsum(self.cells) / self.cells.sum()
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        return cell_positions(self.grid, self.cells, self.cell_sums)
+
+    @cached_property
+    def masses(self) -> np.ndarray:
+        return self.cells / self.cells.sum()
 
     @classmethod
     def build(cls, values: Any, n_bins: int = 10, exact_max_values: int = 20_000,
@@ -449,9 +463,10 @@ def _smirnov_log_terms(n: int, nx: float, x: float, j: np.ndarray) -> np.ndarray
     return log_terms
 
 
-def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray) -> float:
-    """KS statistic from aligned cell counts (exact when the grid holds every reference value)."""
-    fr = np.cumsum(ref_cells) / ref_cells.sum()
+def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray, ref_cdf: np.ndarray | None = None) -> float:
+    """KS statistic from aligned cell counts (exact when the grid holds every reference value);
+    ``ref_cdf`` is ``cumsum(ref_cells) / ref_cells.sum()`` when the caller has it already."""
+    fr = np.cumsum(ref_cells) / ref_cells.sum() if ref_cdf is None else ref_cdf
     fc = np.cumsum(cur_cells) / cur_cells.sum()
     return float(np.max(np.abs(fr - fc))) if fr.size else 0.0
 
@@ -461,32 +476,39 @@ def ks_test(cmp: NumericComparison, threshold: float) -> StatResult:
     note = cmp.empty_note
     if note:
         return StatResult("ks", None, None, threshold, "ks", details={"note": note})
-    d = ks_from_cells(cmp.ref.cells, cmp.cur.cells)
+    d = ks_from_cells(cmp.ref.cells, cmp.cur.cells, cmp.ref.cdf)
     p = _ks_pvalue(d, cmp.ref.n, cmp.cur.n)
     return StatResult("ks", d, p, threshold, "ks", details={"exact": cmp.ref.exact})
+
+
+def cell_positions(grid: np.ndarray, cells: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Where each cell's mass sits: at its mean value, a point cell exactly on its grid value, and an
+    empty cell on the grid point at or below it (a placeholder that keeps the positions sorted)."""
+    place = np.empty(2 * grid.size + 1)
+    place[0] = grid[0]
+    place[1::2] = grid
+    place[2::2] = grid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pos = np.where(cells > 0, sums / np.maximum(cells, 1), place)
+    pos[1::2] = grid
+    return pos
+
+
+def w1_between(ref_pos: np.ndarray, ref_mass: np.ndarray, cur_pos: np.ndarray, cur_mass: np.ndarray) -> float:
+    """Wasserstein-1 between two discrete distributions (positions, masses summing to 1)."""
+    pos = np.concatenate([ref_pos, cur_pos])
+    order = np.argsort(pos, kind="stable")
+    # F_ref - F_cur at each point: one cumulative sum of the signed masses in position order
+    gap = np.cumsum(np.concatenate([ref_mass, -cur_mass])[order])
+    np.abs(gap, out=gap)
+    return float(np.sum(gap[:-1] * np.diff(pos[order])))  # not np.dot: BLAS threads, 30x slower here
 
 
 def wasserstein_from_cells(grid: np.ndarray, ref_cells: np.ndarray, ref_sums: np.ndarray,
                            cur_cells: np.ndarray, cur_sums: np.ndarray) -> float:
     """Wasserstein-1 with each cell's mass at its mean value (see module docstring)."""
-    k = grid.size
-    # monotone placeholder for empty cells: the grid point at or below the cell
-    place = np.empty(2 * k + 1)
-    place[0] = grid[0]
-    place[1::2] = grid
-    place[2::2] = grid
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pr = np.where(ref_cells > 0, ref_sums / np.maximum(ref_cells, 1), place)
-        pc = np.where(cur_cells > 0, cur_sums / np.maximum(cur_cells, 1), place)
-    pr[1::2] = grid  # point cells sit exactly on their grid value
-    pc[1::2] = grid
-    pos = np.concatenate([pr, pc])
-    mr = np.concatenate([ref_cells / ref_cells.sum(), np.zeros(pc.size)])
-    mc = np.concatenate([np.zeros(pr.size), cur_cells / cur_cells.sum()])
-    order = np.argsort(pos, kind="stable")
-    pos, mr, mc = pos[order], mr[order], mc[order]
-    diff = np.abs(np.cumsum(mr) - np.cumsum(mc))[:-1]
-    return float(np.sum(diff * np.diff(pos)))
+    return w1_between(cell_positions(grid, ref_cells, ref_sums), ref_cells / ref_cells.sum(),
+                      cell_positions(grid, cur_cells, cur_sums), cur_cells / cur_cells.sum())
 
 
 def wasserstein_test(cmp: NumericComparison, threshold: float) -> StatResult:
@@ -494,7 +516,9 @@ def wasserstein_test(cmp: NumericComparison, threshold: float) -> StatResult:
     note = cmp.empty_note
     if note:
         return StatResult("wasserstein", None, None, threshold, "ks", details={"note": note})
-    w = wasserstein_from_cells(cmp.ref.grid, cmp.ref.cells, cmp.ref.cell_sums, cmp.cur.cells, cmp.cur.cell_sums)
+    ref, cur = cmp.ref, cmp.cur
+    w = w1_between(ref.positions, ref.masses, cell_positions(ref.grid, cur.cells, cur.cell_sums),
+                   cur.cells / cur.cells.sum())
     std, mean = cmp.ref.std or 0.0, cmp.ref.mean or 0.0
     scale = std if std > 0 else (abs(mean) if mean != 0 else 1.0)
     return StatResult("wasserstein", w / scale, None, threshold, "ks",
