@@ -8,6 +8,7 @@ CURRENT = SNAPSHOT_DIR / "current.parquet"
 MANIFEST = SNAPSHOT_DIR / "manifest.json"
 SUMMARY_DIR = Path("data/summary")
 REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.npz"
+LEGACY_REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.json"  # format 1, written before 2026-11-26
 
 REPORTS = Path("reports")
 DRIFT_JSON = REPORTS / "drift.json"

@@ -227,3 +227,54 @@ def test_html_is_self_contained(summary, demo_drift):
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script>" in html
     assert not re.search(r"(src|href)=['\"]https?:", html)
     assert "copilot" in html and "DRIFT DETECTED" in html
+
+
+def test_drift_stage_reads_a_format1_summary_until_the_next_snapshot(tmp_path):
+    from driftloop import paths
+    from driftloop.stages.drift import reference_summary_path
+
+    (tmp_path / paths.SUMMARY_DIR).mkdir(parents=True)
+    assert reference_summary_path(tmp_path) == tmp_path / paths.REFERENCE_SUMMARY  # neither: the .npz is named
+    (tmp_path / paths.LEGACY_REFERENCE_SUMMARY).write_text("{}")
+    assert reference_summary_path(tmp_path) == tmp_path / paths.LEGACY_REFERENCE_SUMMARY
+    (tmp_path / paths.REFERENCE_SUMMARY).write_bytes(b"")
+    assert reference_summary_path(tmp_path) == tmp_path / paths.REFERENCE_SUMMARY
+
+
+def test_a_column_named_like_the_array_placeholder_round_trips(tmp_path):
+    df = pd.DataFrame({"__array__": np.arange(50.0)})
+    summary = summarize_reference(df, {"__array__": "numeric"})
+    loaded = ReferenceSummary.load(summary.save(tmp_path / "s.npz"))
+    assert loaded.kinds == {"__array__": "numeric"}
+    assert evaluate_drift(loaded, df, FAST).to_dict() == evaluate_drift(summary, df, FAST).to_dict()
+
+
+def test_mixed_type_categorical_sample_keeps_level_names_on_disk(tmp_path):
+    """2.0 and 2 are one level ("2") on the current side; the stored reference sample must say "2"
+    too, or the domain classifier sees a difference the in-memory summary does not."""
+    rng = np.random.default_rng(0)
+    values = np.array([1, "1", 2.0, None, True], dtype=object)
+    ref = pd.DataFrame({"c": values[rng.integers(0, 5, 400)], "x": rng.normal(size=400)})
+    cur = pd.DataFrame({"c": values[rng.integers(0, 5, 400)], "x": rng.normal(size=400)})
+    kinds = {"c": "categorical", "x": "numeric"}
+    cfg = DriftConfig.from_dict({"multivariate": {"n_permutations": 200}})
+    summary = summarize_reference(ref, kinds, cfg)
+    loaded = ReferenceSummary.load(summary.save(tmp_path / "s.npz"))
+    in_memory = evaluate_drift(summary, cur, cfg).to_dict()["multivariate"]
+    from_disk = evaluate_drift(loaded, cur, cfg).to_dict()["multivariate"]
+    assert from_disk["auc"] == pytest.approx(in_memory["auc"]) and not from_disk["drifted"]
+
+
+def test_equal_values_of_different_types_stay_separate_levels():
+    """pandas counts 1, 1.0 and True as one value, named after whichever comes first: the reference
+    (1 first) and the current batch (True first) would name the same mass "1" and "True", a false
+    vanished + unseen pair. Each value is named first, so they are levels "1" and "True" on both sides."""
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"c": np.array([1, True, 1.0, "a"], dtype=object)[rng.integers(0, 4, 2000)]})
+    cur = pd.DataFrame({"c": np.array([True, 1, 1.0, "a"], dtype=object)[rng.integers(0, 4, 2000)]})
+    ref.loc[0, "c"], cur.loc[0, "c"] = 1, True
+    summary = summarize_reference(ref, {"c": "categorical"})
+    col = evaluate_drift(summary, cur, FAST).to_dict()["columns"]["c"]
+    levels = col["levels"]
+    assert levels["n_unseen"] == 0 and levels["n_vanished"] == 0, levels
+    assert set(summary.columns["c"].counts.index) == {"1", "True", "a"} and not col["drifted"]

@@ -9,6 +9,7 @@ independent) failing the same false-alarm bound, so the bound can fail.
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -248,3 +249,40 @@ def test_integer_levels_seen_as_floats_are_the_same_levels():
     col = rep.to_dict()["columns"]["c"]
     assert not col["drifted"] and col["levels"]["n_unseen"] == 0 and col["tests"]["chi2"]["p_value"] > 1e-3
     assert not rep.multivariate["drifted"]
+
+
+def test_one_long_level_costs_no_more_than_a_short_one():
+    """Ties between top levels are broken by name; sorting the names as a fixed-width numpy string
+    array made it n_levels x the longest name (a 100k-character value among 500 levels: ~200 MB)."""
+    rng = np.random.default_rng(12)
+    levels = np.array([f"l{i}" for i in range(500)] + ["x" * 100_000], dtype=object)
+    ref = pd.DataFrame({"c": levels[rng.integers(0, 501, 1000)]})
+    cur = pd.DataFrame({"c": levels[rng.integers(0, 501, 1000)]})
+    tracemalloc.start()
+    try:
+        mv.domain_classifier(ref, cur, {"c": "categorical"}, None, DriftConfig.from_dict({"multivariate": {"n_permutations": 50}}))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 30e6, peak
+
+
+def test_top_levels_do_not_depend_on_side_order_for_names_numpy_would_equate():
+    """numpy strings drop trailing NULs, so "a" and "a\x00" tied; Python strings keep them apart."""
+    a = pd.Series(["a"] * 30 + ["a\x00"] * 30 + ["b"] * 30)
+    b = pd.Series(["a\x00"] * 30 + ["a"] * 30 + ["b"] * 30)
+    first, second = mv._top_level_indicators(a, b), mv._top_level_indicators(b, a)
+    np.testing.assert_array_equal(first[:90], second[90:])  # the same rows get the same columns
+
+
+def test_permutation_memory_is_bounded_whatever_the_held_out_size():
+    """Permutations are drawn in blocks sized to the data: 100 x 100,000 keys would be ~170 MB."""
+    rng = np.random.default_rng(13)
+    scores, y = rng.normal(size=100_000), (rng.random(100_000) < 0.5).astype(np.int64)
+    tracemalloc.start()
+    try:
+        mv.permutation_auc_null(scores, y, 100, rng)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 30e6, peak

@@ -82,10 +82,12 @@ def read_tree(path: Path) -> dict[str, Any]:
         raise ValueError(f"not a reference summary archive ({exc})") from exc
 
     def array(d: dict[str, Any]) -> Any:  # the decoder calls this for each JSON object, innermost first
-        ref = d.get(_ARRAY)
-        if ref is not None and len(d) == 1:
-            key, start, size = ref
-            return blobs[key][start:start + size]
+        ref = d.get(_ARRAY) if len(d) == 1 else None
+        # the exact shape write_tree gives: a mapping from column names that has one column called
+        # "__array__" (its value a kind, a column summary or a sample array) stays a mapping
+        if (isinstance(ref, list) and len(ref) == 3 and ref[0] in blobs
+                and type(ref[1]) is int and type(ref[2]) is int):
+            return blobs[ref[0]][ref[1]:ref[1] + ref[2]]
         return d
 
     # object_hook, not a walk of the decoded tree: its ~20,000 level and sample strings are never visited

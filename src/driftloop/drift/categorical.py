@@ -57,11 +57,23 @@ def level_names(levels: pd.Index) -> pd.Index:
     return pd.Index(levels.map(level_key), dtype=object)
 
 
+def name_each(values: pd.Series) -> pd.Series:
+    """Each value of an object column by its :func:`level_key` name (missing values stay missing).
+
+    Per value, not per distinct value: pandas counts and factorizes by Python equality, so 1, 1.0
+    and True would merge under whichever came first, and the reference could call a level "1"
+    where the current batch calls it "True" (a false vanished + unseen pair).
+    """
+    return values.map(level_key, na_action="ignore")
+
+
 def level_counts(values: Any) -> tuple[pd.Series, int, int]:
     """(counts per string level, n_total, n_missing) of one chunk, vectorised via value_counts."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     n_total = int(s.size)
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if s.dtype == object:
+        s = name_each(s)
+    elif isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     vc = s.value_counts(dropna=True)
     n_missing = n_total - int(vc.sum())

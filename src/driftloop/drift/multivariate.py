@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from driftloop.drift.categorical import level_names
+from driftloop.drift.categorical import level_names, name_each
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.numeric import as_float
 from driftloop.drift.text import clean_docs
@@ -60,7 +60,8 @@ from driftloop.drift._imports import load
 TOP_LEVELS = 20
 CLIP_QUANTILE = 0.005  # continuous features are winsorised at these pooled quantiles
 MIN_ROWS = 20  # per side; below this the held-out AUC is too coarse to test anything
-PERMUTATION_BLOCK = 100  # permutations drawn at once (a 100 x n_test float32 key matrix)
+PERMUTATION_BLOCK = 100  # permutations drawn at once (a 100 x n_test float32 key matrix) ...
+PERMUTATION_BLOCK_VALUES = 1 << 18  # ... but at most this many keys (~5 MB of temporaries), whatever max_rows
 
 
 @dataclass(frozen=True)
@@ -119,15 +120,19 @@ def _top_level_indicators(ref: pd.Series, cur: pd.Series) -> np.ndarray:
     column at 2 x 2,000 rows.
     """
     both = pd.concat([ref, cur], ignore_index=True)
-    if isinstance(both.dtype, pd.CategoricalDtype):
-        both = both.astype(object)
+    if both.dtype == object or isinstance(both.dtype, pd.CategoricalDtype):
+        both = name_each(both.astype(object))  # as the column tests and the stored sample name them
     codes, uniques = pd.factorize(both)  # NaN / None / pd.NA -> code -1
     names = level_names(pd.Index(uniques)).append(pd.Index(["__missing__"], dtype=object))
     name_codes, name_uniques = pd.factorize(names)  # merge 1 and 1.0
     row_codes = name_codes[codes]  # code -1 picks the last entry, "__missing__"
     counts = np.bincount(row_codes, minlength=len(name_uniques))
     # most frequent first, ties by name: the choice must not depend on which side a row is on
-    order = np.lexsort((np.asarray(name_uniques, dtype=object).astype(str), -counts))
+    # (a rank of the names as Python strings, not a fixed-width numpy string array: one long level
+    # would make that n_levels x its length, and numpy strings drop trailing NULs)
+    name_rank = np.empty(len(name_uniques), dtype=np.intp)
+    name_rank[pd.Index(name_uniques, dtype=object).argsort()] = np.arange(len(name_uniques))
+    order = np.lexsort((name_rank, -counts))
     top = order[counts[order] > 0][:TOP_LEVELS]
     return (row_codes[:, None] == top[None, :]).astype(np.float64)
 
@@ -277,8 +282,9 @@ def permutation_auc_null(scores: np.ndarray, y: np.ndarray, n_permutations: int,
 
     observed = float(auc(ranks[y == 1].sum()))
     null = np.empty(n_permutations)
-    for start in range(0, n_permutations, PERMUTATION_BLOCK):  # blocks bound the key matrix's memory
-        stop = min(start + PERMUTATION_BLOCK, n_permutations)
+    block = max(1, min(PERMUTATION_BLOCK, PERMUTATION_BLOCK_VALUES // max(ranks.size, 1)))
+    for start in range(0, n_permutations, block):  # blocks bound the key matrix's memory
+        stop = min(start + block, n_permutations)
         null[start:stop] = random_subset_sums(ranks, n1, stop - start, rng)
     return observed, auc(null)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.drift._codec import encode_array, read_tree, write_tree
-from driftloop.drift.categorical import CategoricalReference
+from driftloop.drift.categorical import CategoricalReference, level_key
 from driftloop.drift.config import KINDS, DriftConfig
 from driftloop.drift.numeric import NumericReference
 from driftloop.drift.text import TextReference
@@ -39,8 +39,9 @@ def _sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))].reset_index(drop=True)
 
 
-def _sample_columns(df: pd.DataFrame) -> dict[str, Any]:
-    """Numeric columns as float64 arrays (non-finite -> NaN), others as lists of str or None."""
+def _sample_columns(df: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, Any]:
+    """Numeric columns as float64 arrays (non-finite -> NaN), others as lists of str or None;
+    categorical values by their level name (2.0 -> "2", the name the current side gives it)."""
     out: dict[str, Any] = {}
     for c in df.columns:
         s = df[c]
@@ -48,7 +49,8 @@ def _sample_columns(df: pd.DataFrame) -> dict[str, Any]:
             v = s.to_numpy(np.float64)
             out[c] = encode_array(np.where(np.isfinite(v), v, np.nan))
         else:
-            out[c] = [None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v))
+            name = level_key if kinds.get(c) == "categorical" else str
+            out[c] = [None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else name(v))
                       for v in s.to_numpy(object)]
     return out
 
@@ -78,7 +80,7 @@ class ReferenceSummary:
         """JSON-shaped dict with ndarray leaves (what :func:`_codec.write_tree` stores)."""
         return {"format_version": FORMAT_VERSION, "n_rows": self.n_rows, "kinds": dict(self.kinds),
                 "options": dict(self.options), "columns": {c: s.to_tree() for c, s in self.columns.items()},
-                "sample": _sample_columns(self.sample)}
+                "sample": _sample_columns(self.sample, self.kinds)}
 
     def save(self, path: str | Path) -> Path:
         """Write the summary as one ``.npz`` file at exactly ``path`` (see ``_codec``). Returns the path."""

@@ -28,6 +28,14 @@ def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable[
     return iter_file_chunks(path, columns, chunk_size)
 
 
+def reference_summary_path(ws: Path) -> Path:
+    """The snapshot's reference summary: the ``.npz``, or the format-1 ``.json`` of a snapshot taken
+    before the ``.npz`` format (the snapshot stage removes it once it writes the ``.npz``)."""
+    path = ws / paths.REFERENCE_SUMMARY
+    legacy = ws / paths.LEGACY_REFERENCE_SUMMARY
+    return legacy if not path.exists() and legacy.exists() else path
+
+
 def champion_reference_frame(champion: Any, schema: Schema) -> tuple[pd.DataFrame, str]:
     """The frame the champion's *reference* outputs are measured on: its own holdout (lineage
     tag -> DVC cache/remote), data it was never trained on. Its training data would give
@@ -101,7 +109,7 @@ def run_drift(cfg: Mapping[str, Any]) -> dict[str, Any]:
     configure(TrackingConfig.from_dict(section(cfg, "tracking")))
     ws = workspace()
     manifest = read_json(ws / paths.MANIFEST, what="snapshot manifest")
-    summary = ReferenceSummary.load(ws / paths.REFERENCE_SUMMARY)
+    summary = ReferenceSummary.load(reference_summary_path(ws))
 
     outputs, outputs_reference = champion_outputs(promote_cfg.model_name, promote_cfg.alias, schema)
     chunks = current_chunks(ws / paths.CURRENT, list(schema.features), drift_cfg.chunk_size)

@@ -153,6 +153,8 @@ def run_snapshot(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
         with stage_run("snapshot", cycle_run_id, params={"data": data_cfg}):
             _log_windows(windows, schema, manifest, str(folder))
+    # the .npz has replaced it (and only now that every output is in place)
+    (ws / paths.LEGACY_REFERENCE_SUMMARY).unlink(missing_ok=True)
     return manifest
 
 
