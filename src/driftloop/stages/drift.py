@@ -1,8 +1,8 @@
 """Stage 2 — drift: the current window against the reference's stored summary.
 
 Reads the reference only through ``reference_summary.npz`` (built once by
-snapshot) and streams the current window in record batches, so memory does not
-grow with rows. When a champion exists, its outputs on both windows give output
+snapshot) and the current window in chunks of ``drift.chunk_size`` rows (a smaller
+file in one read), so memory does not grow with rows. When a champion exists, its outputs on both windows give output
 drift, concept drift (labels are present) and a label-free performance estimate.
 """
 
@@ -18,6 +18,7 @@ from driftloop.config import project_root, section, workspace
 from driftloop.errors import DataError
 from driftloop.io import StagedOutputs, atomic_write_text, read_json, write_json
 from driftloop.schema import Schema
+
 
 def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable[pd.DataFrame]:
     """The snapshot's current window in chunks of ``drift.chunk_size`` rows (memory flat in rows)."""
