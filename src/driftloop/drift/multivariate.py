@@ -366,7 +366,7 @@ def domain_classifier(ref: pd.DataFrame, cur: pd.DataFrame | None, kinds: Mappin
     del fm
     # One BLAS thread for every product here, the permutations' included: they take ~10 ms
     # single-threaded, and OpenBLAS's own threads made them ~10x slower on two cores that the
-    # column tests keep busy (measured; a lone 16k-element np.dot in a column test cost 1.5 ms).
+    # column tests keep busy (measured; see also numeric.w1_between).
     with threadpool_limits(limits=1, user_api="blas"):
         if x.shape[1] == 0:  # every feature constant on both sides: nothing can separate them
             scores, shares = np.zeros(tr + tc), pd.Series(dtype=np.float64)

@@ -501,7 +501,8 @@ def w1_between(ref_pos: np.ndarray, ref_mass: np.ndarray, cur_pos: np.ndarray, c
     # F_ref - F_cur at each point: one cumulative sum of the signed masses in position order
     gap = np.cumsum(np.concatenate([ref_mass, -cur_mass])[order])
     np.abs(gap, out=gap)
-    return float(np.sum(gap[:-1] * np.diff(pos[order])))  # not np.dot: BLAS threads, 30x slower here
+    # not np.dot: through OpenBLAS's threads it took the 20 numeric columns' tests from 34 to 63 ms
+    return float(np.sum(gap[:-1] * np.diff(pos[order])))
 
 
 def wasserstein_from_cells(grid: np.ndarray, ref_cells: np.ndarray, ref_sums: np.ndarray,
