@@ -70,7 +70,8 @@ def stirling_excess(k: float | np.ndarray) -> float | np.ndarray:
 
     That is ``0.5 log(2 pi k) + 1/(12 k) - 1/(360 k^3) + 1/(1260 k^5) - ...`` (Stirling's series,
     Abramowitz & Stegun 6.1.41), summed to eight terms for ``k >= 10`` (for arrays, only as many as
-    the smallest ``k`` needs: two from 1,000 on) and taken from ``math.lgamma`` below that. Absolute error a few ulps of the result (which is < 8 for k <= 1e6).
+    the smallest ``k`` needs: two from 1,000 on) and taken from ``math.lgamma`` below that.
+    Absolute error a few ulps of the result (which is < 8 for k <= 1e6).
 
     Parameters
     ----------

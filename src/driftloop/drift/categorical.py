@@ -113,7 +113,7 @@ class CategoricalReference:
 
     @classmethod
     def from_tree(cls, d: dict[str, Any]) -> "CategoricalReference":
-        counts = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["levels"], dtype=object))  # list or array
+        counts = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["levels"], dtype=object))
         return cls(d["n_total"], d["n_missing"], counts, d["untracked_levels"], d["untracked_count"])
 
     def accumulator(self) -> "CategoricalAccumulator":

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -113,19 +112,6 @@ class NumericReference:
     def n(self) -> int:
         """Finite values."""
         return self.n_total - self.n_missing
-
-    # Derived once per reference, not once per test call (a summary serves every cycle's batches).
-    @cached_property
-    def cdf(self) -> np.ndarray:
-        return np.cumsum(self.cells) / self.cells.sum()
-
-    @cached_property
-    def positions(self) -> np.ndarray:
-        return cell_positions(self.grid, self.cells, self.cell_sums)
-
-    @cached_property
-    def masses(self) -> np.ndarray:
-        return self.cells / self.cells.sum()
 
     @classmethod
     def build(cls, values: Any, n_bins: int = 10, exact_max_values: int = 20_000,
@@ -463,10 +449,9 @@ def _smirnov_log_terms(n: int, nx: float, x: float, j: np.ndarray) -> np.ndarray
     return log_terms
 
 
-def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray, ref_cdf: np.ndarray | None = None) -> float:
-    """KS statistic from aligned cell counts (exact when the grid holds every reference value);
-    ``ref_cdf`` is ``cumsum(ref_cells) / ref_cells.sum()`` when the caller has it already."""
-    fr = np.cumsum(ref_cells) / ref_cells.sum() if ref_cdf is None else ref_cdf
+def ks_from_cells(ref_cells: np.ndarray, cur_cells: np.ndarray) -> float:
+    """KS statistic from aligned cell counts (exact when the grid holds every reference value)."""
+    fr = np.cumsum(ref_cells) / ref_cells.sum()
     fc = np.cumsum(cur_cells) / cur_cells.sum()
     return float(np.max(np.abs(fr - fc))) if fr.size else 0.0
 
@@ -476,7 +461,7 @@ def ks_test(cmp: NumericComparison, threshold: float) -> StatResult:
     note = cmp.empty_note
     if note:
         return StatResult("ks", None, None, threshold, "ks", details={"note": note})
-    d = ks_from_cells(cmp.ref.cells, cmp.cur.cells, cmp.ref.cdf)
+    d = ks_from_cells(cmp.ref.cells, cmp.cur.cells)
     p = _ks_pvalue(d, cmp.ref.n, cmp.cur.n)
     return StatResult("ks", d, p, threshold, "ks", details={"exact": cmp.ref.exact})
 
@@ -517,9 +502,7 @@ def wasserstein_test(cmp: NumericComparison, threshold: float) -> StatResult:
     note = cmp.empty_note
     if note:
         return StatResult("wasserstein", None, None, threshold, "ks", details={"note": note})
-    ref, cur = cmp.ref, cmp.cur
-    w = w1_between(ref.positions, ref.masses, cell_positions(ref.grid, cur.cells, cur.cell_sums),
-                   cur.cells / cur.cells.sum())
+    w = wasserstein_from_cells(cmp.ref.grid, cmp.ref.cells, cmp.ref.cell_sums, cmp.cur.cells, cmp.cur.cell_sums)
     std, mean = cmp.ref.std or 0.0, cmp.ref.mean or 0.0
     scale = std if std > 0 else (abs(mean) if mean != 0 else 1.0)
     return StatResult("wasserstein", w / scale, None, threshold, "ks",

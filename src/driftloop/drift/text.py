@@ -141,7 +141,7 @@ class TextReference:
 
     @classmethod
     def from_tree(cls, d: dict[str, Any]) -> "TextReference":
-        vocab = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["terms"], dtype=object))  # list or array
+        vocab = pd.Series(np.asarray(d["counts"], np.int64), index=pd.Index(d["terms"], dtype=object))
         return cls(d["n_total"], d["n_missing"], d["n_tokens"], vocab, d["n_oov_expected"], d["n_invalid_utf8"],
                    NumericReference.from_tree(d["length"]), d.get("options", {}))
 
