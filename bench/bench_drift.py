@@ -15,8 +15,8 @@ costs count. Repetitions are interleaved (baseline,
 suite, ... then again) so that background load hits every mode alike; the medians are reported,
 ratios are ratios of medians, and beside them the median over rounds of each round's own ratio to
 its baseline run (the machine's speed drifts by +-30% over tens of seconds on a shared VM; a round
-takes a few seconds, so paired ratios cancel most of it). CPU time (user + sys) is printed beside wall time because the
-suite uses two threads where the baseline's own code uses one (pyarrow's reader is multi-threaded
+takes a few seconds, so paired ratios cancel most of it). CPU time (user + sys) is printed beside
+wall time because the suite uses two threads where the baseline's own code uses one (pyarrow's reader is multi-threaded
 in both). Modes:
 
 * ``baseline``: read the 25 columns, bin numeric columns against 10 reference-quantile bins with
@@ -29,12 +29,12 @@ in both). Modes:
 * ``chunked``: ``evaluate_drift`` over ``driftloop.drift.chunks.iter_file_chunks`` (what the drift
   stage and ``driftloop drift`` run): parquet record batches of ``chunk_size`` rows, or one read
   when the file has no more rows than that; memory flat in rows.
+* ``evidently``: DataDriftPreset on the same files, run by the interpreter in ``$EVIDENTLY_PYTHON``
+  (Evidently is never installed in the project venv); "skipped" when the variable is unset.
 
 driftloop's modules are byte-compiled before timing, as an installed package's are: this machine
 sets PYTHONDONTWRITEBYTECODE=1, under which every child would recompile them from source (~45 ms
 that no installed copy pays, measured with ``python -X importtime``).
-* ``evidently``: DataDriftPreset on the same files, run by the interpreter in ``$EVIDENTLY_PYTHON``
-  (Evidently is never installed in the project venv); "skipped" when the variable is unset.
 """
 
 from __future__ import annotations
@@ -256,7 +256,6 @@ def fmt(m: dict | None) -> str:
     if not m:
         return "skipped"
     cpu = f"  cpu {m['cpu']:7.2f} s" if "cpu" in m else ""
-    m = {k: v for k, v in m.items() if not k.startswith("paired")}
     return f"{m['wall']:8.2f} s  peak {m['maxrss_mb']:8.0f} MB{cpu}  (median of {m['reps']})"
 
 
