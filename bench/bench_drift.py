@@ -3,6 +3,7 @@
 Usage::
 
     python bench/bench_drift.py --sizes 100k,1M,5M [--chunked-sizes 1M,20M] [--breakdown] [--quick] [--workdir DIR]
+    python bench/bench_drift.py --sizes 100k,1M --ks-variants 20000:4096,100000000:4096  # KS sketch vs exact
 
 Data: 25 columns = 20 float64 columns with ~5% NaN + 5 string categorical columns with 3, 30, 300,
 3,000 and 10,000 levels; the current window has a mild shift in some columns. The reference has
@@ -95,21 +96,36 @@ def write_parquet(path: Path, n: int, seed: int, drift: bool) -> Path:
 
 
 def kinds() -> dict[str, str]:
-    return {**{f"num_{i}": "numeric" for i in range(N_NUM)}, **{f"cat_{j}": "categorical" for j in range(len(CAT_LEVELS))}}
+    return {
+        **{f"num_{i}": "numeric" for i in range(N_NUM)},
+        **{f"cat_{j}": "categorical" for j in range(len(CAT_LEVELS))},
+    }
 
 
-def prepare_reference(ref_path: Path, workdir: Path) -> tuple[Path, Path]:
-    """Reference summary (suite) and quantile edges (baseline), each built once."""
+def prepare_reference(ref_path: Path, workdir: Path, variant: str = "") -> tuple[Path, Path]:
+    """Reference summary (suite) and quantile edges (baseline), each built once.
+
+    ``variant`` ``"E:S"`` builds the summary with ``numeric.exact_max_values = E`` and
+    ``numeric.sketch_size = S`` (its own file); empty: the default config.
+    """
     import pandas as pd
 
     from driftloop.drift import DriftConfig, summarize_reference
 
-    summ, quant = workdir / f"{ref_path.stem}.summary.npz", workdir / f"{ref_path.stem}.quantiles.json"
-    if not summ.exists():
+    tag = f".{variant.replace(':', '_')}" if variant else ""
+    summ, quant = workdir / f"{ref_path.stem}{tag}.summary.npz", workdir / f"{ref_path.stem}.quantiles.json"
+    if not summ.exists() or not quant.exists():
         ref = pd.read_parquet(ref_path)
+        cfg = DriftConfig()
+        if variant:
+            e, sk = (int(v) for v in variant.split(":"))
+            cfg = DriftConfig.from_dict({"numeric": {"exact_max_values": e, "sketch_size": sk}})
         t = time.perf_counter()
-        summarize_reference(ref, kinds(), DriftConfig()).save(summ)
-        print(f"  summarize_reference({len(ref):,} rows): {time.perf_counter() - t:.2f} s")
+        summarize_reference(ref, kinds(), cfg).save(summ)
+        print(
+            f"  summarize_reference({len(ref):,} rows{', ' + variant if variant else ''}): "
+            f"{time.perf_counter() - t:.2f} s, {summ.stat().st_size / 1e6:.1f} MB"
+        )
         q = {c: np.nanquantile(ref[c].to_numpy(), np.arange(1, 10) / 10).tolist() for c in ref if c.startswith("num")}
         quant.write_text(json.dumps(q))
     return summ, quant
@@ -127,8 +143,10 @@ def child(mode: str, current: Path, summary: Path, quantiles: Path) -> dict:
         for c in df.columns:
             if c in q:
                 x = df[c].to_numpy()
-                out[c] = (np.bincount(np.searchsorted(np.asarray(q[c]), x[~np.isnan(x)]), minlength=11),
-                          int(np.isnan(x).sum()))
+                out[c] = (
+                    np.bincount(np.searchsorted(np.asarray(q[c]), x[~np.isnan(x)]), minlength=11),
+                    int(np.isnan(x).sum()),
+                )
             else:
                 out[c] = df[c].value_counts(dropna=False)
     else:
@@ -221,8 +239,18 @@ def run_child(mode: str, current: Path, summary: Path, quantiles: Path, ref_path
             return None
         cmd = [py, "-c", EVIDENTLY_SCRIPT, str(ref_path), str(current)]
     else:
-        cmd = [sys.executable, __file__, "--child", mode, "--current", str(current), "--summary", str(summary),
-               "--quantiles", str(quantiles)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--current",
+            str(current),
+            "--summary",
+            str(summary),
+            "--quantiles",
+            str(quantiles),
+        ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if res.returncode != 0:
         print(f"  {mode} failed:\n{res.stderr[-2000:]}")
@@ -233,19 +261,31 @@ def run_child(mode: str, current: Path, summary: Path, quantiles: Path, ref_path
 def median_of(runs: list[dict]) -> dict | None:
     """Per-key median over successful runs (None when every run failed)."""
     runs = [r for r in runs if r]
-    return {k: float(np.median([r[k] for r in runs if k in r])) for k in runs[0]} | {"reps": len(runs)} if runs else None
+    return (
+        {k: float(np.median([r[k] for r in runs if k in r])) for k in runs[0]} | {"reps": len(runs)} if runs else None
+    )
 
 
-def measure(modes: tuple[str, ...], reps: int, *args) -> dict[str, dict | None]:
+def measure(
+    modes: tuple[str, ...],
+    reps: int,
+    current: Path,
+    summary: Path,
+    quantiles: Path,
+    ref_path: Path,
+    summaries: dict[str, Path] | None = None,
+) -> dict[str, dict | None]:
     """``reps`` interleaved rounds over ``modes`` (each run its own child); medians per mode, and
-    for each mode the median over rounds of its ratio to the same round's baseline run."""
+    for each mode the median over rounds of its ratio to the same round's baseline run. A mode
+    ``"<mode>@<variant>"`` runs ``<mode>`` on ``summaries[variant]``."""
     runs: dict[str, list] = {m: [] for m in modes}
     for _ in range(reps):
         for m in modes:
-            runs[m].append(run_child(m, *args))
+            mode, _, variant = m.partition("@")
+            runs[m].append(run_child(mode, current, summaries[variant] if variant else summary, quantiles, ref_path))
     out = {m: median_of(r) for m, r in runs.items()}
     for m in modes:
-        pairs = [(r, b) for r, b in zip(runs[m], runs["baseline"]) if r and b]
+        pairs = [(r, b) for r, b in zip(runs[m], runs["baseline"], strict=True) if r and b]
         if out[m] and pairs:
             out[m]["paired_time"] = float(np.median([r["wall"] / b["wall"] for r, b in pairs]))
             out[m]["paired_memory"] = float(np.median([r["maxrss_mb"] / b["maxrss_mb"] for r, b in pairs]))
@@ -268,6 +308,12 @@ def main() -> None:
     ap.add_argument("--reps-large", type=int, default=1, help="repetitions for sizes above 1M rows")
     ap.add_argument("--breakdown", action="store_true", help="also time the full suite's phases in a fresh process")
     ap.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "/tmp/driftloop-bench"))
+    ap.add_argument(
+        "--ks-variants",
+        default="",
+        help="compare reference summaries built with numeric exact_max_values:sketch_size, e.g. "
+        "20000:4096,100000000:4096 (the suite and univariate suite per variant, same rounds)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--current", help=argparse.SUPPRESS)
     ap.add_argument("--summary", help=argparse.SUPPRESS)
@@ -288,41 +334,92 @@ def main() -> None:
     reps = 1 if a.quick else a.reps
     work = Path(a.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    print(f"driftloop drift benchmark: 25 columns (20 numeric w/ NaN, 5 categorical {CAT_LEVELS} levels); "
-          f"median of {reps} interleaved reps (sizes > 1M: {a.reps_large}); workdir {work}")
+    print(
+        f"driftloop drift benchmark: 25 columns (20 numeric w/ NaN, 5 categorical {CAT_LEVELS} levels); "
+        f"median of {reps} interleaved reps (sizes > 1M: {a.reps_large}); workdir {work}"
+    )
     rows = []
     for n in sizes:
         nref = min(n, 1_000_000)
         ref_path = write_parquet(work / f"ref_{nref}.parquet", nref, 1, False)
         cur_path = write_parquet(work / f"cur_{n}.parquet", n, 2, True)
         summ, quant = prepare_reference(ref_path, work)
-        r = {"n": n, **measure(("baseline", "suite", "suite_univariate", "chunked"),
-                                reps if n <= 1_000_000 else a.reps_large, cur_path, summ, quant, ref_path)}
+        if a.ks_variants:
+            variants = [v for v in a.ks_variants.split(",") if v]
+            summaries = {v: prepare_reference(ref_path, work, v)[0] for v in variants}
+            modes = ("baseline", *(f"{m}@{v}" for v in variants for m in ("suite", "suite_univariate")))
+            r = {
+                "n": n,
+                **measure(modes, reps if n <= 1_000_000 else a.reps_large, cur_path, summ, quant, ref_path, summaries),
+            }
+            rows.append(r)
+            print(f"\nN = {n:,} rows (reference {nref:,}), KS variants exact_max_values:sketch_size")
+            for m in modes:
+                print(f"  {m:34s} " + fmt(r[m]))
+            b, first = r["baseline"], variants[0]
+            for m in modes[1:]:
+                mode, _, v = m.partition("@")
+                if b and r[m]:
+                    line = (
+                        f"  {m:34s} / baseline: time {r[m]['wall'] / b['wall']:.2f}x "
+                        f"(paired {r[m]['paired_time']:.2f}x), "
+                        f"peak memory {r[m]['maxrss_mb'] / b['maxrss_mb']:.2f}x"
+                    )
+                    base = r.get(f"{mode}@{first}")
+                    if v != first and base:
+                        line += (
+                            f"; / {first}: time {r[m]['wall'] / base['wall']:.2f}x, "
+                            f"memory {r[m]['maxrss_mb'] / base['maxrss_mb']:.2f}x"
+                        )
+                    print(line)
+            continue
+        r = {
+            "n": n,
+            **measure(
+                ("baseline", "suite", "suite_univariate", "chunked"),
+                reps if n <= 1_000_000 else a.reps_large,
+                cur_path,
+                summ,
+                quant,
+                ref_path,
+            ),
+        }
         r["evidently"] = median_of([run_child("evidently", cur_path, summ, quant, ref_path)])
         rows.append(r)
         b, s, e = r["baseline"], r["suite"], r["evidently"]
         print(f"\nN = {n:,} rows (reference {nref:,})")
         for mode in ("baseline", "suite", "suite_univariate", "chunked", "evidently"):
             print(f"  {mode:17s} " + fmt(r[mode]))
-        for mode, label in (("suite", "full suite"), ("suite_univariate", "univariate suite"), ("chunked", "chunked suite")):
+        for mode, label in (
+            ("suite", "full suite"),
+            ("suite_univariate", "univariate suite"),
+            ("chunked", "chunked suite"),
+        ):
             m = r[mode]
             if b and m:
                 tr, mr = m["wall"] / b["wall"], m["maxrss_mb"] / b["maxrss_mb"]
-                print(f"  {label:17s}/ baseline: time {tr:.2f}x ({'meets' if tr <= 1.3 else 'misses'} <= 1.3), "
-                      f"peak memory {mr:.2f}x ({'meets' if mr <= 1.2 else 'misses'} <= 1.2); "
-                      f"paired per round: time {m['paired_time']:.2f}x, memory {m['paired_memory']:.2f}x")
+                print(
+                    f"  {label:17s}/ baseline: time {tr:.2f}x ({'meets' if tr <= 1.3 else 'misses'} <= 1.3), "
+                    f"peak memory {mr:.2f}x ({'meets' if mr <= 1.2 else 'misses'} <= 1.2); "
+                    f"paired per round: time {m['paired_time']:.2f}x, memory {m['paired_memory']:.2f}x"
+                )
         if a.breakdown:
             phases = [run_child("phases", cur_path, summ, quant, ref_path) for _ in range(reps)]
             phases = [p for p in phases if p]
             if phases:
-                print("  where the full suite's time goes (fresh process, medians; in the suite the classifier runs beside the column tests):")
+                print(
+                    "  where the full suite's time goes (fresh process, medians; "
+                    "in the suite the classifier runs beside the column tests):"
+                )
                 for k in phases[0]:
                     print(f"    {k:36s} {np.median([p[k] for p in phases]):6.3f} s")
         if e and s:
             for mode, label in (("suite", "full suite"), ("suite_univariate", "univariate suite")):
                 if r[mode]:
-                    print(f"  speed-up of the {label} vs Evidently: {e['wall'] / r[mode]['wall']:.1f}x "
-                          f"(target >= 25 at 1M)")
+                    print(
+                        f"  speed-up of the {label} vs Evidently: {e['wall'] / r[mode]['wall']:.1f}x "
+                        f"(target >= 25 at 1M)"
+                    )
         else:
             print("  Evidently: skipped (set EVIDENTLY_PYTHON to a venv's python with evidently installed)")
     if a.chunked_sizes:

@@ -43,7 +43,7 @@ def mlflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture()
+@pytest.fixture
 def mlflow_uri(tmp_path: Path, mlflow_template_db: Path, monkeypatch: pytest.MonkeyPatch):
     """A tracking+registry URI on a private copy of the template DB.
 
@@ -68,6 +68,11 @@ def mlflow_uri(tmp_path: Path, mlflow_template_db: Path, monkeypatch: pytest.Mon
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+    # A stage run in-process (driftloop.tracking.configure) sets the fluent API's active
+    # experiment; its id belongs to this test's DB and must not leak into the next test's.
+    import mlflow.tracking.fluent as fluent
+
+    fluent._active_experiment_id = None
 
 
 def _free_port() -> int:
@@ -95,20 +100,37 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
     # The job runner and its ~6 huey consumer processes are not needed and eat both cores.
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     mlflow_bin = Path(sys.executable).with_name("mlflow")
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{db}",
-         "--default-artifact-root", str(root / "mlartifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True,
-    )
+    # The server inherits the log file descriptor: ours can close once it has started.
+    with open(root / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                str(mlflow_bin),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{db}",
+                "--default-artifact-root",
+                str(root / "mlartifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {proc.returncode}: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server exited with {proc.returncode}: {(root / 'server.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
                     if resp.status == 200:
@@ -116,8 +138,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass  # not listening yet: keep polling until the deadline
             if time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server on {uri} not healthy after {SERVER_START_TIMEOUT_S} s: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server on {uri} not healthy after {SERVER_START_TIMEOUT_S} s: "
+                    f"{(root / 'server.log').read_text()[-2000:]}"
+                )
             time.sleep(0.25)
         yield Server(uri=uri, root=root)
     finally:
@@ -130,4 +154,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
             proc.wait(timeout=5)
         except ProcessLookupError:
             pass  # already gone
-        log.close()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A copy of this repository's conf/ under tmp_path, as the working directory, outside any
+    `dvc exp run` (test files with a project of their own override this fixture)."""
+    shutil.copytree(Path(__file__).resolve().parents[1] / "conf", tmp_path / "conf")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV", raising=False)
+    return tmp_path

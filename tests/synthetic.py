@@ -8,12 +8,16 @@ import pandas as pd
 from driftloop.schema import Schema
 
 CLASSES = ("negative", "neutral", "positive")
-_KEYWORDS = {"negative": ["bad", "awful", "broken"], "neutral": ["ok", "fine", "average"],
-             "positive": ["great", "love", "excellent"]}
+_KEYWORDS = {
+    "negative": ["bad", "awful", "broken"],
+    "neutral": ["ok", "fine", "average"],
+    "positive": ["great", "love", "excellent"],
+}
 
 
-def make_frame(n: int, start: str, days: float, seed: int, task: str = "classification",
-               prefix: str = "") -> pd.DataFrame:
+def make_frame(
+    n: int, start: str, days: float, seed: int, task: str = "classification", prefix: str = ""
+) -> pd.DataFrame:
     """Rows spread over ``days`` from ``start``; the label depends on stars and keywords."""
     rng = np.random.default_rng(seed)
     stars = rng.integers(1, 6, n)
@@ -23,49 +27,57 @@ def make_frame(n: int, start: str, days: float, seed: int, task: str = "classifi
     words = rng.choice(filler, (n, 5))
     key = np.array([_KEYWORDS[lab][i % 3] for i, lab in enumerate(label)])
     comment = pd.Series(words[:, 0]).str.cat([words[:, i] for i in range(1, 5)] + [key], sep=" ")
-    frame = pd.DataFrame({
-        "id": [f"{prefix}{seed}-{i}" for i in range(n)],
-        "timestamp": pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.uniform(0, days, n)), unit="D"),
-        "comment": comment.to_numpy(),
-        "stars": stars,
-        "comment_length": comment.str.len().to_numpy(),
-        "product_area": rng.choice(["app", "web", "billing"], n),
-        "channel": rng.choice(["email", "chat"], n),
-        "label": label,
-    })
+    frame = pd.DataFrame(
+        {
+            "id": [f"{prefix}{seed}-{i}" for i in range(n)],
+            "timestamp": pd.Timestamp(start) + pd.to_timedelta(np.sort(rng.uniform(0, days, n)), unit="D"),
+            "comment": comment.to_numpy(),
+            "stars": stars,
+            "comment_length": comment.str.len().to_numpy(),
+            "product_area": rng.choice(["app", "web", "billing"], n),
+            "channel": rng.choice(["email", "chat"], n),
+            "label": label,
+        }
+    )
     if task == "regression":
         frame["label"] = 2.0 * stars + 0.05 * frame["comment_length"] + rng.normal(0, 1.0, n)
     return frame
 
 
 def make_schema(task: str = "classification") -> Schema:
-    return Schema(id="id", timestamp="timestamp", label="label", numeric=("stars", "comment_length"),
-                  categorical=("product_area", "channel"), text=("comment",), task=task,
-                  classes=CLASSES if task == "classification" else ())
-
+    return Schema(
+        id="id",
+        timestamp="timestamp",
+        label="label",
+        numeric=("stars", "comment_length"),
+        categorical=("product_area", "channel"),
+        text=("comment",),
+        task=task,
+        classes=CLASSES if task == "classification" else (),
+    )
 
 
 # Fixtures over the factories above; conftests import them by name so pytest registers them.
 import pytest  # noqa: E402
 
 
-@pytest.fixture()
+@pytest.fixture
 def schema() -> Schema:
     return make_schema()
 
 
-@pytest.fixture()
+@pytest.fixture
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reference: 21 days; current: the next 28 days."""
     return make_frame(600, "2026-01-01", 21, seed=1), make_frame(800, "2026-01-22", 28, seed=2)
 
 
-@pytest.fixture()
+@pytest.fixture
 def make():
     """The data factory, for tests that need their own sizes or tasks."""
     return make_frame
 
 
-@pytest.fixture()
+@pytest.fixture
 def make_schema_for():
     return make_schema

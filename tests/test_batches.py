@@ -6,14 +6,11 @@ import pandas as pd
 import pytest
 
 from driftloop.batches import check_classes, list_batches, read_batches
-from driftloop.demo.feedback import generate_week, Scenario, write_weeks
+from driftloop.demo.feedback import Scenario, generate_week, write_weeks
 from driftloop.errors import DataError
-from driftloop.schema import Schema
+from tests.synthetic import make_schema
 
-SCHEMA = Schema(
-    id="id", timestamp="timestamp", label="label", numeric=("stars", "comment_length"),
-    categorical=("product_area", "channel"), text=("comment",), classes=("negative", "neutral", "positive"),
-)
+SCHEMA = make_schema()
 
 
 def test_reads_parquet_and_csv_alike(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ from driftloop.config import check_params, compose, read_params, write_params
 from driftloop.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def project(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "conf", tmp_path / "conf")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DVC_EXP_BASELINE_REV", raising=False)
-    return tmp_path
 
 
 def test_write_then_check_passes_and_records_overrides(project):
@@ -33,7 +24,7 @@ def test_conf_edit_without_recompose_is_refused_naming_key_and_command(project):
     write_params([])
     import yaml
 
-    path = project / "conf" / "compare" / "default.yaml"
+    path = project / "conf" / "compare" / "classification.yaml"
     data = yaml.safe_load(path.read_text())
     data["n_bootstrap"] = 17
     path.write_text(yaml.safe_dump(data))
@@ -45,18 +36,35 @@ def test_conf_edit_without_recompose_is_refused_naming_key_and_command(project):
 
 def test_hand_edit_of_params_yaml_is_refused(project):
     write_params([])
-    text = (project / "params.yaml").read_text().replace("seed: 42", "seed: 43")
+    text = (project / "params.yaml").read_text().replace("seed: 0\n", "seed: 7\n", 1)
     (project / "params.yaml").write_text(text)
-    with pytest.raises(ConfigError, match=r"seed: conf/ gives 42, params.yaml has 43"):
+    with pytest.raises(ConfigError, match=r"compare.seed: conf/ gives 0, params.yaml has 7"):
         check_params()
 
 
-def test_under_dvc_exp_run_params_yaml_is_trusted(project, monkeypatch):
+def test_under_dvc_exp_run_params_yaml_composed_by_dvc_is_trusted(project, monkeypatch):
+    # `dvc exp run -S compare.seed=7` writes params.yaml itself, from conf/ and the -S overrides,
+    # without driftloop's header; DVC sets DVC_EXP_BASELINE_REV for the stages it then runs.
+    from omegaconf import OmegaConf
+
+    (project / "params.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(compose(["compare.seed=7"]))))
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc")
+    assert check_params()["compare"]["seed"] == 7
+
+
+def test_under_dvc_exp_run_a_hand_edit_is_still_refused(project, monkeypatch):
+    # `dvc exp run` without -S runs on params.yaml as it is: its digest still has to match.
+    # (Before, anything was trusted under exp run; a hand edit then ran silently.)
     write_params([])
-    text = (project / "params.yaml").read_text().replace("seed: 42", "seed: 43")
+    text = (project / "params.yaml").read_text().replace("seed: 0\n", "seed: 7\n", 1)
     (project / "params.yaml").write_text(text)
     monkeypatch.setenv("DVC_EXP_BASELINE_REV", "abc")
-    assert check_params()["seed"] == 43
+    with pytest.raises(
+        ConfigError,
+        match=r"compare.seed: conf/ gives 0, params.yaml has 7.*"
+        r"Run `driftloop params compare.seed=7` to keep",
+    ):
+        check_params()
 
 
 def test_unknown_override_key_is_a_config_error_naming_it(project):
@@ -70,7 +78,7 @@ def test_missing_params_file_names_the_command(project):
 
 
 def test_broken_yaml_in_conf_is_a_config_error(project):
-    (project / "conf" / "compare" / "default.yaml").write_text("a: 1\na: 2\n")
+    (project / "conf" / "compare" / "classification.yaml").write_text("a: 1\na: 2\n")
     with pytest.raises(ConfigError, match="duplicate key"):
         compose([])
 

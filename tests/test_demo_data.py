@@ -9,7 +9,7 @@ from scipy import stats
 
 from driftloop.demo.feedback import DRIFTED_COLUMNS, Scenario, generate_week
 
-KW = dict(rows=3000, seed=7, start="2026-01-05", scenario=Scenario())
+KW = {"rows": 3000, "seed": 7, "start": "2026-01-05", "scenario": Scenario()}
 
 
 def _weeks(ws):

@@ -14,7 +14,7 @@ from driftloop.errors import DataError
 from driftloop.lineage import fetch_by_md5, file_md5
 
 
-@pytest.fixture()
+@pytest.fixture
 def repo(tmp_path):
     root = tmp_path / "repo"
     root.mkdir()

@@ -8,8 +8,9 @@ rate is a drift signal), categorical and text features to pandas strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,8 @@ def list_batches(folder: Path, fmt: str = "auto") -> list[Path]:
     if not folder.is_dir():
         raise DataError(f"batch folder {folder} does not exist (data.source.path).")
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in SUFFIXES and (fmt == "auto" or SUFFIXES[p.suffix.lower()] == fmt)
     )
     if not files:
@@ -83,7 +85,8 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
         out[col] = df[col].astype("string")
     if schema.label:
         out[schema.label] = (
-            df[schema.label].astype("string") if schema.task == "classification"
+            df[schema.label].astype("string")
+            if schema.task == "classification"
             else pd.to_numeric(df[schema.label], errors="coerce").astype("float64")
         )
     return out
@@ -114,6 +117,32 @@ def check_classes(df: pd.DataFrame, schema: Schema, where: str) -> None:
         )
 
 
+def plain_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with pandas' nullable columns (``string``, ``boolean``, ``Int64``...) as numpy dtypes whose
+    missing value is ``np.nan``.
+
+    scikit-learn's imputers test ``value != value``; ``pd.NA`` answers that with ``NA`` itself, and
+    "boolean value of NA is ambiguous" stops the fit naming no column. Only columns that need it
+    are converted, so a frame without extension dtypes is returned as it is.
+    """
+    convert = [
+        c
+        for c in df.columns
+        if isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype)
+        and not isinstance(df[c].dtype, (pd.CategoricalDtype, pd.DatetimeTZDtype))
+    ]
+    if not convert:
+        return df
+    out = df.copy(deep=False)
+    for c in convert:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            out[c] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            out[c] = col.to_numpy(dtype=object, na_value=np.nan)
+    return out
+
+
 def table_fingerprint(df: pd.DataFrame) -> str:
     """A content digest of a frame, independent of file encoding (MLflow dataset digest)."""
     hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
@@ -126,7 +155,7 @@ def window_summary(df: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     """Rows and time range of a window, for the manifest."""
     ts = df[schema.timestamp]
     return {
-        "rows": int(len(df)),
+        "rows": len(df),
         "start": ts.min().isoformat() if len(df) else None,
         "end": ts.max().isoformat() if len(df) else None,
     }

@@ -7,8 +7,8 @@ one line naming what is wrong and exit non-zero with the error's code.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import typer
 
@@ -34,19 +34,32 @@ def _guard(fn, *args, **kwargs) -> int:
 
 @app.command()
 def params(
-    overrides: Optional[List[str]] = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.days=14"),
+    overrides: list[str] | None = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.days=14"),
     check: bool = typer.Option(False, "--check", help="Only check that params.yaml matches conf/."),
 ) -> None:
-    """Compose conf/ into params.yaml (what `dvc repro` reads), or --check that it is up to date."""
-    from driftloop.config import check_params, write_params
+    """Compose conf/ into params.yaml (what `dvc repro` reads), or --check that it is up to date.
+
+    OVERRIDES are written into conf/config.yaml first (a group choice into its defaults list, a
+    key into its body), so that `dvc repro`, `dvc exp run` and a fresh clone compose the same
+    config. Either way the config is also checked against data.schema: a rule naming a metric the
+    task lacks, or a slice column the schema lacks, is refused here, before anything is written.
+    """
+    from driftloop.config import check_params, compose, write_params
+    from driftloop.preflight import check_config
+    from driftloop.schema import Schema
+
+    def fits(cfg: dict) -> None:
+        check_config(cfg, Schema.from_config((cfg.get("data") or {}).get("schema") or {}))
 
     def _run() -> int:
         if check:
-            check_params()
+            fits(check_params())
             typer.echo("params.yaml matches conf/.")
         else:
+            fits(compose(overrides or []))
             write_params(overrides or [])
-            typer.echo(f"wrote params.yaml from conf/ (overrides: {overrides or 'none'})")
+            kept = f"; {' '.join(overrides)} written into conf/config.yaml" if overrides else ""
+            typer.echo(f"wrote params.yaml from conf/{kept}")
         return 0
 
     raise typer.Exit(_guard(_run))
@@ -55,7 +68,7 @@ def params(
 @app.command()
 def stage(
     name: str = typer.Argument(..., help="snapshot | drift | retrain | compare | promote"),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Hydra overrides"),
+    overrides: list[str] | None = typer.Argument(None, help="Hydra overrides"),
 ) -> None:
     """Run one stage by hand (what `dvc repro` runs), optionally with Hydra overrides."""
     from driftloop.stages import run_stage
@@ -68,7 +81,7 @@ def drift(
     reference: Path = typer.Argument(..., help="Reference data (parquet or CSV)"),
     current: Path = typer.Argument(..., help="Current data (parquet or CSV)"),
     out: Path = typer.Option(Path("drift-report"), "--out", "-o", help="Output folder"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Config override key=value"),
+    set_: list[str] | None = typer.Option(None, "--set", "-s", help="Config override key=value"),
 ) -> None:
     """Ad-hoc drift report: writes OUT/drift.json and OUT/drift.html."""
     from driftloop.drift.cli import drift_command
@@ -80,9 +93,9 @@ def drift(
 def compare(
     holdout: Path = typer.Argument(..., help="Labelled holdout (parquet or CSV)"),
     challenger: str = typer.Option(..., "--challenger", help="MLflow model URI of the challenger"),
-    champion: Optional[str] = typer.Option(None, "--champion", help="MLflow model URI of the champion"),
+    champion: str | None = typer.Option(None, "--champion", help="MLflow model URI of the champion"),
     out: Path = typer.Option(Path("compare-report"), "--out", "-o", help="Output folder"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Config override key=value"),
+    set_: list[str] | None = typer.Option(None, "--set", "-s", help="Config override key=value"),
 ) -> None:
     """Compare two MLflow models on the same holdout: writes OUT/compare.json and plots."""
     from driftloop.compare.cli import compare_command
@@ -90,8 +103,11 @@ def compare(
     raise typer.Exit(_guard(compare_command, holdout, champion, challenger, out, set_ or []))
 
 
+MODEL_NAME_HELP = "Registered model (default: registry.model_name in params.yaml)"
+
+
 @app.command()
-def status(model_name: Optional[str] = typer.Option(None, "--model-name", "-m")) -> None:
+def status(model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP)) -> None:
     """Show the champion, its lineage, and the last decision and why."""
     from driftloop.promote.cli import status_command
 
@@ -100,7 +116,7 @@ def status(model_name: Optional[str] = typer.Option(None, "--model-name", "-m"))
 
 
 @app.command()
-def history(model_name: Optional[str] = typer.Option(None, "--model-name", "-m")) -> None:
+def history(model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP)) -> None:
     """List every move of the champion alias (who, when, why)."""
     from driftloop.promote.cli import history_command
 
@@ -111,14 +127,28 @@ def history(model_name: Optional[str] = typer.Option(None, "--model-name", "-m")
 @app.command()
 def rollback(
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the registry)"),
-    model_name: Optional[str] = typer.Option(None, "--model-name", "-m"),
-    actor: Optional[str] = typer.Option(None, "--actor", help="Who (default: $USER)"),
+    model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP),
+    actor: str | None = typer.Option(None, "--actor", help="Who (default: $USER)"),
 ) -> None:
-    """Move the champion alias back to the previous version, recording who/when/why."""
+    """Move the champion alias back to the previous version, recording who/when/why (a second rollback undoes it)."""
     from driftloop.promote.cli import rollback_command
 
     _use_project_tracking()
     raise typer.Exit(_guard(rollback_command, model_name=model_name, reason=reason, actor=actor))
+
+
+@app.command("promote")
+def promote_version(
+    version: str = typer.Option(..., "--version", help="The registered model version to make champion"),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the registry)"),
+    model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP),
+    actor: str | None = typer.Option(None, "--actor", help="Who (default: $USER)"),
+) -> None:
+    """Move the champion alias to VERSION by hand, recording who/when/why (undo: rollback)."""
+    from driftloop.promote.cli import promote_command
+
+    _use_project_tracking()
+    raise typer.Exit(_guard(promote_command, version, reason=reason, model_name=model_name, actor=actor))
 
 
 @app.command()
@@ -161,9 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     except Exception as exc:
         # Usage errors (unknown command, bad option): typer vendors click, so match by behaviour.
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(code, int):
             exc.show()
-            return exc.exit_code
+            return code
         raise
 
 

@@ -112,7 +112,7 @@ class StagedOutputs:
             _remove(staged)
         self._pending.clear()
 
-    def __enter__(self) -> "StagedOutputs":
+    def __enter__(self) -> StagedOutputs:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -7,8 +7,13 @@ whole config.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pandas only where a frame is read: a schema alone costs no pandas import
+    import numpy as np
+    import pandas as pd
 
 from driftloop.errors import ConfigError, DataError
 
@@ -45,29 +50,23 @@ class Schema:
 
     def __post_init__(self) -> None:
         if self.task not in ("classification", "regression"):
-            raise ConfigError(
-                f"data.schema.task must be 'classification' or 'regression'. Got {self.task!r} instead."
-            )
+            raise ConfigError(f"data.schema.task must be 'classification' or 'regression'. Got {self.task!r} instead.")
         seen: dict[str, str] = {}
         for kind in KINDS:
             for col in getattr(self, kind):
                 if col in seen:
-                    raise ConfigError(
-                        f"data.schema: column {col!r} is listed as both {seen[col]} and {kind}."
-                    )
+                    raise ConfigError(f"data.schema: column {col!r} is listed as both {seen[col]} and {kind}.")
                 seen[col] = kind
         if not seen:
             raise ConfigError("data.schema lists no feature columns (numeric, categorical or text).")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "Schema":
+    def from_config(cls, cfg: Mapping[str, Any]) -> Schema:
         """Build from the ``data.schema`` config mapping."""
         known = {"id", "timestamp", "label", "numeric", "categorical", "text", "task", "classes"}
         unknown = set(cfg) - known
         if unknown:
-            raise ConfigError(
-                f"data.schema has unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}."
-            )
+            raise ConfigError(f"data.schema has unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}.")
         try:
             return cls(
                 id=str(cfg["id"]),
@@ -109,3 +108,14 @@ class Schema:
             raise DataError(
                 f"{where}: missing column(s) {missing}; the schema (conf/data) expects {list(self.required)}."
             )
+
+
+def labelled_mask(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """Boolean mask of rows that carry a label (not null, not an empty string)."""
+    import pandas as pd
+
+    label = frame[schema.label]
+    mask = label.notna().to_numpy(dtype=bool, copy=True)
+    if label.dtype == object or pd.api.types.is_string_dtype(label):
+        mask &= label.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+    return mask

@@ -4,6 +4,9 @@ One experiment per project; one parent run per cycle (created by the snapshot
 stage, whose manifest carries its id); one child run per stage execution. Metric
 keys are stable across cycles so the MLflow UI compares cycles side by side.
 
+Stage modules reach MLflow tracking only through this module (the registry through
+:mod:`driftloop.promote.registry`), so that none of them imports a framework.
+
 ``mlflow`` is imported lazily: it costs seconds, and five stage processes would
 pay it five times.
 """
@@ -11,11 +14,13 @@ pay it five times.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from driftloop.config import project_root, reject_unknown
 from driftloop.errors import RegistryError
@@ -23,9 +28,7 @@ from driftloop.errors import RegistryError
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-TAG_STAGE = "driftloop.stage"
-TAG_CYCLE = "driftloop.cycle_run_id"
-TAG_GIT = "driftloop.git_commit"
+from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_KIND, TAG_STAGE
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class TrackingConfig:
     experiment: str
 
     @classmethod
-    def from_dict(cls, cfg: Mapping[str, Any]) -> "TrackingConfig":
+    def from_dict(cls, cfg: Mapping[str, Any]) -> TrackingConfig:
         reject_unknown(cfg, {"uri", "artifact_root", "experiment"}, "tracking")
         return cls(
             uri=str(cfg.get("uri") or "sqlite:///mlflow.db"),
@@ -97,10 +100,15 @@ def configure(cfg: TrackingConfig) -> str:
 
 def git_commit(root: Path | None = None) -> str:
     """The current git commit of the project (``"unknown"`` outside a git checkout)."""
+    return _git_commit(root or project_root())
+
+
+@functools.lru_cache(maxsize=8)
+def _git_commit(root: Path) -> str:
+    # Once per process and folder: a stage asks for it for every run it opens, and HEAD does not
+    # move while a stage runs.
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root or project_root(), capture_output=True, text=True, check=True
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -115,7 +123,7 @@ def start_cycle(experiment_id: str, tags: Mapping[str, str] | None = None) -> st
     run = client.create_run(
         experiment_id,
         run_name=f"cycle-{_now_slug()}",
-        tags={"driftloop.kind": "cycle", TAG_GIT: git_commit(), **(tags or {})},
+        tags={TAG_KIND: "cycle", TAG_GIT_COMMIT: git_commit(), **(tags or {})},
     )
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
@@ -130,15 +138,96 @@ def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any]
     """
     import mlflow
 
-    kwargs: dict[str, Any] = {"run_name": stage, "tags": {TAG_STAGE: stage, TAG_GIT: git_commit()}}
+    kwargs: dict[str, Any] = {"run_name": stage, "tags": {TAG_STAGE: stage, TAG_GIT_COMMIT: git_commit()}}
     if cycle_run_id:
         kwargs["parent_run_id"] = cycle_run_id
         kwargs["nested"] = True
-        kwargs["tags"][TAG_CYCLE] = cycle_run_id
+        kwargs["tags"][TAG_CYCLE_RUN_ID] = cycle_run_id
     with mlflow.start_run(**kwargs) as run:
         if params:
             log_flat_params(params)
         yield run
+
+
+@contextlib.contextmanager
+def nested_run(name: str, parent_run_id: str, tags: Mapping[str, str]) -> Iterator[Any]:
+    """A run nested under ``parent_run_id`` (e.g. one per model inside the compare stage's run)."""
+    import mlflow
+
+    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id) as run:
+        mlflow.set_tags(dict(tags))
+        yield run
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Tags on the active run (values as strings)."""
+    import mlflow
+
+    if tags:
+        mlflow.set_tags({str(k): str(v) for k, v in tags.items()})
+
+
+def log_dict(data: Mapping[str, Any], artifact_file: str) -> None:
+    """A JSON artifact on the active run."""
+    import mlflow
+
+    mlflow.log_dict(dict(data), artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """A text artifact (an HTML report) on the active run."""
+    import mlflow
+
+    mlflow.log_text(text, artifact_file)
+
+
+def log_artifacts(folder: Path, artifact_path: str) -> None:
+    """Every file under ``folder`` as artifacts of the active run."""
+    import mlflow
+
+    mlflow.log_artifacts(str(folder), artifact_path=artifact_path)
+
+
+def log_dataset(frame: Any, *, source: str, name: str, targets: str | None, context: str) -> None:
+    """``frame`` as a dataset input of the active run, with its digest and source URI."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas  # its defining module: mlflow.data sets it at run time
+
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice and warns about the ambiguity.
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = from_pandas(frame, source=source, name=name, targets=targets)
+    mlflow.log_input(dataset, context=context)
+
+
+def run_metric(run_id: str, key: str) -> float | None:
+    """The latest value of metric ``key`` on run ``run_id`` (None when the run never logged it)."""
+    import mlflow
+
+    return mlflow.MlflowClient().get_run(run_id).data.metrics.get(key)
+
+
+def annotate_cycle(
+    cycle_run_id: str | None,
+    *,
+    tags: Mapping[str, str] | None = None,
+    artifacts: Mapping[str, Mapping[str, Any]] | None = None,
+    metrics: Mapping[str, float] | None = None,
+) -> None:
+    """Tags, JSON artifacts (file name -> data) and metrics on the cycle's parent run, which is
+    not active in a stage process (it was created FINISHED by the snapshot stage)."""
+    import mlflow
+
+    if not cycle_run_id:
+        return
+    client = mlflow.MlflowClient()
+    for key, value in (tags or {}).items():
+        client.set_tag(cycle_run_id, key, value)
+    for name, data in (artifacts or {}).items():
+        client.log_dict(cycle_run_id, dict(data), name)
+    log_cycle_metrics(cycle_run_id, metrics or {})
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

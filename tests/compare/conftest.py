@@ -20,12 +20,13 @@ def trained():
     from driftloop.train.model import build_model, fit_model
     from driftloop.train.windows import WindowConfig, select_training_window
 
-    schema = make_schema()
-    window = select_training_window(make_frame(1200, "2026-01-01", 21, 1), make_frame(1500, "2026-01-22", 21, 2),
-                                    schema, WindowConfig())
+    sch = make_schema()
+    window = select_training_window(
+        make_frame(1200, "2026-01-01", 21, 1), make_frame(1500, "2026-01-22", 21, 2), sch, WindowConfig()
+    )
     cfg = yaml.safe_load((_CONF / "model" / "logreg_tfidf.yaml").read_text())
-    good = fit_model(build_model(cfg, schema), window, schema).model
+    good = fit_model(build_model(cfg, sch), window, sch).model
     weak = yaml.safe_load((_CONF / "model" / "logreg_tfidf.yaml").read_text())
     weak["estimator"]["C"] = 0.001  # heavily regularised: clearly worse
-    bad = fit_model(build_model(weak, schema), window, schema).model
-    return schema, window, good, bad
+    bad = fit_model(build_model(weak, sch), window, sch).model
+    return sch, window, good, bad

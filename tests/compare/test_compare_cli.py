@@ -19,8 +19,9 @@ def test_compare_two_uris(mlflow_uri, tmp_path, make, schema, capsys):
 
     from driftloop.train.mlflow_model import log_sklearn_model
 
-    window = select_training_window(make(800, "2026-01-01", 21, 1), make(800, "2026-01-22", 21, 2), schema,
-                                    WindowConfig())
+    window = select_training_window(
+        make(800, "2026-01-01", 21, 1), make(800, "2026-01-22", 21, 2), schema, WindowConfig()
+    )
     exp = mlflow.create_experiment("cli", artifact_location=(tmp_path / "art").as_uri())
     uris = {}
     for name, c in (("champion", 0.001), ("challenger", 2.0)):
@@ -32,11 +33,18 @@ def test_compare_two_uris(mlflow_uri, tmp_path, make, schema, capsys):
     holdout = tmp_path / "holdout.parquet"
     window.holdout.to_parquet(holdout)
     out = tmp_path / "report"
-    code = compare_command(holdout, uris["champion"], uris["challenger"], out,
-                           ["label=label", "compare.n_bootstrap=200", "compare.slices=[channel]"])
+    code = compare_command(
+        holdout,
+        uris["champion"],
+        uris["challenger"],
+        out,
+        ["label=label", "compare.n_bootstrap=200", "compare.slices=[channel]"],
+    )
     assert code == 0
     doc = json.loads((out / "compare.json").read_text())
-    assert doc["improved"] is True and doc["challenger_uri"] == uris["challenger"]
+    assert doc["challenger_uri"] == uris["challenger"] and doc["metrics"]["f1_macro"]["ci_low"] > 0
+    printed = capsys.readouterr().out
+    assert "f1_macro: challenger" in printed and "95% interval" in printed
     assert doc["metrics"]["roc_auc"]["challenger"] > doc["metrics"]["roc_auc"]["champion"]
     assert (out / "plots" / "roc.png").is_file()
     # A champion URI that does not resolve: exit code of ModelError, message naming the URI.

@@ -1,4 +1,4 @@
-"""compare_models end to end: the compare.json format, stable keys, decisions, bad input, plots."""
+"""compare_models end to end: the compare.json format, stable keys, standard errors, bad input, plots."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_compare_json_has_every_metric_and_stable_keys(trained):
     result = compare_models(window.holdout, schema, good, bad, CompareConfig.from_dict(FAST))
     doc = json.loads(json.dumps(result.to_dict()))  # JSON-ready
     expected = {"accuracy", "f1_macro", "log_loss", "brier_score", "ece", "roc_auc"} | {
-        f"{m}_{c}" for m in ("precision", "recall") for c in ("negative", "neutral", "positive")}
+        f"{m}_{c}" for m in ("precision", "recall") for c in ("negative", "neutral", "positive")
+    }
     assert expected <= set(doc["metrics"])
     for name, m in doc["metrics"].items():
         assert {"champion", "challenger", "delta", "ci_low", "ci_high"} <= set(m), name
@@ -33,18 +34,55 @@ def test_compare_json_has_every_metric_and_stable_keys(trained):
         assert m["delta"] == pytest.approx(m["challenger"] - m["champion"])
     assert doc["metrics"]["accuracy"]["test"] == "mcnemar_exact" and 0 <= doc["metrics"]["accuracy"]["p_value"] <= 1
     assert doc["metrics"]["roc_auc"]["test"] == "delong"
-    assert doc["improved"] is True and doc["primary_metric"] == "f1_macro" and doc["reasons"]
+    assert "improved" not in doc and "reasons" not in doc  # evidence only: promote decides
+    # each model's own bootstrap standard error, from the same resamples as the interval
+    f1 = doc["metrics"]["f1_macro"]
+    assert 0 < f1["challenger_se"] < 0.1 and 0 < f1["champion_se"] < 0.1
+    assert (f1["ci_high"] - f1["ci_low"]) < 2 * 1.96 * (f1["challenger_se"] + f1["champion_se"])
     assert doc["n_holdout"] == len(window.holdout)
     assert set(doc["slices"]) == {"product_area", "channel"}
     flat = result.metrics()
-    for key in ("compare.challenger.f1_macro", "compare.champion.accuracy", "compare.delta.f1_macro",
-                "compare.ci_low.f1_macro", "compare.ci_high.roc_auc", "compare.p_value.accuracy",
-                "compare.improved", "compare.n_holdout", "compare.challenger.recall_negative",
-                "compare.slice.channel.email.delta.f1_macro"):
+    for key in (
+        "compare.challenger.f1_macro",
+        "compare.champion.accuracy",
+        "compare.delta.f1_macro",
+        "compare.ci_low.f1_macro",
+        "compare.ci_high.roc_auc",
+        "compare.p_value.accuracy",
+        "compare.n_holdout",
+        "compare.challenger.recall_negative",
+        "compare.slice.channel.email.delta.f1_macro",
+    ):
         assert key in flat, key
-    # Swapped roles: the worse model is not an improvement, and the reasons say why.
-    swapped = compare_models(window.holdout, schema, bad, good, CompareConfig.from_dict(FAST))
-    assert swapped.improved is False and any("below the margin" in r for r in swapped.reasons)
+    swapped = compare_models(window.holdout, schema, bad, good, CompareConfig.from_dict(FAST)).to_dict()
+    assert swapped["metrics"]["f1_macro"]["delta"] == pytest.approx(-doc["metrics"]["f1_macro"]["delta"])
+
+
+def test_se_is_the_standard_deviation_of_the_bootstrap_replicates():
+    # Independent check: recompute the challenger's accuracy over the same Poisson resamples
+    # (keyed by the row ids, rows in the canonical order of their id hashes).
+    from driftloop.compare.bootstrap import hash_rows, resample_weights, row_keys
+
+    rng = np.random.default_rng(5)
+    y = rng.choice(["a", "b"], 3000)
+    ids = np.array([f"r{i}" for i in range(3000)])
+    chall = Predictions(np.where(rng.random(3000) < 0.8, y, np.where(y == "a", "b", "a")), None, ("a", "b"))
+    champ = Predictions(np.where(rng.random(3000) < 0.7, y, np.where(y == "a", "b", "a")), None, ("a", "b"))
+    cfg = CompareConfig.from_dict({"n_bootstrap": 400, "seed": 3})
+    doc = compare_predictions(y, chall, champ, cfg, ids=ids).to_dict()
+    assert doc["bootstrap_keys"] == "id"
+    order, keys = row_keys(hash_rows(ids))
+    w = np.vstack(
+        list(
+            resample_weights(
+                3000, 400, np.random.default_rng(np.random.SeedSequence(3).spawn(1)[0]), "poisson", keys=keys
+            )
+        )
+    ).astype(np.float64)
+    acc = (w * (chall.pred == y)[order]).sum(axis=1) / w.sum(axis=1)
+    assert doc["metrics"]["accuracy"]["challenger_se"] == pytest.approx(acc.std(ddof=1), rel=1e-6)
+    assert doc["metrics"]["accuracy"]["challenger_se"] == pytest.approx(np.sqrt(0.8 * 0.2 / 3000), rel=0.15)
+    assert doc["disagreement_rate"] == pytest.approx(np.mean(chall.pred != champ.pred))
 
 
 def test_same_seed_same_result_and_identical_models_do_not_improve(trained):
@@ -52,7 +90,6 @@ def test_same_seed_same_result_and_identical_models_do_not_improve(trained):
     cfg = CompareConfig.from_dict(FAST)
     a = compare_models(window.holdout, schema, good, good, cfg).to_dict()
     assert a == compare_models(window.holdout, schema, good, good, cfg).to_dict()
-    assert a["improved"] is False
     assert a["metrics"]["f1_macro"]["delta"] == 0 and a["metrics"]["f1_macro"]["ci_high"] == 0
 
 
@@ -60,42 +97,36 @@ def test_no_champion(trained):
     schema, window, good, _ = trained
     result = compare_models(window.holdout, schema, good, None, CompareConfig.from_dict(FAST))
     doc = result.to_dict()
-    assert doc["improved"] is None and doc["has_champion"] is False and "no champion" in doc["reasons"][0]
+    assert doc["has_champion"] is False
     assert doc["metrics"]["f1_macro"]["champion"] is None and doc["metrics"]["f1_macro"]["challenger"] > 0.5
-    assert "compare.improved" not in result.metrics() and "compare.challenger.f1_macro" in result.metrics()
+    assert doc["metrics"]["f1_macro"]["delta"] is None and doc["metrics"]["f1_macro"]["challenger_se"] is None
+    assert "compare.delta.f1_macro" not in result.metrics() and "compare.challenger.f1_macro" in result.metrics()
 
 
-def test_lower_is_better_primary_and_guards(trained):
-    schema, window, good, bad = trained
-    result = compare_models(window.holdout, schema, good, bad, CompareConfig.from_dict(
-        {**FAST, "primary_metric": "log_loss", "margin": 0.01, "guards": {"recall_neutral": 0.0}}))
-    assert result.greater_is_better is False
-    assert result.metrics_table["log_loss"].delta < 0 and result.improved is (
-        result.metrics_table["recall_neutral"].delta >= 0)
-    with pytest.raises(ConfigError, match="rmse"):
-        compare_models(window.holdout, schema, good, bad, CompareConfig.from_dict({"primary_metric": "rmse"}))
-
-
-def test_require_mcnemar_adds_a_reason():
+def test_mcnemar_counts_are_evidence():
     y = np.array(["a", "b"] * 200)
     champ = Predictions(np.where(np.arange(400) < 300, y, "a"), None, ("a", "b"))
     chall = Predictions(np.where(np.arange(400) < 310, y, "a"), None, ("a", "b"))
-    r = compare_predictions(y, chall, champ, CompareConfig.from_dict({"primary_metric": "accuracy",
-                                                                     "require_mcnemar": True, "margin": 0.0}))
-    assert any("McNemar" in reason for reason in r.reasons)
+    r = compare_predictions(y, chall, champ, CompareConfig())
     assert r.mcnemar.challenger_only == 5 and r.mcnemar.champion_only == 0
+    assert r.to_dict()["metrics"]["accuracy"]["test"] == "mcnemar_exact"
 
 
 def test_regression(make, make_schema_for, tmp_path):
     schema = make_schema_for("regression")
-    window = select_training_window(make(800, "2026-01-01", 21, 1, "regression"),
-                                    make(800, "2026-01-22", 21, 2, "regression"), schema, WindowConfig())
-    lin = fit_model(build_model(yaml.safe_load((CONF / "model" / "linear.yaml").read_text()), schema),
-                    window, schema).model
+    window = select_training_window(
+        make(800, "2026-01-01", 21, 1, "regression"),
+        make(800, "2026-01-22", 21, 2, "regression"),
+        schema,
+        WindowConfig(),
+    )
+    lin = fit_model(
+        build_model(yaml.safe_load((CONF / "model" / "linear.yaml").read_text()), schema), window, schema
+    ).model
     cfg = CompareConfig.from_dict(yaml.safe_load((CONF / "compare" / "regression.yaml").read_text()))
     r = compare_models(window.holdout, schema, lin, lin, cfg)
     assert set(r.to_dict()["metrics"]) == {"rmse", "mae", "r2"}
-    assert r.primary_metric == "rmse" and r.improved is False
+    assert r.to_dict()["metrics"]["rmse"]["greater_is_better"] is False
     files = write_plots(r, tmp_path)
     assert {p.name for p in files} == {"predictions.csv", "predicted_vs_actual.png", "residuals.png"}
 
@@ -104,8 +135,17 @@ def test_plots_for_classification(trained, tmp_path):
     schema, window, good, bad = trained
     r = compare_models(window.holdout, schema, good, bad, CompareConfig.from_dict(FAST))
     names = {p.name for p in write_plots(r, tmp_path)}
-    assert {"roc.png", "precision_recall.png", "confusion.png", "calibration.png", "roc.csv", "pr.csv",
-            "calibration.csv", "confusion_champion.csv", "confusion_challenger.csv"} <= names
+    assert {
+        "roc.png",
+        "precision_recall.png",
+        "confusion.png",
+        "calibration.png",
+        "roc.csv",
+        "pr.csv",
+        "calibration.csv",
+        "confusion_champion.csv",
+        "confusion_challenger.csv",
+    } <= names
     assert all((tmp_path / n).stat().st_size > 0 for n in names)
 
 
@@ -119,8 +159,9 @@ def test_single_class_holdout(trained):
 def test_challenger_schema_differs(trained):
     schema, window, good, bad = trained
     with pytest.raises(ModelError, match=r"challenger's input schema differs.*\['channel'\]"):
-        compare_models(window.holdout.drop(columns="channel"), schema, good, bad,
-                       CompareConfig.from_dict({"slices": []}))
+        compare_models(
+            window.holdout.drop(columns="channel"), schema, good, bad, CompareConfig.from_dict({"slices": []})
+        )
 
 
 def test_labels_unseen_in_training(trained):
@@ -138,16 +179,27 @@ def test_champion_uri_that_does_not_resolve(mlflow_uri):
         load_model("models:/nobody@champion")
 
 
-@pytest.mark.parametrize("mapping, match", [({"margn": 0.1}, "margn"), ({"confidence": 1.5}, "confidence"),
-                                            ({"bootstrap": "jackknife"}, "bootstrap"),
-                                            ({"guards": {"x": -1}}, "guards.x")])
+@pytest.mark.parametrize(
+    "mapping, match",
+    [
+        ({"margn": 0.1}, "margn"),
+        ({"confidence": 1.5}, "confidence"),
+        ({"bootstrap": "jackknife"}, "bootstrap"),
+        ({"guards": {"x": -1}}, r"compare\.guards is now promote\.rules"),
+        ({"margin": 0.01}, r"compare\.margin is now promote\.rules\[\]\.min_gain"),
+        ({"primary_metric": "f1_macro"}, r"compare\.primary_metric is now"),
+    ],
+)
 def test_compare_config_errors(mapping, match):
     with pytest.raises(ConfigError, match=match):
         CompareConfig.from_dict(mapping)
 
 
 def test_every_compare_config_loads():
+    from driftloop.config import compose
+
     for path in sorted((CONF / "compare").glob("*.yaml")):
-        CompareConfig.from_dict(yaml.safe_load(path.read_text()))
-    cfg = CompareConfig.from_dict(yaml.safe_load((CONF / "compare" / "default.yaml").read_text()))
-    assert (cfg.primary_metric, cfg.margin, cfg.n_bootstrap, cfg.confidence) == ("f1_macro", 0.01, 1000, 0.95)
+        CompareConfig.from_dict(compose([f"compare={path.stem}"], conf_dir=CONF)["compare"])
+    for task in ("classification", "regression"):
+        cfg = CompareConfig.from_dict(yaml.safe_load((CONF / "compare" / f"{task}.yaml").read_text()))
+        assert (cfg.n_bootstrap, cfg.confidence, cfg.slices) == (1000, 0.95, ())

@@ -11,7 +11,10 @@ from driftloop.compare.auc import delong_paired, macro_auc
 from driftloop.compare.bootstrap import _POISSON_TABLE, bootstrap_sums, resample_weights
 from driftloop.compare.mcnemar import mcnemar_exact
 from driftloop.compare.metrics import (
-    ClassificationLayout, classification_columns, classification_from_sums, regression_columns,
+    ClassificationLayout,
+    classification_columns,
+    classification_from_sums,
+    regression_columns,
     regression_from_sums,
 )
 
@@ -45,12 +48,16 @@ def test_classification_metrics_match_sklearn(k):
             assert got[f"recall_{c}"] == pytest.approx(rec[i])
         assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba, labels=range(k), **kw))
         assert got["brier_score"] == pytest.approx(
-            skm.brier_score_loss(y, proba if k > 2 else proba[:, 1], labels=range(k), **kw))
+            skm.brier_score_loss(y, proba if k > 2 else proba[:, 1], labels=range(k), **kw)
+        )
     # ECE by its definition: sum over 10 confidence bins of |mean conf - accuracy| * share.
     conf, top = proba.max(1), proba.argmax(1)
     bins = np.minimum((conf * 10).astype(int), 9)
-    ece = sum(abs(conf[bins == b].mean() - (top == y)[bins == b].mean()) * (bins == b).mean()
-              for b in range(10) if (bins == b).any())
+    ece = sum(
+        abs(conf[bins == b].mean() - (top == y)[bins == b].mean()) * (bins == b).mean()
+        for b in range(10)
+        if (bins == b).any()
+    )
     got = classification_from_sums(classification_columns(y, pred, proba, layout).sum(0), layout)
     assert got["ece"] == pytest.approx(ece)
 
@@ -121,8 +128,11 @@ def test_bootstrap_is_seeded_and_has_the_right_spread(scheme):
     a = bootstrap_sums(x, 500, np.random.default_rng(1), scheme)
     b = bootstrap_sums(x, 500, np.random.default_rng(1), scheme)
     assert np.array_equal(a, b)
-    means = a[:, 0] / (2000 if scheme == "multinomial" else
-                       np.concatenate(list(resample_weights(2000, 500, np.random.default_rng(1), scheme))).sum(1))
+    means = a[:, 0] / (
+        2000
+        if scheme == "multinomial"
+        else np.concatenate(list(resample_weights(2000, 500, np.random.default_rng(1), scheme))).sum(1)
+    )
     # The bootstrap SD of a mean is sd/sqrt(n) (within Monte-Carlo error of 500 resamples).
     assert means.std() == pytest.approx(x.std() / np.sqrt(2000), rel=0.12)
     if scheme == "multinomial":

@@ -6,11 +6,44 @@ import numpy as np
 import pandas as pd
 import pytest
 
-WORDS = ("great app love fast slow support price bug crash screen login update easy helpful terrible okay "
-         "the very not works account payment delivery refund order team quick response").split()
+WORDS = [
+    "great",
+    "app",
+    "love",
+    "fast",
+    "slow",
+    "support",
+    "price",
+    "bug",
+    "crash",
+    "screen",
+    "login",
+    "update",
+    "easy",
+    "helpful",
+    "terrible",
+    "okay",
+    "the",
+    "very",
+    "not",
+    "works",
+    "account",
+    "payment",
+    "delivery",
+    "refund",
+    "order",
+    "team",
+    "quick",
+    "response",
+]
 JARGON = ["copilot", "subscription tier", "glitchy sync", "ai assistant"]
-KINDS = {"comment": "text", "stars": "numeric", "comment_length": "numeric",
-         "product_area": "categorical", "channel": "categorical"}
+KINDS = {
+    "comment": "text",
+    "stars": "numeric",
+    "comment_length": "numeric",
+    "product_area": "categorical",
+    "channel": "categorical",
+}
 
 
 def make_demo(n: int, seed: int, drift: bool = False) -> pd.DataFrame:
@@ -22,15 +55,17 @@ def make_demo(n: int, seed: int, drift: bool = False) -> pd.DataFrame:
     cuts = np.cumsum(lengths)[:-1]
     comments = [" ".join(w) for w in np.split(words, cuts)]
     channel_p = [0.2, 0.5, 0.2, 0.1] if drift else [0.4, 0.3, 0.2, 0.1]
-    return pd.DataFrame({
-        "id": [f"r{seed}-{i}" for i in range(n)],
-        "comment": comments,
-        "stars": rng.integers(1, 6, n),
-        "comment_length": [len(c) for c in comments],
-        "product_area": rng.choice(["billing", "mobile", "web", "search", "account", "shipping"], n),
-        "channel": rng.choice(["web", "app", "email", "phone"], n, p=channel_p),
-        "label": rng.choice(["negative", "neutral", "positive"], n),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"r{seed}-{i}" for i in range(n)],
+            "comment": comments,
+            "stars": rng.integers(1, 6, n),
+            "comment_length": [len(c) for c in comments],
+            "product_area": rng.choice(["billing", "mobile", "web", "search", "account", "shipping"], n),
+            "channel": rng.choice(["web", "app", "email", "phone"], n, p=channel_p),
+            "label": rng.choice(["negative", "neutral", "positive"], n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")

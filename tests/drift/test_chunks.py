@@ -9,15 +9,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from driftloop.drift.chunks import iter_file_chunks, read_table
+from driftloop.drift_files import current_chunks
 from driftloop.errors import DataError
-from driftloop.stages.drift import current_chunks
 
 
-@pytest.fixture()
+@pytest.fixture
 def table() -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"x": rng.normal(size=1_000), "c": rng.choice(["a", "b", None], 1_000),
-                         "unused": np.arange(1_000)})
+    return pd.DataFrame(
+        {"x": rng.normal(size=1_000), "c": rng.choice(["a", "b", None], 1_000), "unused": np.arange(1_000)}
+    )
 
 
 def _parquet(path, df, row_group_size=300):
@@ -55,15 +56,21 @@ def test_empty_files_give_one_empty_chunk(tmp_path, table):
         assert len(chunks) == 1 and chunks[0].empty and list(chunks[0].columns) == ["x", "c"]
 
 
-@pytest.mark.parametrize("case, match", [
-    ("absent-column", r"cur\.parquet lacks column\(s\) \['ghost'\]"),
-    ("no-file", r"nope\.parquet does not exist"),
-    ("bad-suffix", r"cur\.json must be \.parquet or \.csv"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("absent-column", r"cur\.parquet lacks column\(s\) \['ghost'\]"),
+        ("no-file", r"nope\.parquet does not exist"),
+        ("bad-suffix", r"cur\.json must be \.parquet or \.csv"),
+    ],
+)
 def test_bad_input_names_the_file_and_column(tmp_path, table, case, match):
     path = _parquet(tmp_path / "cur.parquet", table)
-    args = {"absent-column": (path, ["x", "ghost"]), "no-file": (tmp_path / "nope.parquet", ["x"]),
-            "bad-suffix": (tmp_path / "cur.json", ["x"])}[case]
+    args = {
+        "absent-column": (path, ["x", "ghost"]),
+        "no-file": (tmp_path / "nope.parquet", ["x"]),
+        "bad-suffix": (tmp_path / "cur.json", ["x"]),
+    }[case]
     if case == "bad-suffix":
         args[0].write_text("{}")
     with pytest.raises(DataError, match=match):

@@ -13,26 +13,43 @@ from driftloop.errors import ConfigError
 
 
 def test_parse_overrides_grammar():
-    assert parse_overrides(["alpha=0.01", "numeric.thresholds.psi=0.2", "text.ngram_range=[1,2]",
-                            "columns.a.b=text", "columns.x.thresholds.psi=0.3", "columns.y.skip=true"]) == {
-        "alpha": 0.01, "numeric": {"thresholds": {"psi": 0.2}}, "text": {"ngram_range": [1, 2]},
-        "columns": {"a.b": {"kind": "text"}, "x": {"thresholds": {"psi": 0.3}}, "y": {"skip": True}}}
+    assert parse_overrides(
+        [
+            "alpha=0.01",
+            "numeric.thresholds.psi=0.2",
+            "text.ngram_range=[1,2]",
+            "columns.a.b=text",
+            "columns.x.thresholds.psi=0.3",
+            "columns.y.skip=true",
+        ]
+    ) == {
+        "alpha": 0.01,
+        "numeric": {"thresholds": {"psi": 0.2}},
+        "text": {"ngram_range": [1, 2]},
+        "columns": {"a.b": {"kind": "text"}, "x": {"thresholds": {"psi": 0.3}}, "y": {"skip": True}},
+    }
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["alpha"])
 
 
 def test_infer_kinds(demo_ref):
-    assert infer_kinds(demo_ref) == {"comment": "text", "stars": "numeric", "comment_length": "numeric",
-                                     "product_area": "categorical", "channel": "categorical",
-                                     "label": "categorical"}  # id is identifier-like: skipped
+    assert infer_kinds(demo_ref) == {
+        "comment": "text",
+        "stars": "numeric",
+        "comment_length": "numeric",
+        "product_area": "categorical",
+        "channel": "categorical",
+        "label": "categorical",
+    }  # id is identifier-like: skipped
 
 
 def test_drift_command_end_to_end(tmp_path, demo_ref, demo_drift, capsys):
     ref, cur = tmp_path / "ref.parquet", tmp_path / "cur.csv"
     demo_ref.to_parquet(ref)
     demo_drift.to_csv(cur, index=False)
-    code = drift_command(ref, cur, tmp_path / "out", ["columns.label=skip", "multivariate.max_rows=500",
-                                                      "chunk_size=1000"])
+    code = drift_command(
+        ref, cur, tmp_path / "out", ["columns.label=skip", "multivariate.max_rows=500", "chunk_size=1000"]
+    )
     assert code == 1
     d = json.loads((tmp_path / "out" / "drift.json").read_text())
     assert set(d["dataset"]["drifted_columns"]) == {"comment", "comment_length", "channel"}
@@ -50,7 +67,17 @@ def test_typer_wiring(tmp_path, demo_ref):
     app = typer.Typer()
     app.command("drift")(drift_cli)
     app.command("noop")(lambda: None)
-    res = CliRunner().invoke(app, ["drift", str(tmp_path / "r.parquet"), str(tmp_path / "r.parquet"),
-                                   "--out", str(tmp_path / "o"), "-s", "multivariate.enabled=false"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "drift",
+            str(tmp_path / "r.parquet"),
+            str(tmp_path / "r.parquet"),
+            "--out",
+            str(tmp_path / "o"),
+            "-s",
+            "multivariate.enabled=false",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o" / "drift.json").read_text())["dataset"]["drifted"] is False

@@ -25,19 +25,23 @@ def test_omegaconf_mapping_is_accepted():
     assert cfg.alpha == 0.01 and cfg.kind("numeric").threshold("psi") == 0.2
 
 
-@pytest.mark.parametrize("mapping, match", [
-    ({"alpah": 0.1}, r"drift\.alpah"),
-    ({"numeric": {"n_binz": 3}}, r"drift\.numeric\.n_binz"),
-    ({"alpha": 1.5}, r"drift\.alpha must be .*Got 1\.5"),
-    ({"alpha": "x"}, r"drift\.alpha"),
-    ({"correction": "holm"}, r"drift\.correction"),
-    ({"numeric": {"thresholds": {"psi": -1}}}, r"drift\.numeric\.thresholds\.psi"),
-    ({"numeric": {"decide_on": ["js"], "tests": ["ks"]}}, r"decide_on"),
-    ({"columns": {"x": "texty"}}, r"drift\.columns\.x\.kind"),
-    ({"columns": {"x": {"knd": "text"}}}, r"drift\.columns\.x\.knd"),
-    ({"text": {"ngram_range": [2, 1]}}, r"ngram_range"),
-    ({"multivariate": {"max_rows": 5}}, r"multivariate\.max_rows"),
-], ids=["top", "nested", "range", "type", "enum", "threshold", "decide_on", "col-kind", "col-key", "ngram", "mv"])
+@pytest.mark.parametrize(
+    "mapping, match",
+    [
+        ({"alpah": 0.1}, r"drift\.alpah"),
+        ({"numeric": {"n_binz": 3}}, r"drift\.numeric\.n_binz"),
+        ({"alpha": 1.5}, r"drift\.alpha must be .*Got 1\.5"),
+        ({"alpha": "x"}, r"drift\.alpha"),
+        ({"correction": "holm"}, r"drift\.correction"),
+        ({"numeric": {"thresholds": {"psi": -1}}}, r"drift\.numeric\.thresholds\.psi"),
+        ({"numeric": {"decide_on": ["js"], "tests": ["ks"]}}, r"decide_on"),
+        ({"columns": {"x": "texty"}}, r"drift\.columns\.x\.kind"),
+        ({"columns": {"x": {"knd": "text"}}}, r"drift\.columns\.x\.knd"),
+        ({"text": {"ngram_range": [2, 1]}}, r"ngram_range"),
+        ({"multivariate": {"max_rows": 5}}, r"multivariate\.max_rows"),
+    ],
+    ids=["top", "nested", "range", "type", "enum", "threshold", "decide_on", "col-kind", "col-key", "ngram", "mv"],
+)
 def test_invalid_config_names_the_key(mapping, match):
     with pytest.raises(ConfigError, match=match):
         DriftConfig.from_dict(mapping)
@@ -52,7 +56,7 @@ def test_unknown_test_lists_valid_names():
 
 
 def test_registry_table_is_keyed_by_kind_and_name():
-    assert {k for k, _ in TEST_REGISTRY} == {"numeric", "categorical", "text"}
+    assert {k for k, _ in TEST_REGISTRY} == {"numeric", "categorical", "text", "id_like"}
     for (kind, name), spec in TEST_REGISTRY.items():
         assert spec.kind == kind and spec.name == name and spec.description
     assert "missing" in names("text")
@@ -69,7 +73,14 @@ def test_too_few_permutations_for_alpha_is_a_config_error():
     from driftloop.drift import DriftConfig
     from driftloop.errors import ConfigError
 
+    # the classifier is tested at its share of alpha (0.5 x 0.05 by default), or at alpha when advisory
+    with pytest.raises(
+        ConfigError,
+        match=r"multivariate.n_permutations must be >= 40 for the classifier's level "
+        r"drift.alpha x drift.multivariate.alpha_share = 0.025.*Got 39",
+    ):
+        DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 39}})
+    DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 40}})
     with pytest.raises(ConfigError, match=r"multivariate.n_permutations must be >= 20 for drift.alpha = 0.05.*Got 19"):
-        DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 19}})
-    DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 20}})
+        DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 19, "alpha_share": 0}})
     DriftConfig.from_dict({"alpha": 0.05, "multivariate": {"n_permutations": 5, "enabled": False}})

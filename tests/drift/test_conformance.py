@@ -9,18 +9,22 @@ import pytest
 
 from driftloop.drift import TEST_REGISTRY, DriftConfig
 from driftloop.drift.evaluate import run_single_test
+from tests.drift.conftest import WORDS as CONFTEST_WORDS
 
 CFG = DriftConfig.from_dict({"multivariate": {"enabled": False}})
-WORDS = "great app love fast slow support price bug crash screen login update easy helpful".split()
+WORDS = CONFTEST_WORDS[:14]  # the demo-like vocabulary's first words: small enough for short documents
 
 
 def sample(kind: str, n: int, seed: int, shifted: bool = False):
     rng = np.random.default_rng(seed)
     if kind == "numeric":
         return rng.normal(1.0 if shifted else 0.0, 1.0, n)
-    if kind == "categorical":
-        p = [0.1, 0.2, 0.7] if shifted else [0.5, 0.3, 0.2]
-        return list(rng.choice(["a", "b", "c"], n, p=p))
+    if kind == "categorical":  # shifted: other shares and a new level "d"
+        p = [0.1, 0.2, 0.5, 0.2] if shifted else [0.5, 0.3, 0.2, 0.0]
+        return list(rng.choice(["a", "b", "c", "d"], n, p=p))
+    if kind == "id_like":  # ids with repeats (Good-Turing unseen share ~0.7); shifted: 80 % from a new range
+        ids = [f"id{k}" for k in rng.integers(0, 3 * max(n, 1), n)]
+        return [f"new{k}" if rng.random() < 0.8 else v for k, v in enumerate(ids)] if shifted else ids
     words = WORDS + (["copilot", "glitchy", "sync", "tier"] * 6 if shifted else [])
     k = 14 if shifted else 8
     return [" ".join(rng.choice(words, size=k)) for _ in range(n)]

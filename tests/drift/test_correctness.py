@@ -29,10 +29,18 @@ def _num_cmp(a, b, chunks=3, **kw):
     return numeric.NumericComparison(ref, acc)
 
 
-@pytest.mark.parametrize("n1, n2, shift, rounding", [
-    (40, 55, 0.0, None), (300, 200, 0.3, None), (2000, 3000, 0.05, 1), (9000, 7000, 0.0, 2),
-    (15000, 12000, 0.03, None), (20000, 20000, 0.0, 0),
-], ids=["tiny", "small-shift", "ties", "exact-boundary", "asymptotic", "heavy-ties"])
+@pytest.mark.parametrize(
+    "n1, n2, shift, rounding",
+    [
+        (40, 55, 0.0, None),
+        (300, 200, 0.3, None),
+        (2000, 3000, 0.05, 1),
+        (9000, 7000, 0.0, 2),
+        (15000, 12000, 0.03, None),
+        (20000, 20000, 0.0, 0),
+    ],
+    ids=["tiny", "small-shift", "ties", "exact-boundary", "asymptotic", "heavy-ties"],
+)
 def test_ks_matches_scipy(n1, n2, shift, rounding):
     rng = np.random.default_rng(n1 + n2)
     a, b = rng.normal(size=n1), rng.normal(shift, size=n2)
@@ -57,13 +65,12 @@ def test_ks_large_n_band_matches_scipy():
     a, b = rng.normal(size=60_000).round(2), rng.normal(0.03, size=60_000).round(2)
     res = numeric.ks_test(_num_cmp(a, b), 0.1)
     ref = stats.ks_2samp(a, b)
-    assert 2.2 <= 30_000 * ref.statistic ** 2 < 370
+    assert 2.2 <= 30_000 * ref.statistic**2 < 370
     assert res.statistic == pytest.approx(ref.statistic, abs=1e-12)
     assert res.p_value == pytest.approx(ref.pvalue, rel=SMIRNOV_REL, abs=1e-300)
 
 
-@pytest.mark.parametrize("n, nx2", [(20_001, 2.2), (30_000, 369.0), (200_000, 2.2), (200_000, 40.0),
-                                    (1_000_000, 5.0)])
+@pytest.mark.parametrize("n, nx2", [(20_001, 2.2), (30_000, 369.0), (200_000, 2.2), (200_000, 40.0), (1_000_000, 5.0)])
 def test_smirnov_fast_path_matches_scipy_kstwo(n, nx2):
     d = float(np.sqrt(nx2 / n))
     p = numeric._ks_pvalue(d, 2 * n, 2 * n)  # en = n
@@ -76,13 +83,30 @@ def test_smirnov_sf_matches_scipy_smirnov(n, nx2):
     assert numeric.smirnov_sf(n, x) == pytest.approx(special.smirnov(n, x), rel=SMIRNOV_REL)
 
 
-@pytest.mark.parametrize("n, x", [
-    (150, 0.004), (150, 0.006), (150, 0.9), (150, 0.999), (150, 0.1),  # Ruben-Gambino ends, PelzGood
-    (100, 0.0075), (100, 0.3), (100, 0.6),  # n <= 140: closed form, 2 * smirnov
-    (50_000, 0.001), (50_000, 0.005), (50_000, 0.6),  # Pelz-Good (n x^1.5 > 1.4), x >= 0.5
-    (100_001, 0.0005), (150_000, 0.002), (2_000_000, 0.0005), (2_000_000, 0.002), (2_000_000, 0.05),
-    (1_000, 0.0), (1_000, 1.0), (1_000, 0.7),
-])
+@pytest.mark.parametrize(
+    "n, x",
+    [
+        (150, 0.004),
+        (150, 0.006),
+        (150, 0.9),
+        (150, 0.999),
+        (150, 0.1),  # Ruben-Gambino ends, PelzGood
+        (100, 0.0075),
+        (100, 0.3),
+        (100, 0.6),  # n <= 140: closed form, 2 * smirnov
+        (50_000, 0.001),
+        (50_000, 0.005),
+        (50_000, 0.6),  # Pelz-Good (n x^1.5 > 1.4), x >= 0.5
+        (100_001, 0.0005),
+        (150_000, 0.002),
+        (2_000_000, 0.0005),
+        (2_000_000, 0.002),
+        (2_000_000, 0.05),
+        (1_000, 0.0),
+        (1_000, 1.0),
+        (1_000, 0.7),
+    ],
+)
 def test_kstwo_sf_without_scipy_stats_is_bit_identical(n, x):
     p = numeric.kstwo_sf(x, n)
     assert p is not None
@@ -159,17 +183,19 @@ def test_stirling_excess_matches_lgamma():
 
 
 def test_univariate_evaluation_does_not_import_scipy_stats():
-    code = ("import sys, numpy as np, pandas as pd\n"
-            "from driftloop.drift import evaluate_drift, summarize_reference\n"
-            "from driftloop.drift.config import DriftConfig\n"
-            "rng = np.random.default_rng(0)\n"
-            "df = pd.DataFrame({'x': rng.normal(size=30_000).round(1), 'c': rng.choice(list('abc'), 30_000)})\n"
-            "s = summarize_reference(df, {'x': 'numeric', 'c': 'categorical'})\n"
-            "from dataclasses import replace\n"
-            "cfg = DriftConfig()\n"
-            "cfg = replace(cfg, multivariate=replace(cfg.multivariate, enabled=False))\n"
-            "evaluate_drift(s, df.sample(frac=1, random_state=1), cfg)\n"
-            "print('scipy.stats' in sys.modules)\n")
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from driftloop.drift import evaluate_drift, summarize_reference\n"
+        "from driftloop.drift.config import DriftConfig\n"
+        "rng = np.random.default_rng(0)\n"
+        "df = pd.DataFrame({'x': rng.normal(size=30_000).round(1), 'c': rng.choice(list('abc'), 30_000)})\n"
+        "s = summarize_reference(df, {'x': 'numeric', 'c': 'categorical'})\n"
+        "from dataclasses import replace\n"
+        "cfg = DriftConfig()\n"
+        "cfg = replace(cfg, multivariate=replace(cfg.multivariate, enabled=False))\n"
+        "evaluate_drift(s, df.sample(frac=1, random_state=1), cfg)\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
 
@@ -210,7 +236,33 @@ def test_ks_sketch_is_within_documented_bound():
     res = numeric.ks_test(_num_cmp(a, b, exact_max_values=1000, sketch_size=512), 0.1)
     d = stats.ks_2samp(a, b).statistic
     assert not res.details["exact"]
-    assert d - 1 / 512 - 1e-12 <= res.statistic <= d + 1e-12
+    assert res.statistic - 1e-12 <= d <= res.details["statistic_upper"] + 1e-12  # tests/drift/test_ks_exactness.py
+    assert res.details["max_error"] < 1 / 511
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1e-300], ids=["unit", "1e300", "1e-300"])
+def test_moments_and_wasserstein_do_not_overflow(scale):
+    """Squaring values near 1e300 overflowed the reference standard deviation to inf, and the
+    Wasserstein statistic (divided by it) read 0; it must be the same number at any scale."""
+    rng = np.random.default_rng(6)
+    a, b = rng.integers(-20, 20, 3000).astype(float), rng.integers(-15, 30, 2000).astype(float)  # W1 exact on cells
+    with np.errstate(all="raise"):
+        res = numeric.wasserstein_test(_num_cmp(a * scale, b * scale), 0.1)
+        ref = numeric.NumericReference.build(a * scale)
+    assert ref.std == pytest.approx(a.std() * scale, rel=1e-12) and ref.mean == pytest.approx(
+        a.mean() * scale, rel=1e-12
+    )
+    assert res.statistic == pytest.approx(stats.wasserstein_distance(a, b) / a.std(), rel=1e-9)
+
+
+def test_wasserstein_stays_finite_at_the_float_limit():
+    """Values near 1e307: cell sums of thousands of them overflow; their mass then sits on the cell's
+    grid point, so the statistic is approximate (here within 1%) but finite, never 0 or NaN."""
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=3000), rng.normal(0.5, 1, 3000)
+    with np.errstate(over="ignore"):
+        res = numeric.wasserstein_test(_num_cmp(a * 1e307, b * 1e307), 0.1)
+    assert res.statistic == pytest.approx(stats.wasserstein_distance(a, b) / a.std(), rel=0.01)
 
 
 def test_wasserstein_matches_scipy_on_integer_data():
@@ -222,13 +274,13 @@ def test_wasserstein_matches_scipy_on_integer_data():
 
 def test_chi2_matches_scipy_contingency():
     rng = np.random.default_rng(4)
-    a = rng.choice(list("abcde"), 3000, p=[.3, .3, .2, .1, .1])
-    b = np.concatenate([rng.choice(list("abcdf"), 2000, p=[.25, .3, .2, .15, .1]), ["g", "g"]])
+    a = rng.choice(list("abcde"), 3000, p=[0.3, 0.3, 0.2, 0.1, 0.1])
+    b = np.concatenate([rng.choice(list("abcdf"), 2000, p=[0.25, 0.3, 0.2, 0.15, 0.1]), ["g", "g"]])
     ref = categorical.CategoricalReference.build(a)
     cmp = categorical.CategoricalComparison(ref, ref.accumulator().update(b[:1000]).update(b[1000:]))
     res = categorical.chi2_test(cmp, 0.1)
     levels = sorted(set(a) | set(b))
-    table = np.array([[np.sum(a == l) for l in levels], [np.sum(b == l) for l in levels]])
+    table = np.array([[np.sum(a == lv) for lv in levels], [np.sum(b == lv) for lv in levels]])
     x2, p, dof, _ = stats.chi2_contingency(table, correction=False)
     assert res.details["chi2"] == pytest.approx(x2, abs=1e-9)
     assert res.p_value == pytest.approx(p, abs=1e-9)
@@ -281,13 +333,13 @@ def test_numeric_binned_stats_use_reference_quantile_bins_and_overflow():
 def test_benjamini_hochberg_and_bonferroni_hand_values():
     p = [0.01, 0.04, 0.03, 0.2]
     assert benjamini_hochberg(p).tolist() == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], abs=1e-6)
-    assert adjust(p + [None], "bonferroni") == pytest.approx([0.04, 0.16, 0.12, 0.8, None])
+    assert adjust([*p, None], "bonferroni") == pytest.approx([0.04, 0.16, 0.12, 0.8, None])
     assert adjust([None], "bh") == [None]
 
 
 def test_missing_rate_test():
     res = missing_test(MissingComparison(50, 1000, 150, 1000), 0.02)
-    x2, p, *_ = stats.chi2_contingency([[50, 950], [150, 850]], correction=False)
+    _, p, *_ = stats.chi2_contingency([[50, 950], [150, 850]], correction=False)
     assert res.statistic == pytest.approx(0.1) and res.p_value == pytest.approx(p, abs=1e-12)
     small = missing_test(MissingComparison(0, 100, 3, 100), 0.02)
     assert small.details["method"] == "fisher"
@@ -302,13 +354,22 @@ def test_sorted_cells_match_per_value_binning(sketch):
     a = rng.normal(size=30_000) if sketch else rng.integers(0, 40, 5_000).astype(float)
     ref = numeric.NumericReference.build(a, sketch_size=512)
     assert ref.exact is not sketch
-    b = np.concatenate([rng.normal(0.3, 2, 7_000), ref.grid[[0, 3, 3, -1]], [np.nan] * 9, [np.inf] * 4,
-                        [-np.inf] * 2, [ref.grid[0] - 1, ref.grid[-1] + 1]])
+    b = np.concatenate(
+        [
+            rng.normal(0.3, 2, 7_000),
+            ref.grid[[0, 3, 3, -1]],
+            [np.nan] * 9,
+            [np.inf] * 4,
+            [-np.inf] * 2,
+            [ref.grid[0] - 1, ref.grid[-1] + 1],
+        ]
+    )
     rng.shuffle(b)
     acc = ref.accumulator().update(b)
     finite = b[np.isfinite(b)]
     c = numeric.cell_index(ref.grid, finite)
     np.testing.assert_array_equal(acc.cells, np.bincount(c, minlength=acc.cells.size))
-    np.testing.assert_allclose(acc.cell_sums, np.bincount(c, weights=finite, minlength=acc.cells.size),
-                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        acc.cell_sums, np.bincount(c, weights=finite, minlength=acc.cells.size), rtol=1e-12, atol=1e-9
+    )
     assert (acc.n_total, acc.n_missing, acc.n_inf) == (b.size, 15, 6)

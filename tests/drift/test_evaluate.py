@@ -10,8 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.drift import (DriftConfig, ModelOutputs, ReferenceSummary, evaluate_drift, render_html,
-                             summarize_reference)
+from driftloop.drift import (
+    DriftConfig,
+    ModelOutputs,
+    ReferenceSummary,
+    evaluate_drift,
+    render_html,
+    summarize_reference,
+)
 from driftloop.errors import DataError
 
 from .conftest import KINDS
@@ -56,8 +62,15 @@ def test_metrics_keys_are_stable_and_mlflow_safe(summary, demo_same, demo_drift)
     m1 = evaluate_drift(summary, demo_same, FAST).metrics()
     m2 = evaluate_drift(summary, demo_drift, FAST).metrics()
     assert m1.keys() == m2.keys()
-    for k in ("drift.share_drifted", "drift.n_drifted", "drift.stars.ks", "drift.stars.psi",
-              "drift.stars.missing_rate", "drift.comment.token_js", "drift.channel.chi2.p_adjusted"):
+    for k in (
+        "drift.share_drifted",
+        "drift.n_drifted",
+        "drift.stars.ks",
+        "drift.stars.psi",
+        "drift.stars.missing_rate",
+        "drift.comment.token_js",
+        "drift.channel.chi2.p_adjusted",
+    ):
         assert k in m1
     assert all(re.fullmatch(r"[0-9A-Za-z_\-./ ]+", k) for k in m1)
     assert all(isinstance(v, float) and np.isfinite(v) for v in m1.values())
@@ -65,7 +78,7 @@ def test_metrics_keys_are_stable_and_mlflow_safe(summary, demo_same, demo_drift)
 
 def test_chunked_equals_whole(summary, demo_drift):
     whole = evaluate_drift(summary, demo_drift, FAST).to_dict()
-    chunks = (demo_drift.iloc[i:i + 700] for i in range(0, len(demo_drift), 700))
+    chunks = (demo_drift.iloc[i : i + 700] for i in range(0, len(demo_drift), 700))
     assert evaluate_drift(summary, chunks, FAST).to_dict() == whole
 
 
@@ -85,7 +98,7 @@ def test_summary_roundtrip(tmp_path, summary, demo_drift):
     path = summary.save(tmp_path / "reference_summary.npz")
     with np.load(path, allow_pickle=False) as z:  # plain numpy can open it: JSON structure + two blobs
         tree = json.loads(z["tree"].tobytes())
-        assert sorted(z.files) == ["f8", "i8", "tree"] and tree["format_version"] == 2
+        assert sorted(z.files) == ["f8", "i8", "tree"] and tree["format_version"] == 3
     loaded = ReferenceSummary.load(path)
     assert evaluate_drift(loaded, demo_drift, FAST).to_dict() == evaluate_drift(summary, demo_drift, FAST).to_dict()
     assert summary.save(tmp_path / "any.name").exists()  # written at exactly the given path
@@ -103,8 +116,10 @@ def _format1(tree):
 
 def test_summary_format1_still_loads(tmp_path, summary, demo_drift):
     tree = summary.to_tree()
-    sample = {c: [None if isinstance(v, float) and np.isnan(v) else v for v in np.asarray(col).tolist()]
-              for c, col in tree.pop("sample").items()}
+    sample = {
+        c: [None if isinstance(v, float) and np.isnan(v) else v for v in np.asarray(col).tolist()]
+        for c, col in tree.pop("sample").items()
+    }
     old = {**_format1(tree), "format_version": 1, "sample": sample}
     for c, v in tree["columns"].items():  # level and term counts were plain JSON lists
         if "counts" in v:
@@ -115,12 +130,15 @@ def test_summary_format1_still_loads(tmp_path, summary, demo_drift):
     assert evaluate_drift(loaded, demo_drift, FAST).to_dict() == evaluate_drift(summary, demo_drift, FAST).to_dict()
 
 
-@pytest.mark.parametrize("content", [b"not a summary", b"PK\x03\x04 truncated zip", b'{"format_version": 9}'],
-                         ids=["text", "broken-zip", "unknown-version"])
+@pytest.mark.parametrize(
+    "content",
+    [b"not a summary", b"PK\x03\x04 truncated zip", b'{"format_version": 9}'],
+    ids=["text", "broken-zip", "unknown-version"],
+)
 def test_unreadable_summary_names_the_file(tmp_path, content):
     path = tmp_path / "reference_summary.npz"
     path.write_bytes(content)
-    with pytest.raises(DataError, match="reference_summary.npz|format_version 9"):
+    with pytest.raises(DataError, match=r"reference_summary\.npz|format_version 9"):
         ReferenceSummary.load(path)
 
 
@@ -138,44 +156,76 @@ def test_column_subset_and_errors(summary, demo_drift):
 def test_bad_input_has_defined_outcomes():
     rng = np.random.default_rng(0)
     n = 2000
-    ref = pd.DataFrame({
-        "all_nan": np.full(n, np.nan), "const": np.full(n, 7.0), "with_inf": rng.normal(size=n),
-        "many": [f"u{i}" for i in range(n)], "txt": ["fine words here"] * n, "x": rng.normal(size=n)})
+    ref = pd.DataFrame(
+        {
+            "all_nan": np.full(n, np.nan),
+            "const": np.full(n, 7.0),
+            "with_inf": rng.normal(size=n),
+            "many": [f"u{i}" for i in range(n)],
+            "txt": ["fine words here"] * n,
+            "x": rng.normal(size=n),
+        }
+    )
     cur_inf = rng.normal(size=n)
     cur_inf[:100] = np.inf
     bad_text = np.array(["fine words here"] * n, dtype=object)
     bad_text[:5] = b"caf\xe9 \xff broken"
     bad_text[5] = "lone \udc80 surrogate"
-    cur = pd.DataFrame({"all_nan": np.full(n, np.nan), "const": np.full(n, 7.0), "with_inf": cur_inf,
-                        "many": [f"v{i}" for i in range(100_000)][:n], "txt": bad_text, "x": rng.normal(size=n)})
-    kinds = {"all_nan": "numeric", "const": "numeric", "with_inf": "numeric", "many": "categorical",
-             "txt": "text", "x": "numeric"}
+    cur = pd.DataFrame(
+        {
+            "all_nan": np.full(n, np.nan),
+            "const": np.full(n, 7.0),
+            "with_inf": cur_inf,
+            "many": [f"v{i}" for i in range(100_000)][:n],
+            "txt": bad_text,
+            "x": rng.normal(size=n),
+        }
+    )
+    kinds = {
+        "all_nan": "numeric",
+        "const": "numeric",
+        "with_inf": "numeric",
+        "many": "categorical",
+        "txt": "text",
+        "x": "numeric",
+    }
     s = summarize_reference(ref, kinds, FAST)
     rep = evaluate_drift(s, cur, FAST)
     d = rep.to_dict()
     json.dumps(d, allow_nan=False)
     assert d["columns"]["all_nan"]["tests"]["ks"]["statistic"] is None
     assert "no finite reference values" in d["columns"]["all_nan"]["notes"]
-    assert not d["columns"]["const"]["drifted"]
+    assert d["columns"]["all_nan"]["status"] == "no values" and d["dataset"]["untested_columns"] == {
+        "all_nan": "no values"
+    }
+    assert not d["columns"]["const"]["drifted"] and d["columns"]["const"]["status"] == "no drift"
+    assert any(n.startswith("constant in the reference (7)") for n in d["columns"]["const"]["notes"])
     assert d["columns"]["with_inf"]["n_inf"] == {"reference": 0, "current": 100}
     assert d["columns"]["with_inf"]["drifted"]  # 5% non-finite is a missing-rate drift
     lv = d["columns"]["many"]["levels"]
-    assert lv["n_unseen"] == n and len(lv["unseen"]) == 20 and d["columns"]["many"]["drifted"]
+    assert lv["n_unseen"] == n and len(lv["unseen"]) == 20
+    # all-distinct values are an id: that every current value is new is what its reference predicts
+    assert d["columns"]["many"]["kind"] == "id_like" and not d["columns"]["many"]["drifted"]
     assert d["columns"]["txt"]["n_invalid_utf8"]["current"] == 6
     render_html(rep)
 
-    empty = evaluate_drift(s, cur.iloc[:0], FAST)
-    assert not empty.drifted and empty.n_current == 0 and "empty current" in empty.notes[0]
-    json.dumps(empty.to_dict(), allow_nan=False)
+    # no rows is refused, not reported as "no drift"; in one piece, in chunks or as no chunk at all
+    for empty in (cur.iloc[:0], [cur.iloc[:0]], iter([cur.iloc[:0], cur.iloc[:0]]), iter([])):
+        with pytest.raises(DataError, match="current window has 0 rows"):
+            evaluate_drift(s, empty, FAST)
+    with pytest.raises(DataError, match="reference has 0 rows"):
+        evaluate_drift(summarize_reference(ref.iloc[:0], kinds, FAST), cur, FAST)
 
 
 def test_hundred_thousand_categories_are_bucketed():
     ref = pd.DataFrame({"c": [f"k{i}" for i in range(100_000)]})
     cur = pd.DataFrame({"c": [f"k{i}" for i in range(50_000, 150_000)]})
-    cfg = DriftConfig.from_dict({"multivariate": {"enabled": False}, "categorical": {"track_max": 100_000}})
+    cfg = DriftConfig.from_dict(
+        {"multivariate": {"enabled": False}, "categorical": {"track_max": 100_000}, "columns": {"c": "categorical"}}
+    )  # else found near-unique: id_like
     rep = evaluate_drift(summarize_reference(ref, {"c": "categorical"}, cfg), cur, cfg)
     col = rep.to_dict()["columns"]["c"]
-    assert col["tests"]["chi2"]["details"]["n_table_levels"] == 52  # 50 kept + __other__ + __other_unseen__
+    assert col["tests"]["chi2"]["details"]["n_table_levels"] == 1  # every level under min_expected: __other__
     assert col["levels"]["n_unseen"] == 50_000 and col["levels"]["n_vanished"] == 50_000
 
 
@@ -231,7 +281,7 @@ def test_html_is_self_contained(summary, demo_drift):
 
 def test_drift_stage_reads_a_format1_summary_until_the_next_snapshot(tmp_path):
     from driftloop import paths
-    from driftloop.stages.drift import reference_summary_path
+    from driftloop.drift_files import reference_summary_path
 
     (tmp_path / paths.SUMMARY_DIR).mkdir(parents=True)
     assert reference_summary_path(tmp_path) == tmp_path / paths.REFERENCE_SUMMARY  # neither: the .npz is named

@@ -19,8 +19,11 @@ RAW_LAZY = re.compile(r"^\s+(from|import)\s+(scipy|sklearn)\b", re.MULTILINE)
 
 
 def test_no_raw_lazy_imports_of_scipy_or_sklearn():
-    offenders = [f"{p.name}: {m.group(0).strip()}" for p in sorted(PACKAGE.glob("*.py"))
-                 for m in RAW_LAZY.finditer(p.read_text())]
+    offenders = [
+        f"{p.name}: {m.group(0).strip()}"
+        for p in sorted(PACKAGE.glob("*.py"))
+        for m in RAW_LAZY.finditer(p.read_text())
+    ]
     assert offenders == []
 
 

@@ -31,8 +31,9 @@ def two_cycles(tmp_path_factory, mlflow_template_db):
     write_weeks(project / "data" / "incoming", range(7, 11), rows=ROWS)
     second = run([sys.executable, "-m", "dvc", "repro"], project)
     return {
-        "project": project, "decision1": decision1, "drift1": drift1, "logs": (first, second),
+        "project": project,
+        "decision1": decision1,
+        "drift1": drift1,
+        "logs": (first, second),
         "uri": f"sqlite:///{project / 'mlflow.db'}",
     }
-
-

@@ -27,12 +27,20 @@ def test_exp_run_with_another_model(two_cycles):
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("driftloop")
-    latest = client.search_runs([exp.experiment_id], filter_string="tags.`driftloop.stage` = 'retrain'",
-                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    latest = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`driftloop.stage` = 'retrain'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
     assert latest.data.params["model.name"] == "hgb"
     assert (project / "params.yaml").read_text() == params_before, "--temp must leave the workspace alone"
     # promote.in_experiments: skip -- trying a model records a decision but never changes what serves.
     assert registry_state(uri) == registry_before
-    promote_run = client.search_runs([exp.experiment_id], filter_string="tags.`driftloop.stage` = 'promote'",
-                                     order_by=["attributes.start_time DESC"], max_results=1)[0]
+    promote_run = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`driftloop.stage` = 'promote'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
     assert "Experiment run" in promote_run.data.tags["driftloop.decision"]

@@ -33,12 +33,17 @@ def registry_state(uri: str) -> dict:
 
 
 def snapshot_state(project: Path) -> dict:
-    files = ["data/snapshot/reference.parquet", "data/snapshot/current.parquet", "data/train/training.parquet",
-             "reports/decision.json", "dvc.lock"]
+    files = [
+        "data/snapshot/reference.parquet",
+        "data/snapshot/current.parquet",
+        "data/train/training.parquet",
+        "reports/decision.json",
+        "dvc.lock",
+    ]
     return {f: file_md5(project / f) for f in files}
 
 
-@pytest.fixture()
+@pytest.fixture
 def guarded(two_cycles):
     project, uri = two_cycles["project"], two_cycles["uri"]
     before = (registry_state(uri), snapshot_state(project))
@@ -78,7 +83,7 @@ def test_unknown_config_key_on_the_command_line(guarded):
 
 def test_unknown_config_key_in_conf_is_refused_by_dvc_repro(guarded):
     project = guarded
-    conf = project / "conf" / "promote" / "default.yaml"
+    conf = project / "conf" / "promote" / "feedback.yaml"
     original = conf.read_text()
     params = (project / "params.yaml").read_text()
     try:
@@ -87,10 +92,10 @@ def test_unknown_config_key_in_conf_is_refused_by_dvc_repro(guarded):
         assert out.returncode != 0
         assert "params.yaml is out of date with conf/" in out.stderr + out.stdout
         assert "promote.model_nmae" in out.stderr + out.stdout
-        run([sys.executable, "-m", "driftloop.cli", "params"], project)
-        out = run([sys.executable, "-m", "dvc", "repro"], project, check=False)
-        assert out.returncode != 0
-        assert "model_nmae" in out.stderr + out.stdout
+        # Recomposing refuses too: the config is parsed before params.yaml is written.
+        out = run([sys.executable, "-m", "driftloop.cli", "params"], project, check=False)
+        assert out.returncode == 3 and "promote.model_nmae" in out.stderr, out.stderr
+        assert (project / "params.yaml").read_text() == params
     finally:
         conf.write_text(original)
         (project / "params.yaml").write_text(params)
@@ -101,13 +106,35 @@ def test_unknown_config_key_in_conf_is_refused_by_dvc_repro(guarded):
     assert "changed" not in out.stdout, out.stdout
 
 
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("promote=regression", "promote.rules[0].metric is 'rmse': not a classification metric"),
+        ("compare.slices=[channel,region]", "compare.slices names column 'region'"),
+    ],
+    ids=["other-task-rules", "unknown-slice-column"],
+)
+def test_a_config_the_table_does_not_fit_is_refused_by_the_snapshot_stage(guarded, override, expected):
+    # Refused before any training, naming the key and what exists (not after retrain ran).
+    out = run([sys.executable, "pipelines/snapshot.py", override], guarded, check=False)
+    assert out.returncode == 3, out.stderr
+    assert expected in out.stderr
+
+
+def test_an_old_params_key_names_the_new_one(guarded):
+    out = run([sys.executable, "pipelines/snapshot.py", "+compare.margin=0.02"], guarded, check=False)
+    assert out.returncode == 3, out.stderr
+    assert "compare.margin is now promote.rules[].min_gain" in out.stderr
+
+
 def test_a_stage_failing_halfway_leaves_its_outputs_as_they_were(guarded):
     # The window is selected and written only to staging; the fit then fails on a bad estimator
     # parameter. training.parquet, train.json and dvc.lock must be exactly as before.
     project = guarded
     train_json = (project / "reports" / "train.json").read_text()
-    out = run([sys.executable, "pipelines/retrain.py", "train.window_days=14", "model.estimator.C=-1"],
-              project, check=False)
+    out = run(
+        [sys.executable, "pipelines/retrain.py", "train.window_days=14", "model.estimator.C=-1"], project, check=False
+    )
     assert out.returncode != 0
     assert (project / "reports" / "train.json").read_text() == train_json
     assert not list(project.glob("data/train/.*staged")) and not list(project.glob("reports/.*staged"))

@@ -7,9 +7,9 @@ the pipeline tests.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -36,8 +36,7 @@ def log_challenger(client, experiment_id: str, seed: int = 0) -> Challenger:
     run = client.create_run(experiment_id)
     # The fluent API logs into the run we created with the client (same tracking URI).
     with mlflow.start_run(run_id=run.info.run_id):
-        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
-                                        pip_requirements=["scikit-learn"])
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model", pip_requirements=["scikit-learn"])
     return Challenger(model_uri=info.model_uri, run_id=run.info.run_id)
 
 
@@ -47,27 +46,57 @@ def make_experiment(client, root: Path, name: str = "driftloop-tests") -> str:
     return client.create_experiment(name, artifact_location=(root / "mlartifacts").as_uri())
 
 
-RESOLVED = DriftResolution(checks=(
-    ResolutionCheck("training_data", True, "training data matches the current window on ['stars']"),
-    ResolutionCheck("output_matches_labels", True, "predicted-class distribution matches"),
-    ResolutionCheck("holdout_vs_validation", True, "gap 0.01 <= 0.05"),
-))
-UNRESOLVED = DriftResolution(checks=(
-    ResolutionCheck("training_data", False, "training data still differs from the current window on ['stars']"),
-    *RESOLVED.checks[1:],
-))
+RESOLVED = DriftResolution(
+    checks=(
+        ResolutionCheck("training_data", True, "closer to the holdout than the champion's on ['stars']"),
+        ResolutionCheck("output_labels", True, "predicted class shares match"),
+        ResolutionCheck("validation_gap", True, "drop 0.01 within 10 %"),
+    )
+)
+UNRESOLVED = DriftResolution(
+    checks=(
+        ResolutionCheck(
+            "training_data", False, "the challenger's training data is not closer to the holdout on ['stars']"
+        ),
+        *RESOLVED.checks[1:],
+    )
+)
+
+#: The demo's rules: a 0.01 gain in f1_macro, per-class recall guard, absolute floor 0.6.
+RULES = PromoteConfig.from_dict(
+    {
+        "rules": [
+            {"metric": "f1_macro", "min_gain": 0.01},
+            {"metric": "recall_*", "max_regression": 0.05},
+            {"metric": "f1_macro", "threshold": 0.6},
+        ]
+    }
+)
 
 
-def comparison(champion: float | None, challenger: float, *, ci_low: float | None = 0.02,
-               recall_neg: tuple[float | None, float] = (0.7, 0.72)) -> dict:
+def comparison(
+    champion: float | None,
+    challenger: float,
+    *,
+    ci_low: float | None = 0.02,
+    recall_neg: tuple[float | None, float] = (0.7, 0.72),
+) -> dict:
     """A compare.json dict for f1_macro plus one per-class recall."""
+
     def entry(c, x, lo=None, hi=None, p=None):
-        return {"champion": c, "challenger": x, "delta": None if c is None else x - c,
-                "ci_low": lo, "ci_high": hi, "p_value": p}
+        return {
+            "champion": c,
+            "challenger": x,
+            "delta": None if c is None else x - c,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": p,
+            "greater_is_better": True,
+        }
 
     return {
-        "primary_metric": "f1_macro", "improved": champion is None or challenger > champion, "reasons": [],
         "n_holdout": 300,
+        "confidence": 0.95,
         "metrics": {
             "f1_macro": entry(champion, challenger, ci_low, None if ci_low is None else ci_low + 0.1),
             "recall_negative": entry(*recall_neg),
@@ -75,20 +104,26 @@ def comparison(champion: float | None, challenger: float, *, ci_low: float | Non
     }
 
 
-def decide(champion: float | None, challenger: float, resolution: DriftResolution | None = RESOLVED,
-           cfg: PromoteConfig | None = None, **kw) -> Decision:
-    return evaluate_gates(comparison(champion, challenger, **kw), resolution, cfg or PromoteConfig(),
-                          first_cycle=champion is None)
+def decide(
+    champion: float | None,
+    challenger: float,
+    resolution: DriftResolution | None = RESOLVED,
+    cfg: PromoteConfig | None = None,
+    **kw,
+) -> Decision:
+    return evaluate_gates(
+        comparison(champion, challenger, **kw), resolution, cfg or RULES, first_cycle=champion is None
+    )
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(mlflow_uri):
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
 
 
-@pytest.fixture()
+@pytest.fixture
 def challenger_factory(client, tmp_path) -> Callable[[int], Challenger]:
     exp = make_experiment(client, tmp_path)
     return lambda seed=0: log_challenger(client, exp, seed)
@@ -96,7 +131,8 @@ def challenger_factory(client, tmp_path) -> Callable[[int], Challenger]:
 
 # -- a real `mlflow server` -----------------------------------------------------------------------
 
-@pytest.fixture()
+
+@pytest.fixture
 def server_uri(mlflow_server, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point MLflow (env + fluent API) at the session's server for one test."""
     import mlflow
@@ -108,6 +144,9 @@ def server_uri(mlflow_server, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", mlflow_server.uri)
     mlflow.set_tracking_uri(mlflow_server.uri)
     mlflow.set_registry_uri(mlflow_server.uri)
+    import mlflow.tracking.fluent as fluent
+
+    fluent._active_experiment_id = None  # an experiment id of an earlier test's sqlite DB
     yield mlflow_server.uri
     while mlflow.active_run() is not None:
         mlflow.end_run()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.server
 RACER = Path(__file__).with_name("racer.py")
 
 
-@pytest.fixture()
+@pytest.fixture
 def server_client(server_uri):
     from mlflow.tracking import MlflowClient
 
@@ -38,33 +38,36 @@ def test_promote_reject_rerun_rollback_over_rest(server_client, tmp_path, reques
         tags = build_lineage_tags(git_commit="abc", training_data_md5=f"md5-{ch.run_id[:4]}")
         return promote(reg, decision, ch.model_uri, ch.run_id, tags, None, lock, **kw)
 
-    assert run(chs[0], decide(None, 0.7)).version == "1"               # first cycle
-    assert run(chs[1], decide(0.7, 0.78)).version == "2"               # improvement
-    assert run(chs[1], decide(0.7, 0.78)).version == "2"               # rerun: no new version
+    assert run(chs[0], decide(None, 0.7)).version == "1"  # first cycle
+    assert run(chs[1], decide(0.7, 0.78)).version == "2"  # improvement
+    assert run(chs[1], decide(0.7, 0.78)).version == "2"  # rerun: no new version
     out = run(chs[2], decide(0.78, 0.85, resolution=UNRESOLVED), on_reject="register_without_alias")
-    assert (out.promoted, out.version) == (False, "3")                 # drift not resolved
+    assert (out.promoted, out.version) == (False, "3")  # drift not resolved
     assert reg.aliases() == {"champion": "2", "previous": "1"}
     assert reg.lineage("2")[TAG_TRAIN_MD5] == f"md5-{chs[1].run_id[:4]}"
     reg.rollback("server rollback", actor="ops")
-    assert reg.aliases() == {"champion": "1"}
-    assert [(m.action, m.to_version) for m in reg.history()] == [
-        ("promote", "1"), ("promote", "2"), ("rollback", "1")]
+    assert reg.aliases() == {"champion": "1", "previous": "2"}  # the rollback itself can be undone
+    assert [(m.action, m.to_version) for m in reg.history()] == [("promote", "1"), ("promote", "2"), ("rollback", "1")]
     assert len(server_client.search_model_versions(f"name='{name}'")) == 3
 
 
-def _race(server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool,
-          allow_failure: bool = False) -> list[dict]:
+def _race(
+    server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool, allow_failure: bool = False
+) -> list[dict]:
     exp = make_experiment(client, tmp_path, name=f"race-{tmp_path.name}")
     chs = [log_challenger(client, exp, seed) for seed in range(2)]
     work = tmp_path / "race"
     work.mkdir()
     procs = []
-    for tag, ch in zip("ab", chs):
+    for tag, ch in zip("ab", chs, strict=True):
         lock = tmp_path / ("shared.lock" if shared_lock else f"{tag}.lock")
-        procs.append(subprocess.Popen(
-            [sys.executable, str(RACER), server_uri, name, str(lock), ch.model_uri, ch.run_id, str(work), tag],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(RACER), server_uri, name, str(lock), ch.model_uri, ch.run_id, str(work), tag],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
     deadline = time.monotonic() + 60
     while not all((work / f"{t}.ready").exists() for t in "ab"):
         if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
@@ -91,11 +94,15 @@ def test_concurrent_promotions_do_not_interleave(server_uri, server_client, tmp_
     # Each process moved the alias exactly once, and the second saw the first's result.
     assert first["from"] is None and second["from"] == first["version"]
     hist = ChampionRegistry(name, client=server_client).history()
-    assert [(m.from_version, m.to_version) for m in hist] == [(None, first["version"]),
-                                                             (first["version"], second["version"])]
+    assert [(m.from_version, m.to_version) for m in hist] == [
+        (None, first["version"]),
+        (first["version"], second["version"]),
+    ]
     assert {m.actor for m in hist} == {"racer-a", "racer-b"}
     assert ChampionRegistry(name, client=server_client).aliases() == {
-        "champion": second["version"], "previous": first["version"]}
+        "champion": second["version"],
+        "previous": first["version"],
+    }
 
 
 @pytest.mark.slow  # ~10 s of two more mlflow imports; run with `pytest -m slow`

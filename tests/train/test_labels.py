@@ -28,13 +28,17 @@ def test_missing_folder_changes_nothing(frames, schema, tmp_path):
     pd.testing.assert_frame_equal(apply_reviewed_labels(cur, None, schema), cur)
 
 
-@pytest.mark.parametrize("content, match", [
-    ("ident,label\nx,positive\n", r"bad\.csv.*missing column 'id'"),
-    ("id,lab\nx,positive\n", r"bad\.csv.*missing column 'label'"),
-    ("id,label\nx,\n", r"bad\.csv.*'label' is empty on line 2"),
-    ("id,label\nx,positive\nx,negative\n", r"bad\.csv.*more than one label"),
-    ("id,label\nx,great\n", r"bad\.csv.*'label'.*\['great'\].*classes"),
-], ids=["no-id", "no-label", "empty", "conflict", "unknown-class"])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("ident,label\nx,positive\n", r"bad\.csv.*missing column 'id'"),
+        ("id,lab\nx,positive\n", r"bad\.csv.*missing column 'label'"),
+        ("id,label\nx,\n", r"bad\.csv.*'label' is empty on line 2"),
+        ("id,label\nx,positive\nx,negative\n", r"bad\.csv.*more than one label"),
+        ("id,label\nx,great\n", r"bad\.csv.*'label'.*\['great'\].*classes"),
+    ],
+    ids=["no-id", "no-label", "empty", "conflict", "unknown-class"],
+)
 def test_bad_files_name_file_and_column(frames, schema, tmp_path, content, match):
     _, cur = frames
     (tmp_path / "bad.csv").write_text(content)

@@ -14,7 +14,7 @@ from driftloop.train.windows import WindowConfig, select_training_window
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 
 
-@pytest.fixture()
+@pytest.fixture
 def fitted(frames, schema):
     ref, cur = frames
     window = select_training_window(ref, cur, schema, WindowConfig.from_dict({"policy": "expanding"}))

@@ -59,8 +59,11 @@ def test_recency_weights_reach_the_estimator(make, make_schema_for):
     cfg = yaml.safe_load((CONF / "logreg_tfidf.yaml").read_text())
     window, schema = _window(make, make_schema_for, "classification", policy="weighted")
     weighted = fit_model(build_model(cfg, schema), window, schema)
-    unweighted = fit_model(build_model(cfg, schema), window.__class__(
-        window.train, window.validation, window.holdout, None, window.description), schema)
+    unweighted = fit_model(
+        build_model(cfg, schema),
+        window.__class__(window.train, window.validation, window.holdout, None, window.description),
+        schema,
+    )
     assert not np.allclose(weighted.model[-1].coef_, unweighted.model[-1].coef_)
 
 
@@ -74,12 +77,16 @@ def test_svd_shrinks_to_a_small_vocabulary(make, make_schema_for):
     assert fit.validation_metrics["accuracy"] > 0.6
 
 
-@pytest.mark.parametrize("estimator, match", [
-    ({"_target_": "os.system", "command": "echo pwned"}, "not allowed"),
-    ({"_target_": "sklearn.linear_model.Ridge"}, "not a classifier"),
-    ({"C": 1.0}, "needs a _target_"),
-    ({"_target_": "sklearn.linear_model.LogisticRegression", "nonsense": 1}, "cannot instantiate"),
-], ids=["allow-list", "wrong-task", "no-target", "bad-param"])
+@pytest.mark.parametrize(
+    "estimator, match",
+    [
+        ({"_target_": "os.system", "command": "echo pwned"}, "not allowed"),
+        ({"_target_": "sklearn.linear_model.Ridge"}, "not a classifier"),
+        ({"C": 1.0}, "needs a _target_"),
+        ({"_target_": "sklearn.linear_model.LogisticRegression", "nonsense": 1}, "cannot instantiate"),
+    ],
+    ids=["allow-list", "wrong-task", "no-target", "bad-param"],
+)
 def test_bad_estimator_configs(estimator, match, schema):
     with pytest.raises(ConfigError, match=match):
         build_model({"task": "classification", "estimator": estimator}, schema)
@@ -87,9 +94,8 @@ def test_bad_estimator_configs(estimator, match, schema):
 
 def test_unknown_model_key_and_task_mismatch(schema):
     with pytest.raises(ConfigError, match="preprocesing"):
-        build_model({"preprocesing": {}, "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"}},
-                    schema)
-    with pytest.raises(ConfigError, match="model.task is 'regression'"):
+        build_model({"preprocesing": {}, "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"}}, schema)
+    with pytest.raises(ConfigError, match=r"model\.task is 'regression'"):
         build_model(yaml.safe_load((CONF / "linear.yaml").read_text()), schema)
 
 
@@ -97,5 +103,50 @@ def test_single_class_training_window_is_a_data_error(make, make_schema_for):
     window, schema = _window(make, make_schema_for, "classification")
     one = window.train.assign(label="positive")
     with pytest.raises(DataError, match="single class"):
-        fit_model(build_model(yaml.safe_load((CONF / "logreg_tfidf.yaml").read_text()), schema),
-                  window.__class__(one, window.validation, window.holdout, None, {}), schema)
+        fit_model(
+            build_model(yaml.safe_load((CONF / "logreg_tfidf.yaml").read_text()), schema),
+            window.__class__(one, window.validation, window.holdout, None, {}),
+            schema,
+        )
+
+
+@pytest.mark.parametrize("model_file", ["logreg_tfidf"])
+def test_missing_values_of_every_pandas_kind_fit_and_predict(model_file):
+    # pd.NA in a nullable string column once stopped the fit with "boolean value of NA is
+    # ambiguous", naming no column; None, NaN, pd.NA and NaT-free nullable ints must all impute.
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from driftloop.compare.predict import predict_outputs
+    from driftloop.schema import Schema
+    from driftloop.train.model import build_model, features_frame
+
+    rng = np.random.default_rng(0)
+    n = 300
+    schema = Schema(
+        id="id",
+        timestamp="ts",
+        label="label",
+        numeric=("x", "k"),
+        categorical=("city",),
+        text=("note",),
+        task="classification",
+    )
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "k": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+            "city": pd.array(rng.choice(["a", "b", "c"], n), dtype="string"),
+            "note": pd.array(rng.choice(["good day", "bad\nday", "okay then"], n), dtype="string"),
+        }
+    )
+    frame.loc[::7, "city"] = pd.NA
+    frame.loc[::11, "k"] = pd.NA
+    frame.loc[::13, "x"] = np.nan
+    frame.loc[::17, "note"] = pd.NA
+    y = np.where(frame["x"].fillna(0) > 0, "up", "down")
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "model" / f"{model_file}.yaml").read_text())
+    model = build_model(cfg, schema).fit(features_frame(frame, schema, "train"), y)
+    out = predict_outputs(model, frame, schema)
+    assert len(out.pred) == n and set(out.pred) <= {"up", "down"}

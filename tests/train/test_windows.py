@@ -52,8 +52,9 @@ def test_sliding_days_and_rows(frames, schema):
     w = select_training_window(ref, cur, schema, WindowConfig.from_dict({"window_days": 10}))
     start = w.holdout["timestamp"].min()
     assert w.train["timestamp"].min() >= start - pd.Timedelta(days=10)
-    w = select_training_window(ref, cur, schema, WindowConfig.from_dict({"window_rows": 300,
-                                                                         "validation_fraction": 0.2}))
+    w = select_training_window(
+        ref, cur, schema, WindowConfig.from_dict({"window_rows": 300, "validation_fraction": 0.2})
+    )
     assert len(w.train) + len(w.validation) == 300
     assert len(w.validation) == 60
 
@@ -68,8 +69,7 @@ def test_expanding_uses_reference_and_current(frames, schema):
 
 def test_weighted_halves_every_half_life(frames, schema):
     ref, cur = frames
-    w = select_training_window(ref, cur, schema, WindowConfig.from_dict({"policy": "weighted",
-                                                                         "half_life_days": 5}))
+    w = select_training_window(ref, cur, schema, WindowConfig.from_dict({"policy": "weighted", "half_life_days": 5}))
     assert w.train_weight is not None and len(w.train_weight) == len(w.train)
     assert w.train_weight.mean() == pytest.approx(1.0)
     age = (w.holdout["timestamp"].min() - w.train["timestamp"]) / pd.Timedelta(days=1)
@@ -92,8 +92,9 @@ def test_unlabelled_rows_are_dropped(frames, schema):
 def test_same_input_same_split(frames, schema):
     ref, cur = frames
     a = select_training_window(ref, cur, schema, WindowConfig())
-    b = select_training_window(ref.sample(frac=1, random_state=3), cur.sample(frac=1, random_state=4), schema,
-                               WindowConfig())
+    b = select_training_window(
+        ref.sample(frac=1, random_state=3), cur.sample(frac=1, random_state=4), schema, WindowConfig()
+    )
     pd.testing.assert_frame_equal(a.train, b.train)
     pd.testing.assert_frame_equal(a.holdout, b.holdout)
 
@@ -106,15 +107,19 @@ def test_too_few_rows_is_a_data_error(frames, schema):
         select_training_window(ref.iloc[:0], cur, schema, WindowConfig.from_dict({"window_rows": 10}))
 
 
-@pytest.mark.parametrize("mapping, match", [
-    ({"windw_days": 3}, "windw_days"),
-    ({"policy": "rolling"}, "train.policy"),
-    ({"window_days": "x"}, "train.window_days"),
-    ({"holdout_days": 7, "holdout_fraction": 0.2}, "exactly one of holdout_days"),
-    ({"policy": "weighted"}, "half_life_days"),
-    ({"policy": "expanding", "window_days": 3}, "expanding"),
-    ({"validation_fraction": 1.5}, "validation_fraction"),
-], ids=["unknown", "policy", "type", "holdout-both", "no-half-life", "expanding-window", "val-range"])
+@pytest.mark.parametrize(
+    "mapping, match",
+    [
+        ({"windw_days": 3}, "windw_days"),
+        ({"policy": "rolling"}, "train.policy"),
+        ({"window_days": "x"}, "train.window_days"),
+        ({"holdout_days": 7, "holdout_fraction": 0.2}, "exactly one of holdout_days"),
+        ({"policy": "weighted"}, "half_life_days"),
+        ({"policy": "expanding", "window_days": 3}, "expanding"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+    ],
+    ids=["unknown", "policy", "type", "holdout-both", "no-half-life", "expanding-window", "val-range"],
+)
 def test_config_errors_name_the_key(mapping, match):
     with pytest.raises(ConfigError, match=match):
         WindowConfig.from_dict(mapping)

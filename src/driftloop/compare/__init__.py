@@ -12,11 +12,21 @@ from driftloop.compare.config import CompareConfig
 from driftloop.compare.predict import LoadedModel, Predictions, load_model, predict_outputs
 
 
-def write_plots(result, out_dir):  # noqa: D103 - documented in driftloop.compare.plots
+def write_plots(result, out_dir):
     from driftloop.compare.plots import write_plots as _write_plots
 
     return _write_plots(result, out_dir)
 
 
-__all__ = ["CompareConfig", "ComparisonResult", "MetricComparison", "Predictions", "LoadedModel",
-           "compare_models", "compare_predictions", "predict_outputs", "load_model", "write_plots"]
+__all__ = [
+    "CompareConfig",
+    "ComparisonResult",
+    "LoadedModel",
+    "MetricComparison",
+    "Predictions",
+    "compare_models",
+    "compare_predictions",
+    "load_model",
+    "predict_outputs",
+    "write_plots",
+]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm, rankdata
 
-__all__ = ["AucTest", "macro_auc", "auc_influence", "delong_paired"]
+__all__ = ["AucTest", "auc_influence", "delong_paired", "macro_auc"]
 
 
 def auc_influence(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +78,9 @@ class AucTest:
     p_value: float
 
 
-def delong_paired(y: np.ndarray, proba_champion: np.ndarray, proba_challenger: np.ndarray,
-                  confidence: float = 0.95) -> AucTest:
+def delong_paired(
+    y: np.ndarray, proba_champion: np.ndarray, proba_challenger: np.ndarray, confidence: float = 0.95
+) -> AucTest:
     """Paired DeLong test of ``AUC(challenger) - AUC(champion)`` (macro OvR).
 
     Parameters
@@ -105,8 +106,5 @@ def delong_paired(y: np.ndarray, proba_champion: np.ndarray, proba_challenger: n
     delta = float(a1.mean() - a0.mean())
     se = float(np.sqrt(np.sum(psi * psi)) / n)
     z = norm.ppf(0.5 + confidence / 2)
-    if se > 0:
-        p = float(2 * norm.sf(abs(delta) / se))
-    else:
-        p = 1.0 if delta == 0 else 0.0
+    p = float(2 * norm.sf(abs(delta) / se)) if se > 0 else (1.0 if delta == 0 else 0.0)
     return AucTest(float(a0.mean()), float(a1.mean()), delta, se, delta - z * se, delta + z * se, p)

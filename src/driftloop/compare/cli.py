@@ -7,7 +7,9 @@ Overrides (``-s KEY=VALUE``, repeatable):
   columns, each classed by its dtype in the holdout (numbers: numeric; strings
   averaging more than 30 characters: text; other strings: categorical).
 - compare keys as ``compare.<key>=<value>`` (values parsed as YAML), e.g.
-  ``compare.margin=0.02`` or ``compare.slices=[channel]``.
+  ``compare.confidence=0.9`` or ``compare.slices=[channel]``.
+
+It prints the evidence; whether it is enough to promote is decided by ``promote.rules``.
 
 Defaults: ``label=label``, ``task=classification``, ``id=id``, ``timestamp=timestamp``
 and the ``CompareConfig`` defaults (no slices).
@@ -48,15 +50,14 @@ def parse_overrides(overrides: list[str] | None) -> tuple[dict[str, Any], dict[s
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like KEY=VALUE (e.g. label=label).")
         if key.startswith("compare."):
-            compare[key[len("compare."):]] = yaml.safe_load(value)
+            compare[key[len("compare.") :]] = yaml.safe_load(value)
         elif key in _SCHEMA_KEYS:
             if key in ("numeric", "categorical", "text", "classes"):
                 schema[key] = [v.strip() for v in value.split(",") if v.strip()]
             else:
                 schema[key] = value.strip()
         else:
-            raise ConfigError(f"unknown override key {key!r}; expected one of {list(_SCHEMA_KEYS)} or "
-                              "compare.<key>.")
+            raise ConfigError(f"unknown override key {key!r}; expected one of {list(_SCHEMA_KEYS)} or compare.<key>.")
     return schema, compare
 
 
@@ -76,8 +77,10 @@ def _infer_schema(frame: pd.DataFrame, columns: tuple[str, ...] | None, given: d
 
     label = given.get("label", "label")
     if label not in frame.columns:
-        raise DataError(f"the holdout has no label column {label!r} (set it with -s label=<column>); columns: "
-                        f"{list(frame.columns)}.")
+        raise DataError(
+            f"the holdout has no label column {label!r} (set it with -s label=<column>); columns: "
+            f"{list(frame.columns)}."
+        )
     kinds: dict[str, list[str]] = {k: list(given.get(k, [])) for k in ("numeric", "categorical", "text")}
     if not any(kinds.values()):
         id_col, ts_col = given.get("id", "id"), given.get("timestamp", "timestamp")
@@ -92,13 +95,21 @@ def _infer_schema(frame: pd.DataFrame, columns: tuple[str, ...] | None, given: d
                 kinds["text"].append(col)
             else:
                 kinds["categorical"].append(col)
-    return Schema.from_config({"id": given.get("id", "id"), "timestamp": given.get("timestamp", "timestamp"),
-                               "label": label, "task": given.get("task", "classification"),
-                               "classes": given.get("classes", []), **kinds})
+    return Schema.from_config(
+        {
+            "id": given.get("id", "id"),
+            "timestamp": given.get("timestamp", "timestamp"),
+            "label": label,
+            "task": given.get("task", "classification"),
+            "classes": given.get("classes", []),
+            **kinds,
+        }
+    )
 
 
-def compare_command(holdout: Path, champion: str | None, challenger: str, out: Path,
-                    overrides: list[str] | None = None) -> int:
+def compare_command(
+    holdout: Path, champion: str | None, challenger: str, out: Path, overrides: list[str] | None = None
+) -> int:
     """Compare two MLflow models on a holdout file; write ``out/compare.json`` and plots.
 
     Parameters
@@ -148,6 +159,8 @@ def compare_command(holdout: Path, champion: str | None, challenger: str, out: P
     except DriftloopError as exc:
         print(f"driftloop compare: {type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
-    verdict = {True: "improved", False: "not improved", None: "no champion"}[result.improved]
-    print(f"{verdict}: " + " ".join(result.reasons))
+    from driftloop.compare.comparison import headline_lines
+
+    for line in headline_lines(doc):
+        print(line)
     return 0

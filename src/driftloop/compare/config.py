@@ -1,36 +1,49 @@
-"""The ``compare`` config group: which metric decides, by how much, and how sure we must be."""
+"""The ``compare`` config group: how the evidence is gathered (intervals, slices, calibration).
+
+Compare decides nothing: which metric must improve, by how much, and which may not regress
+are promote's rules (``promote.rules``). Keys that used to decide here are refused with the
+key that replaced them, so an old ``params.yaml`` is never silently half-applied.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from driftloop.compare.bootstrap import SCHEMES
+from driftloop.compare.bootstrap import SCHEMES, Scheme
 from driftloop.errors import ConfigError
+from driftloop.validation import Key, check, mapping_of
 
 __all__ = ["CompareConfig"]
 
 
-def _num(m: Mapping[str, Any], key: str, default: Any, kind: type, low: float, high: float | None = None,
-         low_inclusive: bool = True) -> Any:
-    value = m.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-        raise ConfigError(f"compare.{key} must be {'an integer' if kind is int else 'a number'}. "
-                          f"Got {value!r} instead.")
-    value = kind(value)
-    if (value < low if low_inclusive else value <= low) or (high is not None and value >= high):
-        raise ConfigError(f"compare.{key} must be {'>=' if low_inclusive else '>'} {low}"
-                          + (f" and < {high}" if high is not None else "") + f". Got {value!r} instead.")
-    return value
+#: Keys of earlier versions that decided in compare, and the promote key that replaced each.
+RENAMED: dict[str, str] = {
+    "primary_metric": "promote.rules[].metric of a min_gain rule (e.g. {metric: f1_macro, min_gain: 0.0})",
+    "greater_is_better": "promote.rules[].greater_is_better",
+    "margin": "promote.rules[].min_gain (absolute, or relative: true)",
+    "guards": "promote.rules: [{metric: <name>, max_regression: <tolerance>}]",
+    "require_mcnemar": "promote.rules[].significant (McNemar's p stays in compare.json as metrics.accuracy.p_value)",
+    "alpha": "compare.confidence (the paired interval's level) and promote.rules[].significant",
+}
 
+#: Metrics computed per slice level (a full table per level would make compare.json unreadable).
+SLICE_METRICS: dict[str, tuple[str, ...]] = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "mae")}
 
-def _bool(m: Mapping[str, Any], key: str, default: bool | None) -> bool | None:
-    value = m.get(key, default)
-    if value is not None and not isinstance(value, bool):
-        raise ConfigError(f"compare.{key} must be true or false. Got {value!r} instead.")
-    return value
+#: Kind, range, default and meaning of every key (``null`` takes the default).
+TABLE: dict[str, Key] = {
+    "n_bootstrap": Key("integer", 1000, low=100, doc="paired bootstrap resamples"),
+    "confidence": Key(
+        "number", 0.95, low=0.5, high=1.0, low_open=True, high_open=True, doc="two-sided level of every paired interval"
+    ),
+    "seed": Key("integer", 0, low=0, doc="seed of the bootstrap Generator"),
+    "bootstrap": Key("choice", "poisson", choices=tuple(SCHEMES), doc="resample count scheme"),
+    "slices": Key("names", (), doc="categorical columns whose levels get their own metrics"),
+    "min_slice_rows": Key("integer", 30, low=1, doc="levels with fewer rows are skipped"),
+    "max_slice_levels": Key("integer", 20, low=1, doc="at most this many most frequent levels per column"),
+    "ece_bins": Key("integer", 10, low=2, doc="equal-width confidence bins of the calibration error"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,106 +52,51 @@ class CompareConfig:
 
     Parameters
     ----------
-    primary_metric : str or None
-        The metric that decides (``f1_macro``, ``accuracy``, ``roc_auc``, ``log_loss``, ...,
-        ``rmse``/``mae``/``r2``); ``None`` means ``f1_macro`` for classification and
-        ``rmse`` for regression.
-    greater_is_better : bool or None
-        ``None`` derives the direction from the metric (losses and errors: lower is better).
-    margin : float
-        Minimum improvement of the primary metric, in its own units, in the better
-        direction (inclusive, as MLflow's ``min_absolute_change``).
     n_bootstrap, confidence, seed : int, float, int
         Paired bootstrap resamples, two-sided interval level, seed of its Generator.
     bootstrap : {"poisson", "multinomial"}
         Resample count scheme (see :mod:`driftloop.compare.bootstrap`).
-    require_mcnemar : bool
-        Also require the exact McNemar test on accuracy to reject at ``alpha`` (and the
-        challenger to be the more accurate).
-    alpha : float
-        Level of the McNemar requirement.
-    guards : dict of str to float
-        Metric -> largest tolerated regression (in its better direction, point estimate),
-        e.g. ``{recall_negative: 0.02}``.
     slices : list of str
-        Categorical columns whose levels get per-slice metrics.
+        Categorical columns whose levels get per-slice metrics (:data:`SLICE_METRICS`).
     min_slice_rows, max_slice_levels : int
         Levels with fewer rows are skipped; at most this many most frequent levels per column.
     ece_bins : int
         Equal-width confidence bins of the expected calibration error.
     """
 
-    primary_metric: str | None = None
-    greater_is_better: bool | None = None
-    margin: float = 0.01
-    n_bootstrap: int = 1000
-    confidence: float = 0.95
-    seed: int = 0
-    bootstrap: str = "poisson"
-    require_mcnemar: bool = False
-    alpha: float = 0.05
-    guards: dict = field(default_factory=dict)
-    slices: tuple = ()
-    min_slice_rows: int = 30
-    max_slice_levels: int = 20
-    ece_bins: int = 10
+    n_bootstrap: int = TABLE["n_bootstrap"].default
+    confidence: float = TABLE["confidence"].default
+    seed: int = TABLE["seed"].default
+    bootstrap: Scheme = TABLE["bootstrap"].default
+    slices: tuple = TABLE["slices"].default
+    min_slice_rows: int = TABLE["min_slice_rows"].default
+    max_slice_levels: int = TABLE["max_slice_levels"].default
+    ece_bins: int = TABLE["ece_bins"].default
 
-    KEYS = ("primary_metric", "greater_is_better", "margin", "n_bootstrap", "confidence", "seed", "bootstrap",
-            "require_mcnemar", "alpha", "guards", "slices", "min_slice_rows", "max_slice_levels", "ece_bins")
+    KEYS = tuple(TABLE)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any] | None) -> "CompareConfig":
+    def from_dict(cls, mapping: Mapping[str, Any] | None) -> CompareConfig:
         """Build and validate from the ``compare`` config mapping.
 
         Raises
         ------
         ConfigError
-            Naming any unknown or ill-typed key.
+            Naming any unknown or ill-typed key, and the new key of a key of an earlier version.
 
         Examples
         --------
-        >>> CompareConfig.from_dict({"margin": 0.02}).margin
-        0.02
+        >>> CompareConfig.from_dict({"confidence": 0.9}).confidence
+        0.9
         """
-        m = dict(mapping or {})
-        unknown = sorted(set(m) - set(cls.KEYS))
-        if unknown:
-            raise ConfigError(f"compare has unknown key(s) {unknown}; expected some of {list(cls.KEYS)}.")
-        d = cls()
-        primary = m.get("primary_metric")
-        if primary is not None and (not isinstance(primary, str) or not primary):
-            raise ConfigError(f"compare.primary_metric must be a metric name. Got {primary!r} instead.")
-        scheme = m.get("bootstrap", d.bootstrap)
-        if scheme not in SCHEMES:
-            raise ConfigError(f"compare.bootstrap must be one of {list(SCHEMES)}. Got {scheme!r} instead.")
-        guards = m.get("guards") or {}
-        if not isinstance(guards, Mapping):
-            raise ConfigError(f"compare.guards must map metric names to tolerances. Got {guards!r} instead.")
-        for name, tol in guards.items():
-            if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
-                raise ConfigError(f"compare.guards.{name} must be a number >= 0. Got {tol!r} instead.")
-        slices = m.get("slices") or ()
-        if isinstance(slices, str) or not all(isinstance(s, str) for s in slices):
-            raise ConfigError(f"compare.slices must be a list of column names. Got {slices!r} instead.")
-        return cls(
-            primary_metric=primary,
-            greater_is_better=_bool(m, "greater_is_better", None),
-            margin=_num(m, "margin", d.margin, float, 0.0),
-            n_bootstrap=_num(m, "n_bootstrap", d.n_bootstrap, int, 100),
-            confidence=_num(m, "confidence", d.confidence, float, 0.5, 1.0, low_inclusive=False),
-            seed=_num(m, "seed", d.seed, int, 0),
-            bootstrap=scheme,
-            require_mcnemar=bool(_bool(m, "require_mcnemar", d.require_mcnemar)),
-            alpha=_num(m, "alpha", d.alpha, float, 0.0, 1.0, low_inclusive=False),
-            guards={str(k): float(v) for k, v in guards.items()},
-            slices=tuple(slices),
-            min_slice_rows=_num(m, "min_slice_rows", d.min_slice_rows, int, 1),
-            max_slice_levels=_num(m, "max_slice_levels", d.max_slice_levels, int, 1),
-            ece_bins=_num(m, "ece_bins", d.ece_bins, int, 2),
-        )
-
-    def primary_for(self, task: str) -> str:
-        """The primary metric for ``task`` (resolving ``None``)."""
-        if self.primary_metric:
-            return self.primary_metric
-        return "rmse" if task == "regression" else "f1_macro"
+        m = dict(mapping_of(mapping, "compare"))
+        old = [k for k in m if k in RENAMED]
+        if old:
+            raise ConfigError(
+                "compare has key(s) " + str([f"compare.{k}" for k in old]) + " from an earlier "
+                "driftloop; compare now only gathers evidence and promote decides: "
+                + "; ".join(f"compare.{k} is now {RENAMED[k]}" for k in old)
+                + ". Edit conf/ accordingly, then run `driftloop params`."
+            )
+        # null takes the default (a conf/ option may blank a key it inherits)
+        return cls(**check({k: v for k, v in m.items() if v is not None}, TABLE, "compare"))

@@ -22,12 +22,13 @@ __all__ = [
     "RegressionLayout",
     "classification_columns",
     "classification_from_sums",
-    "regression_columns",
-    "regression_from_sums",
     "encode",
     "greater_is_better",
     "metric_key",
+    "metric_names",
     "point_metrics",
+    "regression_columns",
+    "regression_from_sums",
 ]
 
 #: Clip probabilities like sklearn.metrics.log_loss does (machine epsilon of float64).
@@ -50,6 +51,18 @@ def encode(values: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     pos = np.minimum(np.searchsorted(names, values, sorter=order), len(names) - 1)
     idx = order[pos]
     return np.where(names[idx] == values, idx, -1).astype(np.int64)
+
+
+def metric_names(task: str, classes: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """Every metric key compare.json can hold for ``task`` (per-class keys for ``classes``).
+
+    ``log_loss``, ``brier_score``, ``ece`` and ``roc_auc`` need probabilities (a model without
+    ``predict_proba`` lacks them: a rule naming them then fails as a missing metric).
+    """
+    if task == "regression":
+        return ("rmse", "mae", "r2")
+    per_class = tuple(f"{kind}_{metric_key(c)}" for c in classes for kind in ("precision", "recall", "f1"))
+    return ("accuracy", "f1_macro", "log_loss", "brier_score", "ece", "roc_auc", *per_class)
 
 
 def greater_is_better(metric: str) -> bool:
@@ -76,8 +89,9 @@ class ClassificationLayout:
         return k * k + (2 + self.n_bins if self.has_proba else 0)
 
 
-def classification_columns(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None,
-                           layout: ClassificationLayout) -> np.ndarray:
+def classification_columns(
+    y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, layout: ClassificationLayout
+) -> np.ndarray:
     """Per-row columns whose weighted sums give every classification metric.
 
     Parameters
@@ -97,6 +111,8 @@ def classification_columns(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | 
     out = np.zeros((n, layout.width), dtype=np.float64)
     out[np.arange(n), y * k + pred] = 1.0
     if layout.has_proba:
+        if proba is None:
+            raise ValueError("the layout scores probabilities but none were given")
         rows = np.arange(n)
         out[:, k * k] = -np.log(np.clip(proba[rows, y], _EPS, 1 - _EPS))
         onehot = np.zeros_like(proba)
@@ -155,7 +171,7 @@ def classification_from_sums(sums: np.ndarray, layout: ClassificationLayout) -> 
     if layout.has_proba:
         out["log_loss"] = _safe_div(sums[..., k * k], total)
         out["brier_score"] = _safe_div(sums[..., k * k + 1], total)
-        out["ece"] = _safe_div(np.abs(sums[..., k * k + 2:]).sum(axis=-1), total)
+        out["ece"] = _safe_div(np.abs(sums[..., k * k + 2 :]).sum(axis=-1), total)
     return out
 
 
@@ -187,8 +203,9 @@ def regression_from_sums(sums: np.ndarray, layout: RegressionLayout | None = Non
     }
 
 
-def point_metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None = None,
-                  classes: tuple[str, ...] | None = None) -> dict[str, float]:
+def point_metrics(
+    task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None = None, classes: tuple[str, ...] | None = None
+) -> dict[str, float]:
     """Point metrics of one model on one labelled set (used for train/validation metrics).
 
     Parameters
@@ -214,8 +231,8 @@ def point_metrics(task: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray 
 
     y = np.asarray(y).astype(str)
     pred = np.asarray(pred).astype(str)
-    classes = tuple(classes) if classes is not None else tuple(sorted(set(y) | set(pred)))
-    classes = tuple(sorted(set(classes) | set(y) | set(pred), key=lambda c: (c not in classes, c)))
+    known = tuple(classes) if classes is not None else tuple(sorted(set(y) | set(pred)))
+    classes = tuple(sorted(set(known) | set(y) | set(pred), key=lambda c: (c not in known, c)))
     y_i, p_i = encode(y, classes), encode(pred, classes)
     if proba is not None and proba.shape[1] < len(classes):
         proba = np.hstack([proba, np.zeros((len(proba), len(classes) - proba.shape[1]))])

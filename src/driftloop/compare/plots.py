@@ -87,8 +87,10 @@ def write_plots(result, out_dir: Path) -> list[Path]:
     y = np.asarray(result.y_true)
     models = _models(result)
     if result.task == "regression":
-        rows = [pd.DataFrame({"model": name, "actual": y, "predicted": p.pred, "residual": p.pred - y})
-                for name, p in models]
+        rows = [
+            pd.DataFrame({"model": name, "actual": y, "predicted": p.pred, "residual": p.pred - y})
+            for name, p in models
+        ]
         data = pd.concat(rows, ignore_index=True)
         save_csv(data, "predictions.csv")
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -117,14 +119,21 @@ def write_plots(result, out_dir: Path) -> list[Path]:
     present = [c for c in classes if np.any(y == c)]
     # Confusion matrices: per-row files for DVC's confusion template, PNG side by side.
     fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 4), squeeze=False)
-    for ax, (name, p) in zip(axes[0], models):
+    for ax, (name, p) in zip(axes[0], models, strict=True):
         save_csv(pd.DataFrame({"actual": y, "predicted": p.pred}), f"confusion_{name}.csv")
         cm = pd.crosstab(pd.Categorical(y, classes), pd.Categorical(p.pred, classes), dropna=False).to_numpy()
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm):
             ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
-        ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
-               xlabel="predicted", ylabel="actual", title=f"Confusion: {name}")
+        ax.set(
+            xticks=range(len(classes)),
+            yticks=range(len(classes)),
+            xticklabels=classes,
+            yticklabels=classes,
+            xlabel="predicted",
+            ylabel="actual",
+            title=f"Confusion: {name}",
+        )
     save(fig, "confusion.png")
 
     if any(p.proba is None for _, p in models):
@@ -153,12 +162,17 @@ def write_plots(result, out_dir: Path) -> list[Path]:
         bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
         count = np.bincount(bins, minlength=n_bins)
         with np.errstate(invalid="ignore", divide="ignore"):
-            cal_rows.append(pd.DataFrame({
-                "model": name, "bin": np.arange(n_bins),
-                "confidence": np.bincount(bins, conf, n_bins) / count,
-                "accuracy": np.bincount(bins, correct.astype(float), n_bins) / count,
-                "count": count,
-            })[count > 0])
+            cal_rows.append(
+                pd.DataFrame(
+                    {
+                        "model": name,
+                        "bin": np.arange(n_bins),
+                        "confidence": np.bincount(bins, conf, n_bins) / count,
+                        "accuracy": np.bincount(bins, correct.astype(float), n_bins) / count,
+                        "count": count,
+                    }
+                )[count > 0]
+            )
     for ax in (*ax_roc[0], *ax_pr[0]):
         ax.legend()
     for ax in ax_roc[0]:

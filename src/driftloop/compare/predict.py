@@ -18,7 +18,7 @@ import pandas as pd
 from driftloop.errors import ModelError
 from driftloop.schema import Schema
 
-__all__ = ["Predictions", "LoadedModel", "load_model", "predict_outputs", "input_columns"]
+__all__ = ["LoadedModel", "Predictions", "input_columns", "load_model", "predict_outputs"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,10 @@ def load_model(uri: str) -> LoadedModel:
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError, ValueError) as exc:
-        raise ModelError(f"model URI {uri!r} does not resolve to a loadable MLflow model: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+        raise ModelError(
+            f"model URI {uri!r} does not resolve to a loadable MLflow model: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
     meta = pyfunc.metadata
     model: Any = pyfunc
     if "sklearn" in (meta.flavors or {}):
@@ -102,8 +104,10 @@ def _check_input(model: Any, df: pd.DataFrame, schema: Schema, name: str) -> pd.
         expected = tuple(schema.features)
     missing = [c for c in expected if c not in df.columns]
     if missing:
-        raise ModelError(f"the {name}'s input schema differs from the holdout's: it expects column(s) {missing} "
-                         f"that the holdout lacks (holdout columns: {list(df.columns)}).")
+        raise ModelError(
+            f"the {name}'s input schema differs from the holdout's: it expects column(s) {missing} "
+            f"that the holdout lacks (holdout columns: {list(df.columns)})."
+        )
     X = df.loc[:, list(expected)]
     sig = model.input_schema if isinstance(model, LoadedModel) else None
     if sig is not None and sig.has_input_names():
@@ -138,7 +142,9 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
     ModelError
         When the model's input schema differs from ``df`` or it fails to predict.
     """
-    X = _check_input(model, df, schema, name)
+    from driftloop.batches import plain_missing
+
+    X = plain_missing(_check_input(model, df, schema, name))
     from threadpoolctl import threadpool_limits
 
     raw = model.model if isinstance(model, LoadedModel) else model

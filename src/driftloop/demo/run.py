@@ -21,8 +21,16 @@ CALM_WEEKS = range(1, 7)
 DRIFTED_WEEKS = range(7, 11)
 # What a demo run produces; --reset removes exactly these (never conf/, code or git history).
 DEMO_STATE = (
-    "data/incoming", "data/snapshot", "data/summary", "data/train", "data/compare", "reports",
-    "mlflow.db", "mlartifacts", ".driftloop", "dvc.lock",
+    "data/incoming",
+    "data/snapshot",
+    "data/summary",
+    "data/train",
+    "data/compare",
+    "reports",
+    "mlflow.db",
+    "mlartifacts",
+    ".driftloop",
+    "dvc.lock",
 )
 
 
@@ -89,19 +97,21 @@ def print_summary(root: Path, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from driftloop import paths
+    from driftloop.contracts import CompareResult, DriftResult
+
     console = Console()
-    reports = root / "reports"
-    drift = json.loads((reports / "drift.json").read_text())
-    compare = json.loads((reports / "compare.json").read_text())
-    decision = json.loads((reports / "decision.json").read_text())
-    ds = drift["dataset"]
-    drifted = [c for c, v in drift["columns"].items() if v.get("drifted")]
+    drift = DriftResult.from_dict(json.loads((root / paths.DRIFT_JSON).read_text()))
+    compare = CompareResult.from_dict(json.loads((root / paths.COMPARE_JSON).read_text()))
+    decision = json.loads((root / paths.DECISION_JSON).read_text())
+    ds = drift.dataset
+    drifted = list(drift.drifted_columns)
     console.print(f"\n[bold]{title}[/bold]: {ds['n_reference']} reference rows vs {ds['n_current']} current rows")
     console.print(
         f"  drift: {'DRIFT' if ds['drifted'] else 'no drift'}; "
         f"drifted columns: {', '.join(drifted) if drifted else 'none'} (share {ds['share_drifted']:.2f})"
     )
-    metrics = compare.get("metrics") or {}
+    metrics = compare.metrics
     if metrics:
         table = Table(title="holdout metrics", show_lines=False)
         for col in ("metric", "champion", "challenger", "delta", "95% CI"):
@@ -119,11 +129,16 @@ def print_summary(root: Path, title: str) -> None:
     console.print(
         f"  decision: [bold]{verdict}[/bold]"
         + (f" -> {decision['model_name']} v{version} is champion" if decision["promoted"] else "")
-        + (" (first cycle: only absolute floors apply)" if decision.get("first_cycle") else "")
+        + (" (first cycle: only absolute thresholds apply)" if decision.get("first_cycle") else "")
     )
     console.print(f"  why: {decision.get('summary', '')}")
     for gate in decision.get("gates", []):
-        mark = "[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]"
+        mode = gate.get("mode", "enforce")
+        mark = (
+            ("[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]")
+            if mode == "enforce"
+            else f"[dim]{mode}[/dim]"
+        )
         console.print(f"    {mark} {gate['name']}: {gate['detail']}")
 
 

@@ -24,6 +24,18 @@ def render_html(report: DriftReport) -> str:
     return _render(report)
 
 
-__all__ = ["DriftConfig", "ReferenceSummary", "summarize_reference", "evaluate_drift", "DriftReport",
-           "ColumnResult", "ModelOutputs", "render_html", "TEST_REGISTRY", "TestSpec", "UnknownTestError",
-           "get_test", "StatResult"]
+__all__ = [
+    "TEST_REGISTRY",
+    "ColumnResult",
+    "DriftConfig",
+    "DriftReport",
+    "ModelOutputs",
+    "ReferenceSummary",
+    "StatResult",
+    "TestSpec",
+    "UnknownTestError",
+    "evaluate_drift",
+    "get_test",
+    "render_html",
+    "summarize_reference",
+]

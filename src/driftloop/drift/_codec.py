@@ -62,7 +62,7 @@ def write_tree(path: Path, tree: dict[str, Any]) -> None:
     text = json.dumps(tree, allow_nan=False, default=placeholder).encode("utf-8")
     blobs = {k: np.concatenate(v) if v else np.empty(0, _BLOBS[k]) for k, v in parts.items()}
     with open(path, "wb") as fh:  # a file object, so that numpy does not append ".npz" to the name
-        np.savez(fh, tree=np.frombuffer(text, dtype=np.uint8), **blobs)
+        np.savez(fh, tree=np.frombuffer(text, dtype=np.uint8), **blobs)  # type: ignore[arg-type]  # stubs: kwargs as bools
 
 
 def read_tree(path: Path) -> dict[str, Any]:
@@ -85,9 +85,8 @@ def read_tree(path: Path) -> dict[str, Any]:
         ref = d.get(_ARRAY) if len(d) == 1 else None
         # the exact shape write_tree gives: a mapping from column names that has one column called
         # "__array__" (its value a kind, a column summary or a sample array) stays a mapping
-        if (isinstance(ref, list) and len(ref) == 3 and ref[0] in blobs
-                and type(ref[1]) is int and type(ref[2]) is int):
-            return blobs[ref[0]][ref[1]:ref[1] + ref[2]]
+        if isinstance(ref, list) and len(ref) == 3 and ref[0] in blobs and type(ref[1]) is int and type(ref[2]) is int:
+            return blobs[ref[0]][ref[1] : ref[1] + ref[2]]
         return d
 
     # object_hook, not a walk of the decoded tree: its ~20,000 level and sample strings are never visited

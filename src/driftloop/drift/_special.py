@@ -2,7 +2,7 @@
 
 Importing ``scipy.special`` costs ~0.25 s, a quarter of a 100k-row evaluation, for two functions:
 the chi-squared survival function (:func:`chi2_sf`) and log-binomials inside the Smirnov sum
-(``numeric.smirnov_sf``). Both are evaluated here from one Stirling series
+(``ks.smirnov_sf``). Both are evaluated here from one Stirling series
 (:data:`STIRLING_COEFFS`).
 
 Why an *excess* over ``k log k - k`` rather than ``log k!`` itself: the p-values are exponentials of
@@ -21,10 +21,16 @@ import numpy as np
 
 # Stirling series of log(n! / n^n), as in scipy.stats._ksstats: Horner coefficients, in 1/n^2, of
 # B_2k / (2k (2k - 1) n^(2k - 1)) for k = 8 .. 1 (the last is 1/12), times 1/n.
-STIRLING_COEFFS = [-2.955065359477124183e-2, 6.4102564102564102564e-3,
-                   -1.9175269175269175269e-3, 8.4175084175084175084e-4,
-                   -5.952380952380952381e-4, 7.9365079365079365079e-4,
-                   -2.7777777777777777778e-3, 8.3333333333333333333e-2]
+STIRLING_COEFFS = [
+    -2.955065359477124183e-2,
+    6.4102564102564102564e-3,
+    -1.9175269175269175269e-3,
+    8.4175084175084175084e-4,
+    -5.952380952380952381e-4,
+    7.9365079365079365079e-4,
+    -2.7777777777777777778e-3,
+    8.3333333333333333333e-2,
+]
 # From here on the eight-term series is exact to double precision: the first omitted term,
 # B_18 / (18 * 17 k^17), is 2e-18 at k = 10. Below it, math.lgamma (few-ulp values of small size).
 _SERIES_MIN = 10.0
@@ -34,7 +40,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def log_nfactorial_div_n_pow_n(n: int) -> float:
     """``log(n! / n^n)`` by the Stirling series, exactly as ``scipy.stats._ksstats`` computes it.
 
-    Kept operation for operation so that ``numeric.kstwo_sf`` returns scipy's floats bit for bit.
+    Kept operation for operation so that ``ks.kstwo_sf`` returns scipy's floats bit for bit.
     """
     rn = 1.0 / n
     return np.log(n) / 2 - n + np.log(2 * np.pi) / 2 + rn * np.polyval(STIRLING_COEFFS, rn / n)
@@ -93,7 +99,7 @@ def stirling_excess(k: float | np.ndarray) -> float | np.ndarray:
         return _scalar_excess(float(k))
     k = np.asarray(k, dtype=np.float64)
     big = np.maximum(k, _SERIES_MIN)
-    coeffs = STIRLING_COEFFS[-_series_terms(float(big.min())) if big.size else -1:]
+    coeffs = STIRLING_COEFFS[-_series_terms(float(big.min())) if big.size else -1 :]
     r = np.reciprocal(big)
     r2 = r * r
     # Horner in place: np.polyval allocates a fresh array per coefficient, which made this 5x slower
@@ -117,7 +123,7 @@ def stirling_excess(k: float | np.ndarray) -> float | np.ndarray:
 def _positive_int(value: object, name: str) -> int:
     """``value`` as an int >= 1 (integral floats accepted), else ValueError naming ``name``."""
     try:
-        return _at_least_one(operator.index(value), name)  # int, numpy integer
+        return _at_least_one(operator.index(value), name)  # type: ignore[arg-type]  # int, numpy integer; else TypeError
     except TypeError:
         pass
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -144,7 +150,7 @@ def _log_poisson_term(a: float, y: float) -> float:
     # log(y / a) as log1p of the small relative gap near the peak (where it matters), plain log
     # otherwise: d / a rounds to -1 for y << a
     log_ratio = math.log1p(d / a) if abs(d) <= 0.5 * a else math.log(y / a)
-    return a * log_ratio - d - stirling_excess(a)
+    return float(a * log_ratio - d - stirling_excess(a))
 
 
 def _sum_around_peak(y: float, h: float, m: int) -> float:

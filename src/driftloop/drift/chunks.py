@@ -8,8 +8,8 @@ more peak memory and ~0.1 s more than reading it whole, for nothing, since one c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -81,8 +81,10 @@ def _parquet_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable
     # peak at 100k rows x 25 columns (measured).
     if pf.metadata.num_rows <= chunk_size:  # one chunk: read it whole, on all cores
         return [pf.read(columns=columns).to_pandas(split_blocks=True, self_destruct=True)]
-    return (batch.to_pandas(split_blocks=True, self_destruct=True)
-            for batch in pf.iter_batches(batch_size=chunk_size, columns=columns))
+    return (
+        batch.to_pandas(split_blocks=True, self_destruct=True)
+        for batch in pf.iter_batches(batch_size=chunk_size, columns=columns)
+    )
 
 
 def _csv_chunks(path: Path, head: pd.DataFrame, columns: list[str], chunk_size: int) -> Iterator[pd.DataFrame]:

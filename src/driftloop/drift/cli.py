@@ -1,7 +1,9 @@
 """``driftloop drift REFERENCE CURRENT --out DIR [-s key=value ...]``: ad-hoc drift reports.
 
 Reads parquet or CSV (by extension), infers column kinds from the reference dtypes, streams the
-current file in ``chunk_size`` chunks, writes ``DIR/drift.json`` and ``DIR/drift.html``.
+current file in ``chunk_size`` chunks, writes ``DIR/drift.json`` and ``DIR/drift.html``. A file with
+no rows is refused (exit 4) rather than reported as "no drift"; a window too small for every test
+(``drift.min_rows``) is reported as "too few rows" (exit 8).
 
 Kind inference: bool and string columns with few words -> categorical; numbers -> numeric; strings
 whose median word count is at least 5 -> text; datetimes and identifier-like string columns (every
@@ -23,6 +25,7 @@ from driftloop.drift.chunks import iter_file_chunks, read_table
 from driftloop.errors import ConfigError, DataError, DriftloopError
 
 TEXT_MIN_WORDS = 5
+EXIT_CODES = {"no drift": 0, "drift": 1, "too few rows": 8}  # by dataset verdict; errors exit 3 (config), 4 (data)
 
 
 def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"Override {item!r} must look like key=value (e.g. alpha=0.01).")
         value = yaml.safe_load(raw) if raw.strip() else None
         if key.startswith("columns."):
-            rest = key[len("columns."):]
+            rest = key[len("columns.") :]
             path: list[str]
             if ".thresholds." in rest:
                 col, _, test = rest.rpartition(".thresholds.")
@@ -109,8 +112,10 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
     Returns
     -------
     int
-        0 when no dataset drift, 1 when dataset drift was found, the error's ``exit_code`` for a
-        :class:`~driftloop.errors.DriftloopError` (3 config, 4 data); the message goes to stderr.
+        0 when no dataset drift, 1 when dataset drift was found, 8 when the window was too small to
+        test anything ("too few rows"), the error's ``exit_code`` for a
+        :class:`~driftloop.errors.DriftloopError` (3 config, 4 data, e.g. a file with no rows); the
+        message goes to stderr.
 
     Examples
     --------
@@ -122,6 +127,8 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
     try:
         cfg = DriftConfig.from_dict(parse_overrides(overrides))
         ref = read_table(Path(reference))
+        if len(ref) == 0:
+            raise DataError(f"{reference} has 0 rows: there is nothing to compare {current} with.")
         kinds = infer_kinds(ref)
         for c, ov in cfg.columns.items():
             if c not in ref.columns:
@@ -131,7 +138,10 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
         summary = summarize_reference(ref, kinds, cfg)
         del ref
         cols = list(summary.columns)
-        report = evaluate_drift(summary, iter_file_chunks(Path(current), cols, cfg.chunk_size), cfg)
+        try:
+            report = evaluate_drift(summary, iter_file_chunks(Path(current), cols, cfg.chunk_size), cfg)
+        except DataError as exc:  # the library speaks of "the current window": name the file
+            raise DataError(f"{current}: {exc}") from exc
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "drift.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
@@ -139,25 +149,32 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
     except DriftloopError as exc:
         print(f"driftloop drift: {exc}", file=sys.stderr)
         return exc.exit_code
-    drifted = report.drifted_columns
-    print(f"{'DRIFT' if report.drifted else 'no drift'}: {len(drifted)}/{len(report.columns)} columns drifted"
-          f"{' (' + ', '.join(drifted) + ')' if drifted else ''}; wrote {out / 'drift.json'} and {out / 'drift.html'}")
-    return 1 if report.drifted else 0
+    drifted, untested = report.drifted_columns, report.untested_columns
+    mv = report.multivariate or {}
+    by_classifier = report.drifted and any(r.startswith("domain classifier") for r in report.reasons)
+    print(
+        f"{'DRIFT' if report.drifted else report.verdict}: {len(drifted)}/{len(report.columns)} columns drifted"
+        f"{' (' + ', '.join(drifted) + ')' if drifted else ''}"
+        f"{'; domain classifier AUC ' + format(mv['auc'], '.3f') if by_classifier else ''}"
+        f"{'; not tested: ' + ', '.join(f'{c} ({why})' for c, why in untested.items()) if untested else ''}"
+        f"; wrote {out / 'drift.json'} and {out / 'drift.html'}"
+    )
+    return EXIT_CODES[report.verdict]
 
 
 def drift_cli(
     reference: Annotated[Path, typer.Argument(help="Reference table (.parquet or .csv).")],
     current: Annotated[Path, typer.Argument(help="Current table (.parquet or .csv).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory for drift.json and drift.html.")],
-    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value into the drift config, "
-                                                         "e.g. -s columns.comment=text -s alpha=0.01")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="key=value into the drift config, e.g. -s columns.comment=text -s alpha=0.01"),
+    ] = None,
 ) -> None:
-    """Compare CURRENT with REFERENCE; exit 0 no drift, 1 drift, 3 config error, 4 data error."""
+    """Compare CURRENT with REFERENCE; exit 0 no drift, 1 drift, 8 too few rows, 3 config error, 4 data error."""
     raise typer.Exit(drift_command(reference, current, out, overrides))
 
 
-def register(app: "typer.Typer") -> None:
+def register(app: typer.Typer) -> None:
     """Add the ``drift`` command to a Typer app (``driftloop.cli``)."""
     app.command("drift")(drift_cli)
-
-

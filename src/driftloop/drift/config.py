@@ -1,73 +1,173 @@
 """Drift configuration: one frozen dataclass per config group, built by ``from_dict``.
 
 The mapping is the ``drift`` group of the composed Hydra config (``conf/drift/default.yaml``).
-Every key is optional; an unknown or ill-typed key raises :class:`driftloop.errors.ConfigError`
-naming the dotted key, what was expected and what was given. Test names are checked against the
-registry at construction so that a typo fails before any data is read.
+Every key is optional. Its kind, range and default are written once, in the tables below
+(:class:`driftloop.validation.Key`); an unknown or ill-typed key raises
+:class:`driftloop.errors.ConfigError` naming the dotted key, what was expected and what was
+given. Test names are checked against the registry at construction so that a typo fails before
+any data is read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from driftloop.errors import ConfigError
+from driftloop.validation import Key, check, check_value, defaults, join, mapping_of
 
-KINDS = ("numeric", "categorical", "text")
+KINDS = ("numeric", "categorical", "text", "id_like")  # id_like: near-unique categorical (see drift.categorical)
 CORRECTIONS = ("bh", "bonferroni", "none")
 
+# Keys of an earlier driftloop, refused saying what replaced them (as promote.config.RENAMED does).
+RENAMED: dict[str, str] = {
+    "drift.share_threshold": "is gone: the dataset drifts when any column drifts (corrected p below its level and "
+    "effect past its threshold) or the domain classifier rejects; the share of drifted "
+    "columns is reported (dataset.share_drifted), not decided on. To alarm less, raise "
+    "drift.<kind>.thresholds or lower drift.alpha; to leave a column out, "
+    "drift.columns.<name>: skip",
+    "drift.multivariate_decides": "is now drift.multivariate.alpha_share (the share of drift.alpha spent on the domain "
+    "classifier, default 0.5; 0 keeps it advisory, as multivariate_decides: false did)",
+}
 
-def _num(value: Any, key: str, lo: float | None = None, hi: float | None = None,
-         integer: bool = False, lo_open: bool = False) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if integer:
-        ok = ok and float(value).is_integer()
-    if ok and lo is not None:
-        ok = value > lo if lo_open else value >= lo
-    if ok and hi is not None:
-        ok = value <= hi
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        lo_s = "" if lo is None else (f" > {lo}" if lo_open else f" >= {lo}")
-        hi_s = "" if hi is None else f" <= {hi}"
-        raise ConfigError(f"drift.{key} must be {kind}{lo_s}{hi_s}. Got {value!r} instead.")
-    return int(value) if integer else float(value)
+# -- the tables: kind, range, default and meaning of every key ----------------------------------
 
+_SECTION = Key("mapping", None, nullable=True)
+_THRESHOLD = Key("number", low=0.0)
 
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"drift.{key} must be true or false. Got {value!r} instead.")
-    return value
-
-
-def _names(value: Any, key: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise ConfigError(f"drift.{key} must be a list of test names. Got {value!r} instead.")
-    return tuple(str(v) for v in value)
+TOP: dict[str, Key] = {
+    "alpha": Key(
+        "number", 0.05, low=0.0, high=1.0, low_open=True, high_open=True, doc="false-alarm rate of the dataset verdict"
+    ),
+    "correction": Key("choice", "bh", choices=CORRECTIONS, doc="p-value correction across columns"),
+    "min_rows": Key("integer", 30, low=1, doc="fewer values on a side: 'too few rows' instead of a verdict"),
+    "chunk_size": Key("integer", 200_000, low=1, doc="rows per chunk when reading current data"),
+    "seed": Key("integer", 0, low=0, doc="seed of every random draw"),
+    **dict.fromkeys((*KINDS, "missing", "multivariate", "output", "concept", "columns"), _SECTION),
+}
 
 
-def _check_keys(mapping: Any, known: set[str], prefix: str) -> Mapping[str, Any]:
-    if mapping is None:
-        return {}
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(f"drift.{prefix} must be a mapping. Got {mapping!r} instead.")
-    unknown = sorted(set(mapping) - known)
-    if unknown:
-        name = ", ".join(f"drift.{prefix}{'.' if prefix else ''}{k}" for k in unknown)
-        raise ConfigError(f"Unknown key(s) {name}; expected some of {sorted(known)}.")
-    return mapping
+def _kind_table(
+    tests: tuple[str, ...], decide_on: tuple[str, ...], thresholds: dict[str, float], **options: Key
+) -> dict[str, Key]:
+    return {
+        "tests": Key("names", tests, doc="tests run on every column of this kind"),
+        "decide_on": Key("names", decide_on, doc="tests whose verdict makes the column drift"),
+        "thresholds": Key("mapping", thresholds, nullable=True, doc="effect threshold per test"),
+        **options,
+    }
 
 
-def _thresholds(value: Any, key: str, kind: str) -> dict[str, float]:
+KIND_TABLES: dict[str, dict[str, Key]] = {
+    "numeric": _kind_table(
+        ("ks", "wasserstein", "psi", "js"),
+        ("wasserstein", "psi"),
+        {"ks": 0.1, "wasserstein": 0.05, "psi": 0.1, "js": 0.1},
+        n_bins=Key("integer", 10, low=2, doc="reference-quantile bins (+ 2 overflow bins)"),
+        exact_max_values=Key("integer", 20_000, low=1, doc="reference ECDF kept exactly up to this many values"),
+        sketch_size=Key("integer", 4096, low=2, doc="quantile-sketch points beyond that"),
+    ),
+    "categorical": _kind_table(
+        ("chi2", "psi", "js", "unseen"),
+        ("js", "psi", "unseen"),
+        {"chi2": 0.1, "psi": 0.1, "js": 0.1, "unseen": 0.02},
+        max_categories=Key("integer", 50, low=2, doc="at most this many own cells"),
+        track_max=Key("integer", 20_000, low=1, doc="reference levels kept by name"),
+        list_max=Key("integer", 20, low=1, doc="unseen / vanished names listed in the report"),
+        min_expected=Key("number", 5.0, low=0.0, low_open=True, doc="expected count of a level's own cell"),
+        id_like_unseen=Key(
+            "number",
+            0.5,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            nullable=True,
+            doc="Good-Turing unseen share from which a column is id_like (null: never)",
+        ),
+    ),
+    "id_like": _kind_table(("unseen",), ("unseen",), {"unseen": 0.05}),
+    "text": _kind_table(
+        ("token_js", "oov_rate", "length_ks"),
+        ("token_js", "oov_rate", "length_ks"),
+        {"token_js": 0.1, "oov_rate": 0.02, "length_ks": 0.1},
+        lowercase=Key("bool", True),
+        ngram_range=Key("int_pair", (1, 1), low=1),
+        token_pattern=Key("regex", r"(?u)\b\w\w+\b"),
+        max_vocab=Key("integer", 50_000, low=1, doc="reference vocabulary kept (most frequent terms)"),
+        js_vocab_size=Key("integer", 500, low=2, doc="terms compared by token_js"),
+        top_terms=Key("integer", 15, low=1),
+        doc_sample=Key("integer", 2000, low=2, doc="documents per side for token_js's permutation p-value"),
+        # at least 99 so that token_js's exact p-values reach 0.01
+        n_permutations=Key("integer", 1000, low=99, doc="token_js: random reassignments of documents"),
+    ),
+}
+
+MISSING: dict[str, Key] = {
+    "enabled": Key("bool", True),
+    "threshold": Key("number", 0.02, low=0.0, high=1.0, doc="absolute change in the missing-value rate"),
+}
+
+MULTIVARIATE: dict[str, Key] = {
+    "enabled": Key("bool", True),
+    "max_rows": Key("integer", 2000, low=20, doc="rows sampled per side for the domain classifier"),
+    "test_share": Key("number", 0.5, low=0.0, high=0.9, low_open=True, doc="held out per side for the AUC"),
+    "ridge": Key("number", 0.1, low=0.0, low_open=True, doc="shrinkage of the discriminant"),
+    "max_interactions": Key("integer", 20, low=0, doc="features whose pairs get their own weight"),
+    "n_permutations": Key("integer", 1000, low=1),
+    "min_auc": Key("number", 0.55, low=0.5, high=1.0, doc="effect threshold on ROC AUC"),
+    "top_features": Key("integer", 10, low=1),
+    "alpha_share": Key(
+        "number",
+        0.5,
+        low=0,
+        high=1,
+        high_open=True,
+        why="the columns need some of drift.alpha",
+        doc="share of alpha for the classifier's permutation p (0: advisory)",
+    ),
+}
+
+OUTPUT_THRESHOLDS: dict[str, Key] = {
+    "prediction_chi2": Key("number", 0.1, low=0.0),
+    "confidence_ks": Key("number", 0.1, low=0.0),
+}
+OUTPUT: dict[str, Key] = {"thresholds": Key("mapping", None, nullable=True)}
+
+CONCEPT: dict[str, Key] = {
+    "metric": Key("choice", "accuracy", choices=("accuracy", "f1_macro")),
+    "n_bootstrap": Key("integer", 1000, low=10),
+    "tolerance": Key("number", 0.02, low=0.0, high=1.0, doc="drop in performance that counts as concept drift"),
+}
+
+COLUMN: dict[str, Key] = {
+    "kind": Key("choice", None, choices=(*KINDS, "skip"), nullable=True),
+    "skip": Key("bool", False),
+    "thresholds": Key("mapping", None, nullable=True),
+}
+
+#: Every table of the group, by dotted section (``""`` is the top level): what the tests and docs read.
+TABLES: dict[str, dict[str, Key]] = {
+    "": TOP,
+    **KIND_TABLES,
+    "missing": MISSING,
+    "multivariate": MULTIVARIATE,
+    "output.thresholds": OUTPUT_THRESHOLDS,
+    "concept": CONCEPT,
+}
+
+
+def _thresholds(value: Any, where: str, kind: str | None) -> dict[str, float]:
+    """Per-test effect thresholds: each a number >= 0, each test known to the registry for ``kind``."""
     from driftloop.drift.registry import get_test  # late: registry imports the test modules
 
-    value = _check_keys(value, set(value or {}), key)
     out = {}
-    for name, thr in value.items():
-        get_test(kind, str(name))
-        out[str(name)] = _num(thr, f"{key}.{name}", lo=0.0)
+    for name, thr in mapping_of(value, where).items():
+        if kind is not None:
+            get_test(kind, str(name))
+        out[str(name)] = check_value(thr, _THRESHOLD, join(where, name))
     return out
 
 
@@ -86,63 +186,32 @@ class KindConfig:
         return float(self.thresholds.get(test, 0.0))
 
 
-_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "numeric": dict(
-        tests=("ks", "wasserstein", "psi", "js"), decide_on=("wasserstein", "psi"),
-        thresholds={"ks": 0.1, "wasserstein": 0.05, "psi": 0.1, "js": 0.1},
-        options=dict(n_bins=10, exact_max_values=20_000, sketch_size=4096)),
-    "categorical": dict(
-        tests=("chi2", "psi", "js"), decide_on=("js", "psi"),
-        thresholds={"chi2": 0.1, "psi": 0.1, "js": 0.1},
-        options=dict(max_categories=50, track_max=20_000, list_max=20)),
-    "text": dict(
-        tests=("token_js", "oov_rate", "length_ks"), decide_on=("token_js", "oov_rate", "length_ks"),
-        thresholds={"token_js": 0.1, "oov_rate": 0.02, "length_ks": 0.1},
-        options=dict(lowercase=True, ngram_range=(1, 1), token_pattern=r"(?u)\b\w\w+\b",
-                     max_vocab=50_000, js_vocab_size=500, top_terms=15)),
-}
-
-
-def _option(kind: str, name: str, value: Any) -> Any:
-    key = f"{kind}.{name}"
-    if name in ("n_bins", "sketch_size", "max_categories", "js_vocab_size"):
-        return _num(value, key, lo=2, integer=True)
-    if name in ("exact_max_values", "track_max", "list_max", "max_vocab", "top_terms"):
-        return _num(value, key, lo=1, integer=True)
-    if name == "lowercase":
-        return _bool(value, key)
-    if name == "token_pattern":
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"drift.{key} must be a non-empty regular expression. Got {value!r} instead.")
-        return value
-    if name == "ngram_range":
-        if (not isinstance(value, (list, tuple)) or len(value) != 2
-                or not all(isinstance(v, int) and v >= 1 for v in value) or value[0] > value[1]):
-            raise ConfigError(f"drift.{key} must be [min_n, max_n] with 1 <= min_n <= max_n. Got {value!r} instead.")
-        return (int(value[0]), int(value[1]))
-    raise ConfigError(f"Unknown key drift.{key}.")  # pragma: no cover - guarded by _check_keys
+def _refuse_renamed(mapping: Any) -> None:
+    """ConfigError naming the replacement of every key of an earlier driftloop in ``mapping``."""
+    old = [f"drift.{k}" for k in (mapping or {}) if f"drift.{k}" in RENAMED]
+    if old:
+        lines = "; ".join(f"{k} {RENAMED[k]}" for k in old)
+        raise ConfigError(
+            f"drift has key(s) {old} from an earlier driftloop: {lines}. "
+            "Edit conf/ accordingly, then run `driftloop params`."
+        )
 
 
 def _kind_config(kind: str, mapping: Any) -> KindConfig:
     from driftloop.drift.registry import get_test
 
-    d = _KIND_DEFAULTS[kind]
-    known = {"tests", "decide_on", "thresholds", *d["options"]}
-    m = _check_keys(mapping, known, kind)
-    tests = _names(m["tests"], f"{kind}.tests") if "tests" in m else d["tests"]
-    decide = _names(m["decide_on"], f"{kind}.decide_on") if "decide_on" in m else d["decide_on"]
-    for t in (*tests, *decide):
+    where = f"drift.{kind}"
+    table = KIND_TABLES[kind]
+    m = check(mapping, table, where)
+    for t in (*m["tests"], *m["decide_on"]):
         get_test(kind, t)
-    missing = [t for t in decide if t not in tests]
+    missing = [t for t in m["decide_on"] if t not in m["tests"]]
     if missing:
-        raise ConfigError(f"drift.{kind}.decide_on lists {missing} which are not in drift.{kind}.tests {list(tests)}.")
-    thr = dict(d["thresholds"])
-    thr.update(_thresholds(m.get("thresholds"), f"{kind}.thresholds", kind))
-    opts = dict(d["options"])
-    for name in d["options"]:
-        if name in m:
-            opts[name] = _option(kind, name, m[name])
-    return KindConfig(kind, tests, decide, thr, opts)
+        raise ConfigError(f"{where}.decide_on lists {missing} which are not in {where}.tests {list(m['tests'])}.")
+    thr = dict(table["thresholds"].default)
+    thr.update(_thresholds(m["thresholds"], f"{where}.thresholds", kind))
+    options = {k: m[k] for k in table if k not in ("tests", "decide_on", "thresholds")}
+    return KindConfig(kind, m["tests"], m["decide_on"], thr, options)
 
 
 @dataclass(frozen=True)
@@ -155,56 +224,46 @@ class ColumnOverride:
 
 
 def _column_override(name: str, value: Any) -> ColumnOverride:
-    key = f"columns.{name}"
-    if isinstance(value, str):
-        value = {"kind": value}
-    m = _check_keys(value, {"kind", "skip", "thresholds"}, key)
-    kind = m.get("kind")
-    skip = _bool(m.get("skip", False), f"{key}.skip")
+    where = f"drift.columns.{name}"
+    m = check({"kind": value} if isinstance(value, str) else value, COLUMN, where)
+    kind, skip = m["kind"], m["skip"]
     if kind == "skip":
         kind, skip = None, True
-    if kind is not None and kind not in KINDS:
-        raise ConfigError(f"drift.{key}.kind must be one of {list(KINDS) + ['skip']}. Got {kind!r} instead.")
-    thr_map = _check_keys(m.get("thresholds"), set(m.get("thresholds") or {}), f"{key}.thresholds")
-    thr = {}
-    for t, v in thr_map.items():
-        if kind is not None:
-            from driftloop.drift.registry import get_test
+    return ColumnOverride(kind=kind, skip=skip, thresholds=_thresholds(m["thresholds"], f"{where}.thresholds", kind))
 
-            get_test(kind, str(t))
-        thr[str(t)] = _num(v, f"{key}.thresholds.{t}", lo=0.0)
-    return ColumnOverride(kind=kind, skip=skip, thresholds=thr)
+
+_MV = defaults(MULTIVARIATE)
 
 
 @dataclass(frozen=True)
 class MissingConfig:
-    enabled: bool = True
-    threshold: float = 0.02
+    enabled: bool = MISSING["enabled"].default
+    threshold: float = MISSING["threshold"].default
 
 
 @dataclass(frozen=True)
 class MultivariateConfig:
-    enabled: bool = True
-    max_rows: int = 2000
-    test_share: float = 0.5
-    ridge: float = 0.1
-    max_interactions: int = 20
-    n_permutations: int = 1000
-    min_auc: float = 0.55
-    top_features: int = 10
+    enabled: bool = _MV["enabled"]
+    max_rows: int = _MV["max_rows"]
+    test_share: float = _MV["test_share"]
+    ridge: float = _MV["ridge"]
+    max_interactions: int = _MV["max_interactions"]
+    n_permutations: int = _MV["n_permutations"]
+    min_auc: float = _MV["min_auc"]
+    top_features: int = _MV["top_features"]
+    alpha_share: float = _MV["alpha_share"]
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"prediction_chi2": 0.1, "confidence_ks": 0.1})
+    thresholds: Mapping[str, float] = field(default_factory=lambda: defaults(OUTPUT_THRESHOLDS))
 
 
 @dataclass(frozen=True)
 class ConceptConfig:
-    metric: str = "accuracy"
-    n_bootstrap: int = 1000
-    tolerance: float = 0.02
+    metric: str = CONCEPT["metric"].default
+    n_bootstrap: int = CONCEPT["n_bootstrap"].default
+    tolerance: float = CONCEPT["tolerance"].default
 
 
 @dataclass(frozen=True)
@@ -214,20 +273,24 @@ class DriftConfig:
     Parameters
     ----------
     alpha : float
-        Level of the corrected p-values, in (0, 1).
+        False-alarm rate of the dataset verdict, in (0, 1): the column family is tested at
+        ``alpha * (1 - multivariate.alpha_share)`` and the domain classifier at the rest (see
+        :func:`driftloop.drift.corrections.split_alpha`).
     correction : {"bh", "bonferroni", "none"}
-        Multiple-testing correction across every p-value of one evaluation.
-    share_threshold : float
-        The dataset drifts when the share of drifted columns is at least this.
-    multivariate_decides : bool
-        Also call the dataset drifted when the domain classifier flags it.
+        Multiple-testing correction across every column p-value of one evaluation.
+    min_rows : int
+        Fewest values per side a test needs; below it the test reports "too few rows" instead of
+        a verdict (the missing-rate test counts rows, the others non-missing values).
     chunk_size : int
         Rows per chunk when reading current data from files.
     seed : int
         Seed of every random draw (sampling, permutations, bootstrap).
-    numeric, categorical, text : KindConfig
+    numeric, categorical, text, id_like : KindConfig
     missing, multivariate, output, concept : sub-configs
     columns : mapping of column name -> ColumnOverride
+
+    The defaults are those of the tables :data:`TOP`, :data:`KIND_TABLES`, :data:`MISSING`,
+    :data:`MULTIVARIATE`, :data:`OUTPUT_THRESHOLDS` and :data:`CONCEPT`.
 
     Examples
     --------
@@ -236,14 +299,14 @@ class DriftConfig:
     0.2
     """
 
-    alpha: float = 0.05
-    correction: str = "bh"
-    share_threshold: float = 0.3
-    multivariate_decides: bool = False
-    chunk_size: int = 200_000
-    seed: int = 0
+    alpha: float = TOP["alpha"].default
+    correction: str = TOP["correction"].default
+    min_rows: int = TOP["min_rows"].default
+    chunk_size: int = TOP["chunk_size"].default
+    seed: int = TOP["seed"].default
     numeric: KindConfig = field(default_factory=lambda: _kind_config("numeric", {}))
     categorical: KindConfig = field(default_factory=lambda: _kind_config("categorical", {}))
+    id_like: KindConfig = field(default_factory=lambda: _kind_config("id_like", {}))
     text: KindConfig = field(default_factory=lambda: _kind_config("text", {}))
     missing: MissingConfig = field(default_factory=MissingConfig)
     multivariate: MultivariateConfig = field(default_factory=MultivariateConfig)
@@ -252,7 +315,7 @@ class DriftConfig:
     columns: Mapping[str, ColumnOverride] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any] | None) -> "DriftConfig":
+    def from_dict(cls, mapping: Mapping[str, Any] | None) -> DriftConfig:
         """Build and validate from the ``drift`` config mapping.
 
         Parameters
@@ -269,80 +332,54 @@ class DriftConfig:
         ConfigError
             On any unknown key (named with its dotted path) or ill-typed value.
         """
-        if mapping is not None and not isinstance(mapping, Mapping):
-            try:  # OmegaConf DictConfig -> plain containers
-                from omegaconf import OmegaConf
-
-                mapping = OmegaConf.to_container(mapping, resolve=True)
-            except Exception as exc:  # noqa: BLE001 - re-raised as a typed error
-                raise ConfigError(f"drift config must be a mapping. Got {type(mapping).__name__}.") from exc
-        known = {f.name for f in fields(cls)}
-        m = _check_keys(mapping, known, "")
-        kw: dict[str, Any] = {}
-        if "alpha" in m:
-            kw["alpha"] = _num(m["alpha"], "alpha", lo=0.0, hi=1.0, lo_open=True)
-            if kw["alpha"] >= 1.0:
-                raise ConfigError(f"drift.alpha must be in (0, 1). Got {m['alpha']!r} instead.")
-        if "correction" in m:
-            if m["correction"] not in CORRECTIONS:
-                raise ConfigError(f"drift.correction must be one of {list(CORRECTIONS)}. Got {m['correction']!r} instead.")
-            kw["correction"] = m["correction"]
-        if "share_threshold" in m:
-            kw["share_threshold"] = _num(m["share_threshold"], "share_threshold", lo=0.0, hi=1.0)
-        if "multivariate_decides" in m:
-            kw["multivariate_decides"] = _bool(m["multivariate_decides"], "multivariate_decides")
-        if "chunk_size" in m:
-            kw["chunk_size"] = _num(m["chunk_size"], "chunk_size", lo=1, integer=True)
-        if "seed" in m:
-            kw["seed"] = _num(m["seed"], "seed", lo=0, integer=True)
-        for kind in KINDS:
-            if kind in m:
-                kw[kind] = _kind_config(kind, m[kind])
-        if "missing" in m:
-            mm = _check_keys(m["missing"], {"enabled", "threshold"}, "missing")
-            kw["missing"] = MissingConfig(
-                enabled=_bool(mm.get("enabled", True), "missing.enabled"),
-                threshold=_num(mm.get("threshold", 0.02), "missing.threshold", lo=0.0, hi=1.0))
-        if "multivariate" in m:
-            mv = _check_keys(m["multivariate"], {f.name for f in fields(MultivariateConfig)}, "multivariate")
-            d = MultivariateConfig()
-            kw["multivariate"] = MultivariateConfig(
-                enabled=_bool(mv.get("enabled", d.enabled), "multivariate.enabled"),
-                max_rows=_num(mv.get("max_rows", d.max_rows), "multivariate.max_rows", lo=20, integer=True),
-                test_share=_num(mv.get("test_share", d.test_share), "multivariate.test_share", lo=0.0, hi=0.9,
-                                lo_open=True),
-                ridge=_num(mv.get("ridge", d.ridge), "multivariate.ridge", lo=0.0, lo_open=True),
-                max_interactions=_num(mv.get("max_interactions", d.max_interactions), "multivariate.max_interactions",
-                                      lo=0, integer=True),
-                n_permutations=_num(mv.get("n_permutations", d.n_permutations), "multivariate.n_permutations", lo=1, integer=True),
-                min_auc=_num(mv.get("min_auc", d.min_auc), "multivariate.min_auc", lo=0.5, hi=1.0),
-                top_features=_num(mv.get("top_features", d.top_features), "multivariate.top_features", lo=1, integer=True))
-        if "output" in m:
-            mo = _check_keys(m["output"], {"thresholds"}, "output")
-            thr = dict(OutputConfig().thresholds)
-            t = _check_keys(mo.get("thresholds"), set(thr), "output.thresholds")
-            thr.update({k: _num(v, f"output.thresholds.{k}", lo=0.0) for k, v in t.items()})
-            kw["output"] = OutputConfig(thresholds=thr)
-        if "concept" in m:
-            mc = _check_keys(m["concept"], {"metric", "n_bootstrap", "tolerance"}, "concept")
-            metric = mc.get("metric", "accuracy")
-            if metric not in ("accuracy", "f1_macro"):
-                raise ConfigError(f"drift.concept.metric must be 'accuracy' or 'f1_macro'. Got {metric!r} instead.")
-            kw["concept"] = ConceptConfig(
-                metric=metric,
-                n_bootstrap=_num(mc.get("n_bootstrap", 1000), "concept.n_bootstrap", lo=10, integer=True),
-                tolerance=_num(mc.get("tolerance", 0.02), "concept.tolerance", lo=0.0, hi=1.0))
-        if "columns" in m:
-            cols = _check_keys(m["columns"], set(m["columns"] or {}), "columns")
-            kw["columns"] = {str(k): _column_override(str(k), v) for k, v in cols.items()}
-        cfg = cls(**kw)
+        mapping = mapping_of(mapping, "drift")
+        _refuse_renamed(mapping)
+        m = check(mapping, TOP, "drift")
+        output = check(m["output"], OUTPUT, "drift.output")
+        cfg = cls(
+            alpha=m["alpha"],
+            correction=m["correction"],
+            min_rows=m["min_rows"],
+            chunk_size=m["chunk_size"],
+            seed=m["seed"],
+            **{kind: _kind_config(kind, m[kind]) for kind in KINDS},
+            missing=MissingConfig(**check(m["missing"], MISSING, "drift.missing")),
+            multivariate=MultivariateConfig(**check(m["multivariate"], MULTIVARIATE, "drift.multivariate")),
+            output=OutputConfig(thresholds=check(output["thresholds"], OUTPUT_THRESHOLDS, "drift.output.thresholds")),
+            concept=ConceptConfig(**check(m["concept"], CONCEPT, "drift.concept")),
+            columns={str(k): _column_override(str(k), v) for k, v in mapping_of(m["columns"], "drift.columns").items()},
+        )
         mv = cfg.multivariate
-        if mv.enabled and 1.0 / (mv.n_permutations + 1) >= cfg.alpha:
+        level = cfg.multivariate_level()
+        if mv.enabled and 1.0 / (mv.n_permutations + 1) >= level:
             # p = (k + 1) / (n + 1) >= 1 / (n + 1): with fewer permutations the classifier could never flag
-            need = int(np.floor(1.0 / cfg.alpha))
-            raise ConfigError(f"drift.multivariate.n_permutations must be >= {need} for drift.alpha = {cfg.alpha} "
-                              f"(the smallest permutation p-value is 1 / (n + 1)). Got {mv.n_permutations} instead.")
+            need = int(np.floor(1.0 / level))
+            at = (
+                f"drift.alpha = {cfg.alpha}"
+                if mv.alpha_share == 0
+                else f"the classifier's level drift.alpha x drift.multivariate.alpha_share = {level:g}"
+            )
+            raise ConfigError(
+                f"drift.multivariate.n_permutations must be >= {need} for {at} "
+                f"(the smallest permutation p-value is 1 / (n + 1)). Got {mv.n_permutations} instead."
+            )
         return cfg
+
+    def levels(self, classifier_tests: bool = True) -> Any:
+        """The :class:`~driftloop.drift.corrections.Levels` of the column family and the classifier.
+
+        ``classifier_tests`` False (classifier off, or too few rows for it) gives the columns all of alpha.
+        """
+        from driftloop.drift.corrections import split_alpha
+
+        mv = self.multivariate
+        return split_alpha(self.alpha, mv.alpha_share, classifier_tests and mv.enabled and mv.alpha_share > 0)
+
+    def multivariate_level(self) -> float:
+        """The level the domain classifier is tested at: its share of alpha, or all of alpha when
+        advisory (``alpha_share: 0``: reported at alpha, deciding nothing)."""
+        share = self.multivariate.alpha_share
+        return self.alpha * share if share > 0 else self.alpha
 
     def kind(self, kind: str) -> KindConfig:
         """The :class:`KindConfig` of ``kind``."""
@@ -359,6 +396,6 @@ class DriftConfig:
             return self.missing.threshold
         return self.kind(kind).threshold(test)
 
-    def with_overrides(self, **changes: Any) -> "DriftConfig":
+    def with_overrides(self, **changes: Any) -> DriftConfig:
         """A copy with top-level fields replaced (validated types are the caller's job)."""
         return replace(self, **changes)

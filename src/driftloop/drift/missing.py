@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from driftloop.drift._imports import load
 from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.drift.results import StatResult
-from driftloop.drift._imports import load
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,14 @@ def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
     """Test a change of the missing-value rate."""
     rr, rc = cmp.rates
     if rr is None or rc is None:
-        return StatResult("missing", None, None, threshold, "missing",
-                          details={"note": "empty reference" if rr is None else "empty current"})
+        return StatResult(
+            "missing",
+            None,
+            None,
+            threshold,
+            "missing",
+            details={"note": "empty reference" if rr is None else "empty current"},
+        )
     a = np.array([cmp.ref_missing, cmp.ref_total - cmp.ref_missing], np.float64)
     b = np.array([cmp.cur_missing, cmp.cur_total - cmp.cur_missing], np.float64)
     if a[0] + b[0] == 0 or a[1] + b[1] == 0:
@@ -51,5 +57,6 @@ def missing_test(cmp: MissingComparison, threshold: float) -> StatResult:
         else:
             x2, _ = contingency_chi2(a, b)
             p, method = chi2_sf(x2, 1), "chi2"
-    return StatResult("missing", abs(rc - rr), p, threshold, "missing",
-                      details={"reference": rr, "current": rc, "method": method})
+    return StatResult(
+        "missing", abs(rc - rr), p, threshold, "missing", details={"reference": rr, "current": rc, "method": method}
+    )

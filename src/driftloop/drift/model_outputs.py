@@ -16,19 +16,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from driftloop.drift._imports import load
 from driftloop.drift.config import DriftConfig
 from driftloop.drift.divergence import chi2_sf, contingency_chi2
 from driftloop.errors import DataError
-from driftloop.drift._imports import load
 
-CBPE_ASSUMPTION = ("CBPE assumes the champion's probabilities are calibrated and that there is no concept "
-                   "drift (P(label | features) unchanged); under concept drift the estimate is biased.")
+CBPE_ASSUMPTION = (
+    "CBPE assumes the champion's probabilities are calibrated and that there is no concept "
+    "drift (P(label | features) unchanged); under concept drift the estimate is biased."
+)
 
 
 @dataclass(frozen=True)
@@ -113,18 +116,28 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
         r, c = np.bincount(rp, minlength=k), np.bincount(cp, minlength=k)
         x2, dof = contingency_chi2(r, c)
         tests["prediction_chi2"] = {
-            "statistic": float(np.sqrt(x2 / (rp.size + cp.size))), "p_value": chi2_sf(x2, dof) if dof else 1.0,
-            "threshold": thr["prediction_chi2"], "details": {"chi2": x2, "dof": dof,
-            "reference_share": dict(zip(classes, (r / r.sum()).tolist())),
-            "current_share": dict(zip(classes, (c / c.sum()).tolist()))}}
+            "statistic": float(np.sqrt(x2 / (rp.size + cp.size))),
+            "p_value": chi2_sf(x2, dof) if dof else 1.0,
+            "threshold": thr["prediction_chi2"],
+            "details": {
+                "chi2": x2,
+                "dof": dof,
+                "reference_share": dict(zip(classes, (r / r.sum()).tolist(), strict=True)),
+                "current_share": dict(zip(classes, (c / c.sum()).tolist(), strict=True)),
+            },
+        }
         if rprob is not None and cprob is not None:
             stats = load("scipy.stats")  # lazy: scipy.stats costs ~1 s to import, only needed here
 
             ks = stats.ks_2samp(rprob.max(1), cprob.max(1))
             tests["confidence_ks"] = {
-                "statistic": float(ks.statistic), "p_value": float(ks.pvalue), "threshold": thr["confidence_ks"],
-                "details": {"mean_confidence": {"reference": float(rprob.max(1).mean()),
-                                                "current": float(cprob.max(1).mean())}}}
+                "statistic": float(ks.statistic),
+                "p_value": float(ks.pvalue),
+                "threshold": thr["confidence_ks"],
+                "details": {
+                    "mean_confidence": {"reference": float(rprob.max(1).mean()), "current": float(cprob.max(1).mean())}
+                },
+            }
     m = max(len(tests), 1)
     for t in tests.values():
         t["p_adjusted"] = min(1.0, t["p_value"] * m)
@@ -143,18 +156,29 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
         ref_v, cur_v = float(_metric(rcm, metric)), float(_metric(ccm, metric))
         deltas = _bootstrap(ccm, metric, b, rng) - _bootstrap(rcm, metric, b, rng)
         lo, hi = np.quantile(deltas, [0.025, 0.975])
-        concept = {"metric": metric, "reference": ref_v, "current": cur_v, "delta": cur_v - ref_v,
-                   "ci95": [float(lo), float(hi)], "n_bootstrap": b, "tolerance": cfg.concept.tolerance,
-                   "drifted": bool(cur_v - ref_v < -cfg.concept.tolerance and hi < 0)}
+        concept = {
+            "metric": metric,
+            "reference": ref_v,
+            "current": cur_v,
+            "delta": cur_v - ref_v,
+            "ci95": [float(lo), float(hi)],
+            "n_bootstrap": b,
+            "tolerance": cfg.concept.tolerance,
+            "drifted": bool(cur_v - ref_v < -cfg.concept.tolerance and hi < 0),
+        }
     estimate = None
     if cprob is not None and cp.size:
         ecm = _expected_confusion(cprob, cp, k)
-        estimate = {"method": "CBPE", "assumption": CBPE_ASSUMPTION,
-                    "current": {"accuracy": float(_metric(ecm, "accuracy")), "f1_macro": float(_metric(ecm, "f1_macro"))}}
+        estimate = {
+            "method": "CBPE",
+            "assumption": CBPE_ASSUMPTION,
+            "current": {"accuracy": float(_metric(ecm, "accuracy")), "f1_macro": float(_metric(ecm, "f1_macro"))},
+        }
         if rprob is not None and mo.reference_labels is not None and rp.size:
             ry = _codes(mo.reference_labels, classes, "reference_labels")
             rcm_e, rcm = _expected_confusion(rprob, rp, k), _confusion(ry, rp, k)
             estimate["reference_check"] = {
                 m_: {"estimated": float(_metric(rcm_e, m_)), "realised": float(_metric(rcm, m_))}
-                for m_ in ("accuracy", "f1_macro")}
+                for m_ in ("accuracy", "f1_macro")
+            }
     return output, concept, estimate

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from driftloop.drift._codec import jfloat
 from driftloop.drift.results import StatResult
@@ -50,9 +51,18 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
+UNTESTED = ("too few rows", "no values")  # column statuses whose value tests did not run
+
+
 @dataclass(frozen=True)
 class ColumnResult:
-    """Every test on one column and the column's verdict."""
+    """Every test on one column and the column's verdict.
+
+    ``status`` says what the verdict rests on: "drift", "no drift", "too few rows" (a side had fewer
+    than ``drift.min_rows`` values, so the value tests did not run) or "no values" (a side had none:
+    an all-missing column). Only "drift" counts as drifted; the last two are listed apart by the
+    report so that an untested column never reads as "no drift". Defaults from ``drifted``.
+    """
 
     name: str
     kind: str
@@ -63,17 +73,37 @@ class ColumnResult:
     histogram: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "drift" if self.drifted else "no drift")
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe({
-            "kind": self.kind, "drifted": self.drifted,
-            "missing_rate": {"reference": self.missing_rate[0], "current": self.missing_rate[1]},
-            "decide_on": list(self.decide_on),
-            "tests": {n: {"statistic": jfloat(t.statistic), "p_value": jfloat(t.p_value),
-                          "p_adjusted": jfloat(t.p_adjusted), "p_source": t.p_source,
-                          "threshold": t.threshold, "drifted": t.drifted, "details": dict(t.details)}
-                      for n, t in self.tests.items()},
-            "notes": list(self.notes), "histogram": dict(self.histogram), **dict(self.extra)})
+        return _json_safe(
+            {
+                "kind": self.kind,
+                "drifted": self.drifted,
+                "status": self.status,
+                "missing_rate": {"reference": self.missing_rate[0], "current": self.missing_rate[1]},
+                "decide_on": list(self.decide_on),
+                "tests": {
+                    n: {
+                        "statistic": jfloat(t.statistic),
+                        "p_value": jfloat(t.p_value),
+                        "p_adjusted": jfloat(t.p_adjusted),
+                        "p_source": t.p_source,
+                        "threshold": t.threshold,
+                        "drifted": t.drifted,
+                        "details": dict(t.details),
+                    }
+                    for n, t in self.tests.items()
+                },
+                "notes": list(self.notes),
+                "histogram": dict(self.histogram),
+                **dict(self.extra),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -83,16 +113,28 @@ class DriftReport:
     Attributes
     ----------
     drifted : bool
-        The dataset verdict.
+        The dataset verdict: True when any column drifted or the domain classifier rejected at its
+        share of alpha (``verdict == "drift"``). What ``train.trigger: on_drift`` reads.
     share_drifted : float
+        Share of drifted columns, reported beside the verdict (it decides nothing).
     n_reference, n_current : int
     columns : mapping of column -> ColumnResult
     multivariate, output, concept, performance_estimate : mapping or None
         Optional sections (domain classifier, output drift, concept drift, CBPE).
     settings : mapping
-        The decision settings used (alpha, correction, share threshold).
+        The decision settings used (alpha, correction, the levels of the columns and the
+        classifier, min_rows, the rule in words).
     notes : tuple of str
         Dataset-level notes (e.g. an empty current window).
+    skipped, late : mapping or None
+        The snapshot's record of incoming rows this cycle does not test (rows, time range,
+        reason): newer than the reference but older than current, and dated inside the
+        reference but not in it. ``None`` when unknown (a snapshot taken before they were recorded).
+    verdict : {"drift", "no drift", "too few rows"}
+        The verdict in words; "too few rows" when no column could be tested for size (``drifted`` is
+        then False, but nothing was shown to be unchanged). Defaults from ``drifted``.
+    reasons : tuple of str
+        What made the dataset drift: each drifted column's strongest test, then the classifier.
     """
 
     drifted: bool
@@ -106,23 +148,45 @@ class DriftReport:
     performance_estimate: Mapping[str, Any] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    skipped: Mapping[str, Any] | None = None
+    late: Mapping[str, Any] | None = None
+    verdict: str = ""
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", "drift" if self.drifted else "no drift")
 
     @property
     def drifted_columns(self) -> list[str]:
         """Names of the drifted columns, in evaluation order."""
         return [c for c, r in self.columns.items() if r.drifted]
 
+    @property
+    def untested_columns(self) -> dict[str, str]:
+        """Columns whose value tests did not run, with why ("too few rows" or "no values")."""
+        return {c: r.status for c, r in self.columns.items() if r.status in UNTESTED}
+
     def to_dict(self) -> dict[str, Any]:
         """The drift.json content (JSON-safe: NaN/inf are ``null``)."""
         out: dict[str, Any] = {
-            "dataset": {"drifted": self.drifted, "share_drifted": self.share_drifted,
-                        "n_drifted": len(self.drifted_columns), "n_columns": len(self.columns),
-                        "drifted_columns": self.drifted_columns,
-                        "n_reference": self.n_reference, "n_current": self.n_current,
-                        "notes": list(self.notes), "settings": dict(self.settings)},
+            "dataset": {
+                "drifted": self.drifted,
+                "verdict": self.verdict,
+                "reasons": list(self.reasons),
+                "share_drifted": self.share_drifted,
+                "n_drifted": len(self.drifted_columns),
+                "n_columns": len(self.columns),
+                "drifted_columns": self.drifted_columns,
+                "untested_columns": self.untested_columns,
+                "n_reference": self.n_reference,
+                "n_current": self.n_current,
+                "notes": list(self.notes),
+                "settings": dict(self.settings),
+            },
             "columns": {c: r.to_dict() for c, r in self.columns.items()},
         }
-        for name in ("multivariate", "output", "concept", "performance_estimate"):
+        for name in ("multivariate", "output", "concept", "performance_estimate", "skipped", "late"):
             sec = getattr(self, name)
             if sec is not None:
                 out[name] = sec
@@ -132,14 +196,18 @@ class DriftReport:
         """Flat MLflow metrics with stable keys.
 
         Keys: ``drift.drifted``, ``drift.share_drifted``, ``drift.n_drifted``, ``drift.n_columns``,
+        ``drift.n_untested``,
         ``drift.<col>.drifted``, ``drift.<col>.missing_rate``, ``drift.<col>.<test>`` (statistic),
         ``drift.<col>.<test>.p_adjusted``, ``drift.multivariate.auc``, ``drift.output.<test>``,
         ``drift.concept.delta``, ``drift.cbpe.<metric>``. A value that cannot be computed (e.g. a
         statistic of an empty column) is omitted rather than logged as NaN, so the dict is JSON-safe.
         """
         m: dict[str, float] = {
-            "drift.drifted": float(self.drifted), "drift.share_drifted": float(self.share_drifted),
-            "drift.n_drifted": float(len(self.drifted_columns)), "drift.n_columns": float(len(self.columns)),
+            "drift.drifted": float(self.drifted),
+            "drift.share_drifted": float(self.share_drifted),
+            "drift.n_drifted": float(len(self.drifted_columns)),
+            "drift.n_columns": float(len(self.columns)),
+            "drift.n_untested": float(len(self.untested_columns)),
         }
 
         def put(key: str, v: Any) -> None:

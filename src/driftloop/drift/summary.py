@@ -1,10 +1,10 @@
 """Reference summaries (one pass over the reference) and mergeable current-side summaries.
 
 A :class:`ReferenceSummary` holds, per column, what every test needs: the reference ECDF cells and
-quantile bins (numeric), level counts (categorical), term counts and a length ECDF (text), plus
-missing counts and a small seeded row sample for the domain classifier. It is saved as one ``.npz``
-file next to the snapshot (JSON structure plus packed arrays, see ``_codec``), so a drift cycle reads
-the reference data once, when it is snapshotted.
+quantile bins (numeric), level counts (categorical), term counts, a length ECDF and a seeded
+document sample (text), plus missing counts and a small seeded row sample for the domain classifier.
+It is saved as one ``.npz`` file next to the snapshot (JSON structure plus packed arrays, see
+``_codec``), so a drift cycle reads the reference data once, when it is snapshotted.
 
 The current side is folded chunk by chunk into accumulators whose memory depends on the number of
 reference cells, levels and terms, never on the number of rows; accumulators merge by addition.
@@ -12,24 +12,34 @@ reference cells, levels and terms, never on the number of rows; accumulators mer
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftloop.drift._codec import encode_array, read_tree, write_tree
-from driftloop.drift.categorical import CategoricalReference, level_key
+from driftloop.drift.categorical import CategoricalReference, IdLikeReference, is_id_like, level_key
 from driftloop.drift.config import KINDS, DriftConfig
-from driftloop.drift.numeric import NumericReference
+from driftloop.drift.numeric_summary import NumericReference
 from driftloop.drift.text import TextReference
 from driftloop.errors import DataError
 
-FORMAT_VERSION = 2  # 2: .npz with packed arrays; 1: one JSON file with base64 arrays (still read)
-READABLE_VERSIONS = (1, 2)
-_REF_TYPES = {"numeric": NumericReference, "categorical": CategoricalReference, "text": TextReference}
+# 3: categorical references keep the hashes and counts of their unnamed levels, kind id_like; text
+#    references a seeded sample of documents (token_js's permutation test; a text reference without
+#    one, as from earlier version-3 files, makes token_js fall back to its conservative bound and say so);
+# 2: .npz with packed arrays; 1: one JSON file with base64 arrays (both still read)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+_REF_TYPES: dict[str, Any] = {  # kind -> reference class (each has from_tree)
+    "numeric": NumericReference,
+    "categorical": CategoricalReference,
+    "id_like": IdLikeReference,
+    "text": TextReference,
+}
 
 
 def _sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -49,9 +59,11 @@ def _sample_columns(df: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, Any
             v = s.to_numpy(np.float64)
             out[c] = encode_array(np.where(np.isfinite(v), v, np.nan))
         else:
-            name = level_key if kinds.get(c) == "categorical" else str
-            out[c] = [None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else name(v))
-                      for v in s.to_numpy(object)]
+            name = level_key if kinds.get(c) in ("categorical", "id_like") else str
+            out[c] = [
+                None if pd.isna(v) else (v.decode("utf-8", "replace") if isinstance(v, bytes) else name(v))
+                for v in s.to_numpy(object)
+            ]
     return out
 
 
@@ -78,9 +90,14 @@ class ReferenceSummary:
 
     def to_tree(self) -> dict[str, Any]:
         """JSON-shaped dict with ndarray leaves (what :func:`_codec.write_tree` stores)."""
-        return {"format_version": FORMAT_VERSION, "n_rows": self.n_rows, "kinds": dict(self.kinds),
-                "options": dict(self.options), "columns": {c: s.to_tree() for c, s in self.columns.items()},
-                "sample": _sample_columns(self.sample, self.kinds)}
+        return {
+            "format_version": FORMAT_VERSION,
+            "n_rows": self.n_rows,
+            "kinds": dict(self.kinds),
+            "options": dict(self.options),
+            "columns": {c: s.to_tree() for c, s in self.columns.items()},
+            "sample": _sample_columns(self.sample, self.kinds),
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write the summary as one ``.npz`` file at exactly ``path`` (see ``_codec``). Returns the path."""
@@ -90,10 +107,12 @@ class ReferenceSummary:
         return path
 
     @classmethod
-    def from_tree(cls, d: Mapping[str, Any]) -> "ReferenceSummary":
+    def from_tree(cls, d: Mapping[str, Any]) -> ReferenceSummary:
         if d.get("format_version") not in READABLE_VERSIONS:
-            raise DataError(f"Reference summary format_version {d.get('format_version')!r} is not supported "
-                            f"(readable: {list(READABLE_VERSIONS)}); rebuild it with summarize_reference.")
+            raise DataError(
+                f"Reference summary format_version {d.get('format_version')!r} is not supported "
+                f"(readable: {list(READABLE_VERSIONS)}); rebuild it with summarize_reference."
+            )
         cols = {c: _REF_TYPES[v["kind"]].from_tree(v) for c, v in d["columns"].items()}
         sample = pd.DataFrame(d.get("sample") or {})
         for c in sample.columns:
@@ -102,7 +121,7 @@ class ReferenceSummary:
         return cls(d["n_rows"], dict(d["kinds"]), cols, sample, d.get("options", {}))
 
     @classmethod
-    def load(cls, path: str | Path) -> "ReferenceSummary":
+    def load(cls, path: str | Path) -> ReferenceSummary:
         """Read a summary written by :meth:`save`.
 
         Raises
@@ -118,14 +137,18 @@ class ReferenceSummary:
         return cls.from_tree(d)
 
 
-def summarize_reference(reference: pd.DataFrame, kinds: Mapping[str, str], cfg: DriftConfig | None = None) -> ReferenceSummary:
+def summarize_reference(
+    reference: pd.DataFrame, kinds: Mapping[str, str], cfg: DriftConfig | None = None
+) -> ReferenceSummary:
     """Summarise the reference in one pass per column.
 
     Parameters
     ----------
     reference : DataFrame
-    kinds : mapping of column -> {"numeric", "categorical", "text"}
-        Per-column ``kind`` / ``skip`` overrides in ``cfg.columns`` take precedence.
+    kinds : mapping of column -> {"numeric", "categorical", "id_like", "text"}
+        Per-column ``kind`` / ``skip`` overrides in ``cfg.columns`` take precedence. A categorical
+        column whose reference is near-unique (``categorical.id_like_unseen``) becomes ``id_like``
+        in the summary's ``kinds``, unless ``cfg.columns`` sets its kind.
     cfg : DriftConfig, optional
 
     Returns
@@ -154,13 +177,20 @@ def summarize_reference(reference: pd.DataFrame, kinds: Mapping[str, str], cfg: 
     for c, kind in kinds.items():
         if kind == "numeric":
             cols[c] = NumericReference.build(reference[c], num["n_bins"], num["exact_max_values"], num["sketch_size"])
-        elif kind == "categorical":
-            cols[c] = CategoricalReference.build(reference[c], cat["track_max"])
+        elif kind in ("categorical", "id_like"):
+            ref = CategoricalReference.build(reference[c], cat["track_max"])
+            forced = c in cfg.columns and cfg.columns[c].kind is not None
+            if kind == "id_like" or (not forced and is_id_like(ref, cat["id_like_unseen"])):
+                ref, kinds[c] = IdLikeReference.of(ref), "id_like"  # near-unique: see categorical
+            cols[c] = ref
         else:
-            cols[c] = TextReference.build(reference[c], txt)
+            cols[c] = TextReference.build(reference[c], txt, cfg.seed)
     sample = _sample_rows(reference[list(kinds)], cfg.multivariate.max_rows, cfg.seed)
-    options = {"numeric": dict(num), "categorical": dict(cat),
-               "text": {k: list(v) if isinstance(v, tuple) else v for k, v in txt.items()}}
+    options = {
+        "numeric": dict(num),
+        "categorical": dict(cat),
+        "text": {k: list(v) if isinstance(v, tuple) else v for k, v in txt.items()},
+    }
     return ReferenceSummary(len(reference), kinds, cols, sample, options)
 
 
@@ -184,7 +214,7 @@ def iter_chunks(current: pd.DataFrame | Iterable[pd.DataFrame], chunk_size: int)
         if len(current) == 0:
             yield current
         for start in range(0, len(current), chunk_size):
-            yield current.iloc[start:start + chunk_size]
+            yield current.iloc[start : start + chunk_size]
     else:
         yield from current
 
@@ -199,11 +229,12 @@ class CurrentSummary:
     _keys: np.ndarray | None = None
 
     @classmethod
-    def start(cls, reference: ReferenceSummary, columns: Iterable[str]) -> "CurrentSummary":
+    def start(cls, reference: ReferenceSummary, columns: Iterable[str]) -> CurrentSummary:
         return cls({c: reference.columns[c].accumulator() for c in columns})
 
-    def update(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int,
-               pool: Executor | None = None) -> None:
+    def update(
+        self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int, pool: Executor | None = None
+    ) -> None:
         """Fold one chunk in; ``pool`` (optional) updates the columns' accumulators concurrently."""
         self.check_columns(chunk)
         work = [(acc, chunk[c]) for c, acc in self.accumulators.items()]
@@ -215,8 +246,10 @@ class CurrentSummary:
         """DataError naming the summary's columns that ``chunk`` lacks."""
         absent = [c for c in self.accumulators if c not in chunk.columns]
         if absent:
-            raise DataError(f"Current data lacks column(s) {absent} present in the reference summary; "
-                            f"current columns: {list(chunk.columns)}.")
+            raise DataError(
+                f"Current data lacks column(s) {absent} present in the reference summary; "
+                f"current columns: {list(chunk.columns)}."
+            )
 
     def update_sample(self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int) -> None:
         """Count the chunk's rows and fold them into the row sample (independent of the accumulators,
@@ -241,8 +274,13 @@ class CurrentSummary:
         self.sample, self._keys = part, keys
 
 
-def summarize_current(reference: ReferenceSummary, current: pd.DataFrame | Iterable[pd.DataFrame],
-                      columns: Iterable[str], cfg: DriftConfig, pool: Executor | None = None) -> CurrentSummary:
+def summarize_current(
+    reference: ReferenceSummary,
+    current: pd.DataFrame | Iterable[pd.DataFrame],
+    columns: Iterable[str],
+    cfg: DriftConfig,
+    pool: Executor | None = None,
+) -> CurrentSummary:
     """Fold ``current`` (a DataFrame or an iterable of chunks) into a :class:`CurrentSummary`.
 
     Each accumulator only ever sees its own column, so ``pool`` may update them concurrently.

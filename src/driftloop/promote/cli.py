@@ -1,8 +1,9 @@
-"""``driftloop status | rollback | history``: command functions the typer app wires up.
+"""``driftloop status | rollback | promote | history``: command functions the typer app wires up.
 
 Each returns an exit code (0, or the ``exit_code`` of the :class:`DriftloopError`
-raised) and prints with rich. The model name, aliases and lock come from the
-``promote`` section of ``params.yaml`` in the working directory unless given.
+raised) and prints with rich. The model name and aliases come from the ``registry``
+section of ``params.yaml`` in the working directory (the model name unless given), the
+promotion lock from its ``promote`` section.
 MLflow is reached through ``MlflowClient()``, i.e. ``MLFLOW_TRACKING_URI`` /
 ``MLFLOW_REGISTRY_URI``.
 """
@@ -11,14 +12,21 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from driftloop.errors import ConfigError, DriftloopError
-from driftloop.promote.config import PromoteConfig
+from driftloop.promote.config import RENAMED, TOP, PromoteConfig
+from driftloop.registry_config import RegistryConfig
+from driftloop.validation import check, check_keys, refuse_renamed
+
+if TYPE_CHECKING:
+    from driftloop.promote.registry import ChampionRegistry
 
 PARAMS_FILE = "params.yaml"
 
@@ -31,14 +39,13 @@ def _stderr() -> Console:
     return Console(file=sys.stderr, width=120)
 
 
-def load_promote_config(params_path: str | Path = PARAMS_FILE) -> PromoteConfig | None:
-    """The ``promote`` section of ``params.yaml`` as a config, or None if file/section is absent.
+#: The ``promote`` keys these commands use (the promotion lock); the gate rules are the promote
+#: stage's business, the model and its aliases the ``registry`` group's.
+LOCK_KEYS = ("lock_path", "lock_timeout_s")
 
-    Raises
-    ------
-    ConfigError
-        When the file is not valid YAML or the section is invalid.
-    """
+
+def _load_params(params_path: str | Path) -> dict[str, Any] | None:
+    """``params.yaml`` as a mapping, or None when the file is absent."""
     import yaml
 
     path = Path(params_path)
@@ -48,22 +55,59 @@ def load_promote_config(params_path: str | Path = PARAMS_FILE) -> PromoteConfig 
         params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    section = params.get("promote") if isinstance(params, dict) else None
-    return None if section is None else PromoteConfig.from_dict(section)
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must be a mapping of config groups. Got {params!r} instead.")
+    return params
 
 
-def _registry(model_name: str | None, params_path: str | Path):
+def _promote_lock_config(params: dict[str, Any] | None, path: Path) -> PromoteConfig | None:
+    """The lock settings of the ``promote`` section (the gate rules left empty), or None if absent.
+
+    Unknown keys are still refused, and so are the registry keys of an earlier version
+    (``promote.model_name`` names ``registry.model_name``): a typo or a stale ``params.yaml``
+    must not silently select another model.
+    """
+    section = None if params is None else params.get("promote")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigError(f"promote in {path} must be a mapping. Got {section!r} instead.")
+    refuse_renamed(section, "promote", RENAMED)
+    check_keys(section, TOP, "promote")
+    lock = check({k: v for k, v in section.items() if k in LOCK_KEYS}, {k: TOP[k] for k in LOCK_KEYS}, "promote")
+    return PromoteConfig(**lock)
+
+
+def load_promote_config(params_path: str | Path = PARAMS_FILE) -> PromoteConfig | None:
+    """The lock settings of the ``promote`` section of ``params.yaml``, or None if file/section is absent.
+
+    Only :data:`LOCK_KEYS` are read (the gate rules are left empty), so that a status, a
+    rollback or a manual promotion works even while a gate rule is being fixed.
+
+    Raises
+    ------
+    ConfigError
+        When the file is not valid YAML, the section has an unknown key (or a registry key of an
+        earlier version), or a lock setting has the wrong type.
+    """
+    return _promote_lock_config(_load_params(params_path), Path(params_path))
+
+
+def _registry(model_name: str | None, params_path: str | Path) -> tuple[ChampionRegistry, PromoteConfig]:
     from driftloop.promote.registry import ChampionRegistry
 
-    cfg = load_promote_config(params_path)
-    name = model_name or (cfg.model_name if cfg is not None else None)
+    params = _load_params(params_path)
+    promote_cfg = _promote_lock_config(params, Path(params_path)) or PromoteConfig()
+    section = None if params is None else params.get("registry")
+    identity = None if section is None else RegistryConfig.from_dict(section)
+    name = model_name or (identity.model_name if identity is not None else None)
     if not name:
         raise ConfigError(
-            f"No model name: pass --model-name or set promote.model_name in {params_path} "
+            f"No model name: pass --model-name or set registry.model_name in {params_path} "
             f"(looked in {Path(params_path).resolve()})."
         )
-    cfg = cfg or PromoteConfig(model_name=name)
-    return ChampionRegistry(name, alias=cfg.alias, previous_alias=cfg.previous_alias), cfg
+    identity = replace(identity or RegistryConfig(), model_name=name)
+    return ChampionRegistry(name, alias=identity.alias, previous_alias=identity.previous_alias), promote_cfg
 
 
 def _run(body: Callable[[], None]) -> int:
@@ -87,7 +131,7 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
     Parameters
     ----------
     model_name : str, optional
-        Registered model; default ``promote.model_name`` from ``params.yaml``.
+        Registered model; default ``registry.model_name`` from ``params.yaml``.
     params_path : path
 
     Returns
@@ -108,8 +152,9 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
             table.add_row(reg.alias, "none (no promotion yet: the next cycle is a first cycle)")
         else:
             table.add_row(reg.alias, f"version {champ['version']}")
-            table.add_row(reg.previous_alias, "none" if st["previous_version"] is None
-                          else f"version {st['previous_version']}")
+            table.add_row(
+                reg.previous_alias, "none" if st["previous_version"] is None else f"version {st['previous_version']}"
+            )
             table.add_row("run id", str(champ["run_id"]))
             table.add_row("source", champ["source"])
             table.add_row("why", champ["description"] or "(no description)")
@@ -121,9 +166,15 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
         if last is None:
             out.print("Last decision: none recorded.")
         else:
-            verdict = "promoted" if last.get("promoted") else "rejected"
-            out.print(f"Last decision: [bold]{verdict}[/] (version {last.get('version')}, run {last.get('run_id')}). "
-                      f"{last.get('summary', '')}", highlight=False)
+            if last.get("challenger_trained") is False:
+                verdict = "no challenger this cycle"
+            else:
+                verdict = "promoted" if last.get("promoted") else "rejected"
+            out.print(
+                f"Last decision: [bold]{verdict}[/] (version {last.get('version')}, run {last.get('run_id')}). "
+                f"{last.get('summary', '')}",
+                highlight=False,
+            )
             gates = Table(title="gates of the last decision")
             for col in ("gate", "passed", "detail"):
                 gates.add_column(col, overflow="fold")
@@ -132,14 +183,21 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
             out.print(gates)
         if st["last_move"] is not None:
             m = st["last_move"]
-            out.print(f"Last alias move: #{m['seq']} {m['action']} {m['from_version']} -> {m['to_version']} "
-                      f"by {m['actor']} at {m['at']}: {m['reason']}", highlight=False)
+            out.print(
+                f"Last alias move: #{m['seq']} {m['action']} {m['from_version']} -> {m['to_version']} "
+                f"by {m['actor']} at {m['at']}: {m['reason']}",
+                highlight=False,
+            )
 
     return _run(body)
 
 
-def rollback_command(model_name: str | None = None, reason: str = "manual rollback", actor: str | None = None,
-                     params_path: str | Path = PARAMS_FILE) -> int:
+def rollback_command(
+    model_name: str | None = None,
+    reason: str = "manual rollback",
+    actor: str | None = None,
+    params_path: str | Path = PARAMS_FILE,
+) -> int:
     """Move the champion back to the previous version, under the promotion lock.
 
     Parameters
@@ -164,7 +222,57 @@ def rollback_command(model_name: str | None = None, reason: str = "manual rollba
             move = reg.rollback(reason=reason, actor=actor)
         _stdout().print(
             f"Rolled back {reg.model_name}: {reg.alias} version {move.from_version} -> {move.to_version} "
-            f"(by {move.actor} at {move.at}: {move.reason})", highlight=False,
+            f"(by {move.actor} at {move.at}: {move.reason})",
+            highlight=False,
+        )
+
+    return _run(body)
+
+
+def promote_command(
+    version: str | int,
+    reason: str,
+    model_name: str | None = None,
+    actor: str | None = None,
+    params_path: str | Path = PARAMS_FILE,
+) -> int:
+    """Move the champion alias to ``version`` by hand, under the promotion lock, recording who/when/why.
+
+    The replaced champion becomes the previous version, so ``driftloop rollback`` undoes
+    this move; the move appears in ``driftloop history`` with action ``manual``.
+
+    Parameters
+    ----------
+    version : str or int
+        An existing version of the registered model.
+    reason : str
+        Why; recorded in the alias history.
+    model_name : str, optional
+    actor : str, optional
+        Who; default ``user@host``.
+    params_path : path
+
+    Returns
+    -------
+    int
+        0 (also when ``version`` already is the champion: nothing moves); 5 for an unknown
+        version or an empty reason; 7 when a promotion holds the lock.
+    """
+    from driftloop.promote.promotion import promotion_lock
+
+    def body() -> None:
+        reg, cfg = _registry(model_name, params_path)
+        with promotion_lock(cfg.lock_path, cfg.lock_timeout_s):
+            move = reg.promote_version(version, reason=reason, actor=actor)
+        if move is None:
+            _stdout().print(
+                f"{reg.model_name}: version {version} already is {reg.alias}; nothing moved.", highlight=False
+            )
+            return
+        _stdout().print(
+            f"Promoted {reg.model_name} by hand: {reg.alias} version {move.from_version} -> {move.to_version} "
+            f"(by {move.actor} at {move.at}: {move.reason}). Undo with `driftloop rollback`.",
+            highlight=False,
         )
 
     return _run(body)
@@ -180,8 +288,9 @@ def history_command(model_name: str | None = None, params_path: str | Path = PAR
         for col in ("#", "when (UTC)", "action", "from", "to", "who", "why"):
             table.add_column(col, overflow="fold")
         for m in moves:
-            table.add_row(str(m.seq), m.at, m.action, m.from_version or "-", m.to_version or "-", m.actor,
-                          _short(m.reason, 300))
+            table.add_row(
+                str(m.seq), m.at, m.action, m.from_version or "-", m.to_version or "-", m.actor, _short(m.reason, 300)
+            )
         out = _stdout()
         out.print(table)
         if not moves:

@@ -8,243 +8,318 @@ naming the offending key, the expectation and the value given.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from driftloop.errors import ConfigError
+from driftloop.registry_config import RENAMED as REGISTRY_RENAMED
+from driftloop.validation import Key, check, check_keys, check_value, mapping_of, refuse_renamed
 
-SupportMethod = Literal["ci", "p_value", "ci_or_p_value", "ci_and_p_value", "none"]
-SUPPORT_METHODS: tuple[str, ...] = ("ci", "p_value", "ci_or_p_value", "ci_and_p_value", "none")
-ValidationGapMode = Literal["abs", "drop"]
-VALIDATION_GAP_MODES: tuple[str, ...] = ("abs", "drop")
 OnReject = Literal["skip", "register_without_alias"]
 ON_REJECT: tuple[str, ...] = ("skip", "register_without_alias")
 
 
-# -- small validators: each names the full key path so a typo is found at once ------------------
+# -- the one kind of rule -------------------------------------------------------------------------
+
+RULE_KINDS: tuple[str, ...] = ("threshold", "min_gain", "max_regression")
+CheckMode = Literal["enforce", "advisory", "off"]
+CHECK_MODES: tuple[str, ...] = ("enforce", "advisory", "off")
+
+#: Keys of earlier versions, each with the key that replaced it (an old params.yaml is named, not ignored).
+RENAMED: dict[str, str] = {
+    "promote.primary": "promote.rules: [{metric: <name>, min_gain: <margin>, significant: true}]",
+    "promote.support": "promote.rules[].significant (the paired interval at compare.confidence)",
+    "promote.guards": "promote.rules: [{metric: 'recall_*', max_regression: <tolerance>}]",
+    "promote.floors": "promote.rules: [{metric: <name>, threshold: <value>}]",
+    "promote.resolution.label_max_tvd": "promote.resolution.output_labels.max_tvd",
+    "promote.resolution.label_alpha": "promote.resolution.output_labels.alpha",
+    "promote.resolution.validation_tolerance": "promote.resolution.validation_gap.max_relative_drop "
+    "(the gap is now judged against its standard error)",
+    "promote.resolution.validation_mode": "promote.resolution.validation_gap (only a fall counts)",
+    **REGISTRY_RENAMED,  # promote.model_name / alias / previous_alias: the registry group's now
+}
 
 
-def _check_keys(mapping: Any, known: set[str], where: str) -> Mapping[str, Any]:
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(f"{where} must be a mapping. Got {type(mapping).__name__} {mapping!r} instead.")
-    unknown = sorted(set(mapping) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where} has unknown key(s) {[f'{where}.{k}' for k in unknown]}; "
-            f"expected some of {sorted(known)}."
-        )
-    return mapping
+# -- the tables: kind, range, default and meaning of every key ----------------------------------
 
+_MODE = Key("choice", "enforce", choices=CHECK_MODES, doc="enforce | advisory (recorded, never blocks) | off")
+_REASON = Key("str", None, nullable=True, doc="why the mode is not enforce (recorded)")
 
-def _float(value: Any, key: str, *, low: float | None = None, high: float | None = None,
-           low_inclusive: bool = True, high_inclusive: bool = True) -> float:
-    # bool is an int subclass; `true` for a threshold is a typo, not 1.0.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(float(value)):
-        raise ConfigError(f"{key} must be a number. Got {value!r} instead.")
-    v = float(value)
-    lo_ok = low is None or (v >= low if low_inclusive else v > low)
-    hi_ok = high is None or (v <= high if high_inclusive else v < high)
-    if not (lo_ok and hi_ok):
-        lo = "-inf" if low is None else f"{low}"
-        hi = "inf" if high is None else f"{high}"
-        bracket = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
-        raise ConfigError(f"{key} must be in {bracket}. Got {value!r} instead.")
-    return v
+RULE: dict[str, Key] = {
+    "metric": Key("str", doc="a compare.json metric key or a glob (recall_*)"),
+    "threshold": Key("number", None, nullable=True, doc="the challenger's value is at least this"),
+    "min_gain": Key("number", None, low=0.0, nullable=True, doc="the gain over the champion is at least this"),
+    "max_regression": Key("number", None, low=0.0, nullable=True, doc="the loss against the champion is at most this"),
+    "relative": Key("bool", False, doc="min_gain / max_regression as a fraction of the champion's value"),
+    "greater_is_better": Key("bool", None, nullable=True, doc="null: the direction compare.json records"),
+    "significant": Key(
+        "bool", None, nullable=True, doc="min_gain: the paired interval must clear it too (null: true for min_gain)"
+    ),
+    "mode": _MODE,
+    "reason": _REASON,
+}
 
+TRAINING_DATA: dict[str, Key] = {
+    "mode": _MODE,
+    "reason": _REASON,
+    "min_relative_improvement": Key(
+        "number",
+        0.10,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="closer: an effect size at least this fraction below the champion's",
+    ),
+}
 
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false. Got {value!r} instead.")
-    return value
+OUTPUT_LABELS: dict[str, Key] = {
+    "mode": _MODE,
+    "reason": _REASON,
+    "max_tvd": Key("number", 0.10, low=0.0, high=1.0, doc="classification: total variation distance allowed"),
+    "alpha": Key(
+        "number", 0.01, low=0.0, high=1.0, low_open=True, high_open=True, doc="classification: chi-squared level"
+    ),
+    "max_bias": Key("number", 0.25, low=0.0, doc="regression: |mean residual| / sd(label)"),
+    "max_distance": Key("number", 0.35, low=0.0, doc="regression: W1(predictions, labels) / sd(label)"),
+}
 
+VALIDATION_GAP: dict[str, Key] = {
+    "mode": _MODE,
+    "reason": _REASON,
+    "alpha": Key(
+        "number",
+        0.05,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        doc="one-sided level of the drop against its standard error",
+    ),
+    "max_relative_drop": Key("number", 0.10, low=0.0, doc="drop allowed, as a share of the validation value"),
+    "min_relative_improvement": Key(
+        "number",
+        0.10,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="passes when its drop is this much smaller than the champion's",
+    ),
+}
 
-def _str(value: Any, key: str, *, choices: tuple[str, ...] | None = None, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key} must be a non-empty string. Got {value!r} instead.")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{key} must be one of {list(choices)}. Got {value!r} instead.")
-    return value
+RESOLUTION: dict[str, Key] = {
+    name: Key("mapping", None, nullable=True) for name in ("training_data", "output_labels", "validation_gap")
+}
 
+IN_EXPERIMENTS: tuple[str, ...] = ("skip", "register_without_alias", "promote")
 
-# -- sections -------------------------------------------------------------------------------------
+TOP: dict[str, Key] = {
+    "rules": Key("any", None, doc="the metric rules (at least one enforced min_gain): checked by MetricRule"),
+    "resolution": Key("mapping", None, nullable=True, doc="the drift-resolution checks"),
+    "on_reject": Key("choice", "skip", choices=ON_REJECT, doc="what happens to a rejected challenger"),
+    "in_experiments": Key("choice", "skip", choices=IN_EXPERIMENTS, doc="what dvc exp run may do to the registry"),
+    "lock_path": Key("str", ".driftloop/promote.lock", doc="file lock serialising promotions"),
+    "lock_timeout_s": Key("number", 60.0, low=0.0, doc="seconds to wait for the lock"),
+}
 
-
-@dataclass(frozen=True)
-class PrimaryConfig:
-    """The primary-metric gate.
-
-    Parameters
-    ----------
-    metric : str or None
-        Metric key in ``compare.json``; ``None`` uses the comparison's ``primary_metric``.
-    greater_is_better : bool or None
-        ``None`` (default) takes the direction compare.json records for the metric
-        (so a loss such as rmse or log_loss is lower-is-better), else True.
-    min_delta : float
-        Margin (>= 0) the challenger must beat the champion by, inclusive, as
-        MLflow's ``min_absolute_change`` (which, unlike here, refuses 0).
-    """
-
-    metric: str | None = None
-    greater_is_better: bool | None = None
-    min_delta: float = 0.01
-
-    @classmethod
-    def from_dict(cls, m: Any, where: str = "promote.primary") -> "PrimaryConfig":
-        m = _check_keys(m, {"metric", "greater_is_better", "min_delta"}, where)
-        d = cls()
-        return cls(
-            metric=_str(m.get("metric", d.metric), f"{where}.metric", allow_none=True),
-            greater_is_better=None if m.get("greater_is_better") is None
-            else _bool(m["greater_is_better"], f"{where}.greater_is_better"),
-            min_delta=_float(m.get("min_delta", d.min_delta), f"{where}.min_delta", low=0.0),
-        )
-
-
-@dataclass(frozen=True)
-class SupportConfig:
-    """How the primary metric's improvement must be statistically supported.
-
-    Parameters
-    ----------
-    method : {"ci", "p_value", "ci_or_p_value", "ci_and_p_value", "none"}
-        ``ci``: the comparison's interval on ``delta = challenger - champion`` must
-        exclude zero on the improving side (``ci_low > 0``; ``ci_high < 0`` when
-        lower is better). ``p_value``: ``p_value < alpha``. ``none`` records the gate
-        as skipped.
-    alpha : float
-        Significance level in (0, 1).
-    """
-
-    method: SupportMethod = "ci_or_p_value"
-    alpha: float = 0.05
-
-    @classmethod
-    def from_dict(cls, m: Any, where: str = "promote.support") -> "SupportConfig":
-        m = _check_keys(m, {"method", "alpha"}, where)
-        d = cls()
-        return cls(
-            method=_str(m.get("method", d.method), f"{where}.method", choices=SUPPORT_METHODS),
-            alpha=_float(m.get("alpha", d.alpha), f"{where}.alpha", low=0.0, high=1.0,
-                         low_inclusive=False, high_inclusive=False),
-        )
-
-
-@dataclass(frozen=True)
-class GuardRule:
-    """A metric (or glob of metrics) that may not regress beyond a tolerance.
-
-    Parameters
-    ----------
-    pattern : str
-        A metric key or an :func:`fnmatch` glob, e.g. ``"recall_*"`` (every class; compare.json keys are ``recall_<class>``).
-        A pattern matching no metric of the comparison fails, like a missing metric.
-    max_drop : float
-        Largest allowed regression (>= 0), inclusive: ``challenger >= champion - max_drop``
-        (``challenger <= champion + max_drop`` when lower is better).
-    greater_is_better : bool
-    """
-
-    pattern: str
-    max_drop: float
-    greater_is_better: bool = True
-
-    @classmethod
-    def from_dict(cls, m: Any, where: str) -> "GuardRule":
-        m = _check_keys(m, {"pattern", "max_drop", "greater_is_better"}, where)
-        if "pattern" not in m or "max_drop" not in m:
-            raise ConfigError(f"{where} needs the keys 'pattern' and 'max_drop'. Got {dict(m)!r}.")
-        return cls(
-            pattern=_str(m["pattern"], f"{where}.pattern"),
-            max_drop=_float(m["max_drop"], f"{where}.max_drop", low=0.0),
-            greater_is_better=_bool(m.get("greater_is_better", True), f"{where}.greater_is_better"),
-        )
-
-
-@dataclass(frozen=True)
-class FloorRule:
-    """An absolute threshold on the challenger's metric (or every metric matching a glob).
-
-    Inclusive as MLflow's ``threshold``: ``value >= threshold`` (``<=`` when lower is better).
-    """
-
-    pattern: str
-    threshold: float
-    greater_is_better: bool = True
-
-    @classmethod
-    def from_dict(cls, m: Any, where: str) -> "FloorRule":
-        m = _check_keys(m, {"pattern", "threshold", "greater_is_better"}, where)
-        if "pattern" not in m or "threshold" not in m:
-            raise ConfigError(f"{where} needs the keys 'pattern' and 'threshold'. Got {dict(m)!r}.")
-        return cls(
-            pattern=_str(m["pattern"], f"{where}.pattern"),
-            threshold=_float(m["threshold"], f"{where}.threshold"),
-            greater_is_better=_bool(m.get("greater_is_better", True), f"{where}.greater_is_better"),
-        )
-
-
-@dataclass(frozen=True)
-class ResolutionConfig:
-    """Thresholds of the three drift-resolution checks.
-
-    Parameters
-    ----------
-    label_max_tvd : float
-        Check 2 fails only when the total variation distance between the challenger's
-        predicted-class distribution and the observed label distribution on the
-        holdout exceeds this (effect size) ...
-    label_alpha : float
-        ... and the chi-squared contingency test rejects at this level (p < alpha).
-    validation_tolerance : float
-        Check 3 tolerance between validation and holdout metric, inclusive.
-    validation_mode : {"abs", "drop"}
-        ``abs``: ``|validation - holdout| <= tol`` (a large gap either way means the
-        validation split does not represent the current data). ``drop``: only a fall
-        counts (``holdout >= validation - tol`` when greater is better).
-    """
-
-    label_max_tvd: float = 0.10
-    label_alpha: float = 0.01
-    validation_tolerance: float = 0.05
-    validation_mode: ValidationGapMode = "drop"
-
-    @classmethod
-    def from_dict(cls, m: Any, where: str = "promote.resolution") -> "ResolutionConfig":
-        m = _check_keys(m, {"label_max_tvd", "label_alpha", "validation_tolerance", "validation_mode"}, where)
-        d = cls()
-        return cls(
-            label_max_tvd=_float(m.get("label_max_tvd", d.label_max_tvd), f"{where}.label_max_tvd", low=0.0, high=1.0),
-            label_alpha=_float(m.get("label_alpha", d.label_alpha), f"{where}.label_alpha", low=0.0, high=1.0,
-                               low_inclusive=False, high_inclusive=False),
-            validation_tolerance=_float(m.get("validation_tolerance", d.validation_tolerance),
-                                        f"{where}.validation_tolerance", low=0.0),
-            validation_mode=_str(m.get("validation_mode", d.validation_mode), f"{where}.validation_mode",
-                                 choices=VALIDATION_GAP_MODES),
-        )
-
-
-_TOP_KEYS = {
-    "model_name", "alias", "previous_alias", "primary", "support", "guards", "floors",
-    "resolution", "on_reject", "lock_path", "lock_timeout_s", "in_experiments",
+#: Every table of the group, by dotted section: what the tests and docs read.
+TABLES: dict[str, dict[str, Key]] = {
+    "": TOP,
+    "rules[]": RULE,
+    "resolution": RESOLUTION,
+    "resolution.training_data": TRAINING_DATA,
+    "resolution.output_labels": OUTPUT_LABELS,
+    "resolution.validation_gap": VALIDATION_GAP,
 }
 
 
 @dataclass(frozen=True)
-class PromoteConfig:
-    """The whole ``promote`` group.
+class MetricRule:
+    """One promotion rule on one metric (or every metric matching a glob).
+
+    Exactly one ``kind``, in MLflow's ``MetricThreshold`` terms (inclusive comparisons):
+
+    * ``threshold``: the challenger's value is at least ``value`` (at most, when lower is
+      better). Absolute only; the one kind that also applies on the first cycle.
+    * ``min_gain``: the gain over the champion (``challenger - champion`` in the better
+      direction) is at least ``value``; with ``relative`` the gain is divided by
+      ``|champion|`` first (so ``0.05`` means 5 %, for MAE in any unit).
+    * ``max_regression``: the loss against the champion is at most ``value`` (same forms).
 
     Parameters
     ----------
-    model_name : str
-        Registered model name.
-    alias, previous_alias : str
-        The serving alias and the alias kept on the champion it replaced.
-    primary, support, resolution : section configs
-    guards, floors : tuple of rules
+    metric : str
+        A compare.json metric key or an :func:`fnmatch` glob (``recall_*``).
+    kind : {"threshold", "min_gain", "max_regression"}
+    value : float
+    relative : bool
+    greater_is_better : bool or None
+        None: the direction compare.json records for the metric (losses are lower-is-better).
+    significant : bool
+        ``min_gain`` only: the paired-bootstrap interval of the delta (at ``compare.confidence``)
+        must also lie strictly beyond the minimum gain on the improving side (beyond 0 when the
+        gain is 0): the gain is at least ``value`` *with confidence*, not only as a point estimate.
+    mode : {"enforce", "advisory", "off"}
+        ``advisory`` records the rule without letting it block; ``off`` records that it was skipped.
+    reason : str or None
+        Why the mode is not ``enforce``; recorded in the decision and the MLflow run.
+    """
+
+    metric: str
+    kind: str
+    value: float
+    relative: bool = False
+    greater_is_better: bool | None = None
+    significant: bool = False
+    mode: str = _MODE.default
+    reason: str | None = _REASON.default
+
+    @property
+    def label(self) -> str:
+        """The gate name, e.g. ``min_gain.f1_macro``."""
+        return f"{self.kind}.{self.metric}"
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str) -> MetricRule:
+        m = check_keys(m, RULE, where)
+        kinds = [k for k in RULE_KINDS if m.get(k) is not None]
+        if "metric" not in m or len(kinds) != 1:
+            raise ConfigError(f"{where} needs 'metric' and exactly one of {list(RULE_KINDS)}. Got {dict(m)!r}.")
+        kind = kinds[0]
+        # the chosen kind's value is required (null there means "not this kind")
+        value = check_value(m[kind], replace(RULE[kind], nullable=False), f"{where}.{kind}")
+        v = check({k: x for k, x in m.items() if k != kind}, RULE, where)
+        significant = v["significant"] if v["significant"] is not None else kind == "min_gain"
+        if v["relative"] and kind == "threshold":
+            raise ConfigError(f"{where}.relative applies to min_gain and max_regression, not to a threshold.")
+        if significant and kind != "min_gain":
+            raise ConfigError(f"{where}.significant applies to min_gain only. Got it on a {kind} rule.")
+        return cls(
+            metric=v["metric"],
+            kind=kind,
+            value=value,
+            relative=v["relative"],
+            greater_is_better=v["greater_is_better"],
+            significant=significant,
+            mode=v["mode"],
+            reason=v["reason"],
+        )
+
+
+# -- drift resolution -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingDataCheck:
+    """``drift_resolved.training_data``: on each drifted column, the challenger's training data is
+    closer to the holdout than the champion's training data was (or does not drift from it at all).
+
+    Parameters
+    ----------
+    min_relative_improvement : float
+        "Closer" means an effect size at least this fraction smaller than the champion's: a
+        stale challenger, trained on the champion's kind of data, is as far from the holdout as the
+        champion up to sampling noise, and noise alone must not make it "closer" half the time.
+    """
+
+    mode: str = _MODE.default
+    reason: str | None = _REASON.default
+    min_relative_improvement: float = TRAINING_DATA["min_relative_improvement"].default
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str) -> TrainingDataCheck:
+        return cls(**check(m, TRAINING_DATA, where))
+
+
+@dataclass(frozen=True)
+class OutputLabelsCheck:
+    """``drift_resolved.output_labels``: the challenger's outputs agree with the observed labels,
+    or agree better than the champion's.
+
+    Parameters
+    ----------
+    max_tvd, alpha : float
+        Classification: the predicted class shares differ from the observed ones only when the
+        total variation distance exceeds ``max_tvd`` and the chi-squared test has p < ``alpha``.
+    max_bias : float
+        Regression: ``|mean(label - prediction)| / sd(label)`` at most this.
+    max_distance : float
+        Regression: the 1-Wasserstein distance between the predictions' and the labels'
+        distributions, over ``sd(label)``, at most this.
+    """
+
+    mode: str = _MODE.default
+    reason: str | None = _REASON.default
+    max_tvd: float = OUTPUT_LABELS["max_tvd"].default
+    alpha: float = OUTPUT_LABELS["alpha"].default
+    max_bias: float = OUTPUT_LABELS["max_bias"].default
+    max_distance: float = OUTPUT_LABELS["max_distance"].default
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str) -> OutputLabelsCheck:
+        return cls(**check(m, OUTPUT_LABELS, where))
+
+
+@dataclass(frozen=True)
+class ValidationGapCheck:
+    """``drift_resolved.validation_gap``: the challenger's holdout metric is not significantly
+    below its own validation metric.
+
+    It fails when the drop (validation minus holdout, in the better direction) is significant
+    at ``alpha`` (one-sided, against the drop's bootstrap standard error) *and* larger than
+    ``max_relative_drop`` of the validation value: significance alone would fail any model at a
+    large holdout, the relative size alone any model at a small one. Judged against the champion,
+    it passes anyway when the challenger's relative drop is at least ``min_relative_improvement``
+    smaller than the champion's own drop from its validation value to this holdout: on a stream
+    that keeps trending, every model does worse on newer rows, and the question is which one
+    keeps up. A stale challenger drops as much as the champion and still fails.
+    """
+
+    mode: str = _MODE.default
+    reason: str | None = _REASON.default
+    alpha: float = VALIDATION_GAP["alpha"].default
+    max_relative_drop: float = VALIDATION_GAP["max_relative_drop"].default
+    min_relative_improvement: float = VALIDATION_GAP["min_relative_improvement"].default
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str) -> ValidationGapCheck:
+        return cls(**check(m, VALIDATION_GAP, where))
+
+
+@dataclass(frozen=True)
+class ResolutionConfig:
+    """The three drift-resolution checks (see :mod:`driftloop.promote.resolution`)."""
+
+    training_data: TrainingDataCheck = field(default_factory=TrainingDataCheck)
+    output_labels: OutputLabelsCheck = field(default_factory=OutputLabelsCheck)
+    validation_gap: ValidationGapCheck = field(default_factory=ValidationGapCheck)
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str = "promote.resolution") -> ResolutionConfig:
+        m = mapping_of(m, where)
+        refuse_renamed(m, where, RENAMED)
+        m = check(m, RESOLUTION, where)
+        return cls(
+            training_data=TrainingDataCheck.from_dict(m["training_data"], f"{where}.training_data"),
+            output_labels=OutputLabelsCheck.from_dict(m["output_labels"], f"{where}.output_labels"),
+            validation_gap=ValidationGapCheck.from_dict(m["validation_gap"], f"{where}.validation_gap"),
+        )
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    """The whole ``promote`` group: the only place where "promote or not" is configured.
+
+    Which model and aliases it moves is the ``registry`` group's
+    (:class:`driftloop.registry_config.RegistryConfig`).
+
+    Parameters
+    ----------
+    rules : tuple of MetricRule
+        Every metric rule (thresholds, minimum gains, maximum regressions). The metric of the
+        first ``min_gain`` rule is the *primary* metric (the one the validation-gap check reads).
+    resolution : ResolutionConfig
+        The drift-resolution checks.
     in_experiments : {"skip", "register_without_alias", "promote"}
         Under ``dvc exp run`` (trying a model or a setting), the gates are evaluated and
         recorded but by default the registry is not touched (``skip``): an experiment must
@@ -258,67 +333,54 @@ class PromoteConfig:
 
     Examples
     --------
-    >>> cfg = PromoteConfig.from_dict({"model_name": "m", "floors": [{"pattern": "f1_macro", "threshold": 0.6}]})
-    >>> cfg.floors[0].threshold
-    0.6
+    >>> cfg = PromoteConfig.from_dict({"rules": [{"metric": "mae", "min_gain": 0.02, "relative": True}]})
+    >>> cfg.primary_metric, cfg.rules[0].significant
+    ('mae', True)
     """
 
-    model_name: str = "driftloop-model"
-    alias: str = "champion"
-    previous_alias: str = "previous"
-    primary: PrimaryConfig = field(default_factory=PrimaryConfig)
-    support: SupportConfig = field(default_factory=SupportConfig)
-    guards: tuple[GuardRule, ...] = (GuardRule("recall_*", 0.05),)
-    floors: tuple[FloorRule, ...] = (FloorRule("f1_macro", 0.6),)
+    rules: tuple[MetricRule, ...] = ()
     resolution: ResolutionConfig = field(default_factory=ResolutionConfig)
-    on_reject: OnReject = "skip"
-    in_experiments: str = "skip"
-    lock_path: str = ".driftloop/promote.lock"
-    lock_timeout_s: float = 60.0
+    on_reject: OnReject = TOP["on_reject"].default
+    in_experiments: str = TOP["in_experiments"].default
+    lock_path: str = TOP["lock_path"].default
+    lock_timeout_s: float = TOP["lock_timeout_s"].default
 
-    def __post_init__(self) -> None:
-        if self.alias == self.previous_alias:
-            raise ConfigError(
-                f"promote.alias and promote.previous_alias must differ. Got {self.alias!r} for both."
-            )
+    @property
+    def primary_metric(self) -> str | None:
+        """The metric of the first enforced or advisory ``min_gain`` rule naming one metric (no glob)."""
+        return next(
+            (
+                r.metric
+                for r in self.rules
+                if r.kind == "min_gain" and r.mode != "off" and not any(ch in r.metric for ch in "*?[")
+            ),
+            None,
+        )
 
     @classmethod
-    def from_dict(cls, mapping: Any) -> "PromoteConfig":
+    def from_dict(cls, mapping: Any) -> PromoteConfig:
         """Build from the composed ``promote`` mapping (a dict or an OmegaConf ``DictConfig``).
 
         Raises
         ------
         ConfigError
-            Naming any unknown key (``promote.<key>``) or ill-typed value.
+            Naming any unknown key (``promote.<key>``), a key of an earlier version (with the
+            key that replaced it) or an ill-typed value.
         """
-        if hasattr(mapping, "_metadata") and hasattr(mapping, "keys"):
-            # An OmegaConf DictConfig: resolve interpolations into plain containers.
-            from omegaconf import OmegaConf
-
-            mapping = OmegaConf.to_container(mapping, resolve=True)
-        m = _check_keys(mapping, _TOP_KEYS, "promote")
-        d = cls()
-        guards = m.get("guards", None)
-        floors = m.get("floors", None)
-        for key, value in (("guards", guards), ("floors", floors)):
-            if value is not None and (isinstance(value, (str, Mapping)) or not hasattr(value, "__iter__")):
-                raise ConfigError(f"promote.{key} must be a list of mappings. Got {value!r} instead.")
-        return cls(
-            model_name=_str(m.get("model_name", d.model_name), "promote.model_name"),
-            alias=_str(m.get("alias", d.alias), "promote.alias"),
-            previous_alias=_str(m.get("previous_alias", d.previous_alias), "promote.previous_alias"),
-            primary=PrimaryConfig.from_dict(m.get("primary") or {}),
-            support=SupportConfig.from_dict(m.get("support") or {}),
-            guards=d.guards if guards is None else tuple(
-                GuardRule.from_dict(g, f"promote.guards[{i}]") for i, g in enumerate(guards)
-            ),
-            floors=d.floors if floors is None else tuple(
-                FloorRule.from_dict(f, f"promote.floors[{i}]") for i, f in enumerate(floors)
-            ),
-            resolution=ResolutionConfig.from_dict(m.get("resolution") or {}),
-            on_reject=_str(m.get("on_reject", d.on_reject), "promote.on_reject", choices=ON_REJECT),
-            lock_path=_str(m.get("lock_path", d.lock_path), "promote.lock_path"),
-            lock_timeout_s=_float(m.get("lock_timeout_s", d.lock_timeout_s), "promote.lock_timeout_s", low=0.0),
-            in_experiments=_str(m.get("in_experiments", d.in_experiments), "promote.in_experiments",
-                                choices=("skip", "register_without_alias", "promote")),
-        )
+        mapping = mapping_of(mapping, "promote")
+        refuse_renamed(mapping, "promote", RENAMED)
+        m = check(mapping, TOP, "promote")
+        rules = m["rules"]
+        if rules is None or isinstance(rules, (str, Mapping)) or not hasattr(rules, "__iter__"):
+            raise ConfigError(
+                f"promote.rules must be a list of rules such as "
+                f"[{{metric: f1_macro, min_gain: 0.0}}]. Got {rules!r} instead."
+            )
+        parsed = tuple(MetricRule.from_dict(r, f"promote.rules[{i}]") for i, r in enumerate(rules))
+        if not any(r.kind == "min_gain" and r.mode == "enforce" for r in parsed):
+            raise ConfigError(
+                "promote.rules needs at least one enforced min_gain rule (the evidence that the "
+                "challenger beats the champion), e.g. {metric: f1_macro, min_gain: 0.0}. "
+                f"Got {[r.label for r in parsed]}."
+            )
+        return cls(**{**m, "rules": parsed, "resolution": ResolutionConfig.from_dict(m["resolution"])})

@@ -1,65 +1,80 @@
 """Promotion gates: pure decision logic over ``compare.json`` and drift-resolution evidence.
 
-Every gate is evaluated and recorded -- a failure never short-circuits the rest --
-and the result is one :class:`Decision`. Only the edge (the stage shell, the CLI)
-acts on it.
+Compare produces evidence (every metric for both models, paired deltas with intervals,
+tests); promote alone decides, through one kind of rule (:class:`MetricRule`): a metric,
+its direction, and a threshold, a minimum gain or a maximum regression, the last two in
+absolute or relative form. Every gate is evaluated and recorded -- a failure never
+short-circuits the rest -- and the result is one :class:`Decision`. Only the edge (the
+stage shell, the CLI) acts on it.
 
-Semantics follow MLflow's ``validate_evaluation_results`` where they overlap:
-comparisons are inclusive (``>=``/``<=``; a float slack of :data:`EPS` absorbs
-rounding of values that travelled through JSON), ``greater_is_better`` is per
-metric, and a missing (absent, null or NaN) metric fails its gate. Unlike MLflow,
-the comparison with the champion always runs: MLflow silently skips it unless a
-minimum change is set, here ``primary.min_delta`` may be 0 and is still applied.
+Semantics follow MLflow's ``MetricThreshold`` / ``validate_evaluation_results``:
+comparisons are inclusive (``>=``/``<=``; a float slack of :data:`EPS` absorbs rounding of
+values that travelled through JSON), ``greater_is_better`` is per metric, and a missing
+(absent, null or NaN) metric fails its gate. Unlike MLflow, a ``min_gain`` of 0 is allowed
+and still applied (MLflow skips the comparison with the baseline unless a change is set).
 
-``delta`` is always ``challenger - champion``; it is recomputed from the two values
-(the comparison's ``delta`` is only a fallback) so a sign convention mismatch
-upstream cannot turn a regression into an improvement.
+``delta`` is always ``challenger - champion``, recomputed from the two values, so a sign
+convention mismatch upstream cannot turn a regression into an improvement.
 
-First cycle (no champion): only the absolute floors apply. A ``first_cycle`` gate
-records that the drift-resolution and comparison gates were skipped and why.
+First cycle (no champion): only ``threshold`` rules apply. A ``first_cycle`` gate records
+that the drift-resolution, gain and regression gates were skipped and why.
+
+A gate carries the mode of the rule or check it comes from: ``advisory`` gates are
+reported and never block; ``off`` gates are recorded as skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Mapping
+from typing import Any
 
-from driftloop.promote.config import FloorRule, GuardRule, PromoteConfig
+from driftloop.promote.config import MetricRule, PromoteConfig
 from driftloop.promote.resolution import CHECK_NAMES, EPS, DriftResolution
 
 GATE_FIRST_CYCLE = "first_cycle"
-GATE_PRIMARY = "primary_improves"
-GATE_SUPPORT = "improvement_supported"
-GATE_COMPARISON = "compare_improved"
 DRIFT_GATE_PREFIX = "drift_resolved."
-GUARD_GATE_PREFIX = "guard."
-FLOOR_GATE_PREFIX = "floor."
 
 
 @dataclass(frozen=True)
 class Gate:
-    """One recorded gate: its name, verdict and a sentence saying why."""
+    """One recorded gate: its name, verdict, a sentence saying why, its mode and its numbers."""
 
     name: str
     passed: bool
     detail: str
+    mode: str = "enforce"
+    reason: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        """True when a failure of this gate rejects the challenger."""
+        return self.mode == "enforce"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form ``{"name", "passed", "detail"}``."""
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        """JSON-ready form ``{"name", "passed", "detail", "mode", "reason", "evidence"}``."""
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+            "mode": self.mode,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+        }
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The promotion decision: promoted iff every gate passed.
+    """The promotion decision: promoted iff every enforced gate passed.
 
     Parameters
     ----------
     promoted : bool
     first_cycle : bool
-        True when there was no champion and only absolute floors applied.
+        True when there was no champion and only absolute thresholds applied.
     gates : tuple of Gate
     summary : str
         One or two sentences: the verdict and the failing gates (or the evidence for promotion).
@@ -72,8 +87,8 @@ class Decision:
 
     @property
     def failed(self) -> tuple[Gate, ...]:
-        """The gates that failed."""
-        return tuple(g for g in self.gates if not g.passed)
+        """The enforced gates that failed (the reasons for a rejection)."""
+        return tuple(g for g in self.gates if not g.passed and g.blocking)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form ``{"promoted", "first_cycle", "gates", "summary"}``."""
@@ -85,12 +100,22 @@ class Decision:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Decision":
+    def from_dict(cls, d: Mapping[str, Any]) -> Decision:
         """Inverse of :meth:`to_dict` (extra keys, e.g. ``version``, are ignored)."""
         return cls(
             promoted=bool(d["promoted"]),
             first_cycle=bool(d.get("first_cycle", False)),
-            gates=tuple(Gate(str(g["name"]), bool(g["passed"]), str(g.get("detail", ""))) for g in d.get("gates", [])),
+            gates=tuple(
+                Gate(
+                    str(g["name"]),
+                    bool(g["passed"]),
+                    str(g.get("detail", "")),
+                    str(g.get("mode") or "enforce"),
+                    g.get("reason"),
+                    dict(g.get("evidence") or {}),
+                )
+                for g in d.get("gates", [])
+            ),
             summary=str(d.get("summary", "")),
         )
 
@@ -125,131 +150,125 @@ def _fmt(v: float | None) -> str:
 # -- individual gates (each pure, each unit-tested through a table) ---------------------------------
 
 
-def primary_direction(comparison: Mapping[str, Any], metric: str, cfg: PromoteConfig) -> bool:
-    """greater_is_better for the primary metric: the config's, else what compare.json records
-    for that metric, else True."""
-    if cfg.primary.greater_is_better is not None:
-        return cfg.primary.greater_is_better
+def metric_direction(comparison: Mapping[str, Any], metric: str, override: bool | None = None) -> bool:
+    """greater_is_better for ``metric``: the rule's own setting, else what compare.json records for
+    the metric (losses and errors are lower-is-better), else True."""
+    if override is not None:
+        return override
     recorded = _entry(comparison, metric).get("greater_is_better")
-    if isinstance(recorded, bool):
-        return recorded
-    top = comparison.get("greater_is_better")
-    return top if isinstance(top, bool) and comparison.get("primary_metric") == metric else True
+    return recorded if isinstance(recorded, bool) else True
 
 
-def primary_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
-    """``challenger - champion >= min_delta`` (mirrored when lower is better), inclusive."""
-    metric = cfg.primary.metric or comparison.get("primary_metric")
-    if not metric:
-        return Gate(GATE_PRIMARY, False, "no primary metric: neither promote.primary.metric nor "
-                                         "compare.json's primary_metric is set")
-    e = _entry(comparison, metric)
+def _interval_sentence(
+    e: Mapping[str, Any], gib: bool, confidence: Any, margin: float = 0.0
+) -> tuple[bool, str, dict[str, Any]]:
+    """Does the paired interval of the delta lie strictly beyond ``margin`` on the improving side
+    (``ci_low > margin``; ``ci_high < -margin`` when lower is better)?"""
+    lo, hi = _num(e.get("ci_low")), _num(e.get("ci_high"))
+    level = f"{float(confidence):.0%} " if isinstance(confidence, (int, float)) else ""
+    ev = {"ci_low": lo, "ci_high": hi, "confidence": confidence}
+    p = _num(e.get("p_value"))
+    test = f"; {e.get('test') or 'test'} p {p:.3g}" if p is not None else ""
+    if lo is None or hi is None:
+        return False, f"the {level}paired interval of the delta is missing (missing evidence fails){test}", ev
+    ok = lo > margin if gib else hi < -margin
+    side = "above" if gib else "below"
+    verdict = "lies" if ok else "does not lie"
+    bound = f"{margin if gib else -margin:+.4g}" if margin else "0"
+    return ok, f"the {level}paired interval of the delta [{lo:+.4f}, {hi:+.4f}] {verdict} {side} {bound}{test}", ev
+
+
+def rule_gates(comparison: Mapping[str, Any], rule: MetricRule) -> list[Gate]:
+    """One gate per metric matching ``rule.metric`` (a missing metric fails, as in MLflow)."""
+    if rule.mode == "off":
+        why = rule.reason or f"the rule {rule.label} is off"
+        return [Gate(rule.label, True, f"skipped: {why}", "off", why)]
+    reason = rule.reason or (f"the rule {rule.label} is advisory" if rule.mode == "advisory" else None)
+    names = _matching(comparison, rule.metric)
+    if not names:
+        available = sorted((comparison.get("metrics") or {}).keys())
+        return [
+            Gate(
+                rule.label,
+                False,
+                f"no metric in the comparison matches {rule.metric!r} (available: {available}); a missing metric fails",
+                rule.mode,
+                reason,
+            )
+        ]
+    return [_one_rule_gate(comparison, rule, name, reason) for name in names]
+
+
+def _one_rule_gate(comparison: Mapping[str, Any], rule: MetricRule, name: str, reason: str | None) -> Gate:
+    gate_name = f"{rule.kind}.{name}"
+    e = _entry(comparison, name)
     champ, chall = _num(e.get("champion")), _num(e.get("challenger"))
-    if champ is None or chall is None:
-        return Gate(GATE_PRIMARY, False, f"{metric}: champion {_fmt(champ)}, challenger {_fmt(chall)}; "
-                                         "a missing metric fails")
-    gib = primary_direction(comparison, metric, cfg)
-    improvement = (chall - champ) if gib else (champ - chall)
-    margin = cfg.primary.min_delta
-    ok = improvement >= margin - EPS
+    gib = metric_direction(comparison, name, rule.greater_is_better)
     better = "higher" if gib else "lower"
-    return Gate(
-        GATE_PRIMARY, ok,
-        f"{metric}: challenger {chall:.4f} vs champion {champ:.4f}, improvement {improvement:+.4f} "
-        f"({better} is better) {'>=' if ok else '<'} margin {margin}",
-    )
-
-
-def support_gate(comparison: Mapping[str, Any], cfg: PromoteConfig) -> Gate:
-    """The improvement is supported by the comparison's interval and/or test, as configured.
-
-    The interval is on ``delta = challenger - champion`` and must exclude 0 on the
-    improving side, strictly (an interval touching 0 does not support a change);
-    the test needs ``p_value < alpha`` and a change in the improving direction. A
-    needed value that is missing fails.
-    """
-    method, alpha = cfg.support.method, cfg.support.alpha
-    if method == "none":
-        return Gate(GATE_SUPPORT, True, "skipped: promote.support.method is 'none'")
-    metric = cfg.primary.metric or comparison.get("primary_metric")
-    if not metric:
-        return Gate(GATE_SUPPORT, False, "no primary metric to test")
-    e = _entry(comparison, metric)
-    lo, hi, p = _num(e.get("ci_low")), _num(e.get("ci_high")), _num(e.get("p_value"))
-    gib = primary_direction(comparison, metric, cfg)
-    if gib:
-        ci_ok = None if lo is None else lo > 0.0
-        ci_txt = f"CI low {_fmt(lo)} {'>' if ci_ok else '<='} 0" if lo is not None else "CI low missing"
-    else:
-        ci_ok = None if hi is None else hi < 0.0
-        ci_txt = f"CI high {_fmt(hi)} {'<' if ci_ok else '>='} 0" if hi is not None else "CI high missing"
-    # A test's p-value is usually two-sided: it supports an improvement only when the
-    # observed change points the improving way (a significant regression is no support).
-    champ, chall = _num(e.get("champion")), _num(e.get("challenger"))
-    delta = (chall - champ) if champ is not None and chall is not None else _num(e.get("delta"))
-    improving = delta is not None and (delta > 0 if gib else delta < 0)
-    if p is None:
-        p_ok, p_txt = None, "p-value missing"
-    else:
-        p_ok = p < alpha and improving
-        p_txt = f"p {p:.3g} {'<' if p < alpha else '>='} alpha {alpha}"
-        if p < alpha and not improving:
-            p_txt += " but the change is not an improvement"
-    if method == "ci":
-        ok, txt = bool(ci_ok), ci_txt
-    elif method == "p_value":
-        ok, txt = bool(p_ok), p_txt
-    elif method == "ci_or_p_value":
-        ok = bool(ci_ok) or bool(p_ok)
-        # Name the evidence that decided; list both only when neither supports the change.
-        txt = ci_txt if ci_ok else p_txt if p_ok else f"{ci_txt}; {p_txt}"
-    else:  # ci_and_p_value
-        ok, txt = bool(ci_ok) and bool(p_ok), f"{ci_txt} and {p_txt}"
-    return Gate(GATE_SUPPORT, ok, f"{metric} delta: {txt} ({'supported' if ok else 'not supported'})")
-
-
-def guard_gates(comparison: Mapping[str, Any], rule: GuardRule) -> list[Gate]:
-    """One gate per metric matching ``rule.pattern``: no regression beyond ``max_drop`` (inclusive)."""
-    names = _matching(comparison, rule.pattern)
-    if not names:
-        return [Gate(f"{GUARD_GATE_PREFIX}{rule.pattern}", False,
-                     f"no metric in the comparison matches {rule.pattern!r}; a missing metric fails")]
-    gates = []
-    for name in names:
-        e = _entry(comparison, name)
-        champ, chall = _num(e.get("champion")), _num(e.get("challenger"))
-        if champ is None or chall is None:
-            gates.append(Gate(f"{GUARD_GATE_PREFIX}{name}", False,
-                              f"champion {_fmt(champ)}, challenger {_fmt(chall)}; a missing metric fails"))
-            continue
-        drop = (champ - chall) if rule.greater_is_better else (chall - champ)
-        ok = drop <= rule.max_drop + EPS
-        gates.append(Gate(
-            f"{GUARD_GATE_PREFIX}{name}", ok,
-            f"challenger {chall:.4f} vs champion {champ:.4f}: regression {max(drop, 0.0):.4f} "
-            f"{'<=' if ok else '>'} tolerance {rule.max_drop}",
-        ))
-    return gates
-
-
-def floor_gates(comparison: Mapping[str, Any], rule: FloorRule) -> list[Gate]:
-    """One gate per metric matching ``rule.pattern``: the challenger meets the absolute threshold."""
-    names = _matching(comparison, rule.pattern)
-    if not names:
-        return [Gate(f"{FLOOR_GATE_PREFIX}{rule.pattern}", False,
-                     f"no metric in the comparison matches {rule.pattern!r}; a missing metric fails")]
-    gates = []
-    for name in names:
-        chall = _num(_entry(comparison, name).get("challenger"))
+    ev: dict[str, Any] = {
+        "metric": name,
+        "champion": champ,
+        "challenger": chall,
+        "greater_is_better": gib,
+        "kind": rule.kind,
+        "value": rule.value,
+        "relative": rule.relative,
+    }
+    if rule.kind == "threshold":
         if chall is None:
-            gates.append(Gate(f"{FLOOR_GATE_PREFIX}{name}", False, "challenger value missing; a missing metric fails"))
-            continue
-        if rule.greater_is_better:
-            ok, op = chall >= rule.threshold - EPS, (">=" if chall >= rule.threshold - EPS else "<")
-        else:
-            ok, op = chall <= rule.threshold + EPS, ("<=" if chall <= rule.threshold + EPS else ">")
-        gates.append(Gate(f"{FLOOR_GATE_PREFIX}{name}", ok, f"challenger {chall:.4f} {op} floor {rule.threshold}"))
-    return gates
+            return Gate(
+                gate_name, False, f"{name}: challenger value missing; a missing metric fails", rule.mode, reason, ev
+            )
+        ok = chall >= rule.value - EPS if gib else chall <= rule.value + EPS
+        op = (">=" if ok else "<") if gib else ("<=" if ok else ">")
+        return Gate(
+            gate_name,
+            ok,
+            f"{name}: challenger {chall:.4f} {op} threshold {rule.value} ({better} is better)",
+            rule.mode,
+            reason,
+            ev,
+        )
+    if champ is None or chall is None:
+        return Gate(
+            gate_name,
+            False,
+            f"{name}: champion {_fmt(champ)}, challenger {_fmt(chall)}; a missing metric fails",
+            rule.mode,
+            reason,
+            ev,
+        )
+    gain = (chall - champ) if gib else (champ - chall)
+    if rule.relative:
+        size = gain / abs(champ) if champ != 0 else (math.inf if gain > 0 else -math.inf if gain < 0 else 0.0)
+        shown, unit = f"{size:+.2%}", f"{rule.value:.2%} of the champion's value"
+    else:
+        size, shown, unit = gain, f"{gain:+.4f}", f"{rule.value}"
+    ev.update(gain=gain, measured=size)
+    head = f"{name}: challenger {chall:.4f} vs champion {champ:.4f} ({better} is better)"
+    if rule.kind == "min_gain":
+        ok = size >= rule.value - EPS
+        parts = [f"gain {shown} {'>=' if ok else '<'} min_gain {unit}"]
+        if rule.significant:
+            # The interval must clear the minimum gain itself, not only 0: a real but negligible
+            # gain (two models trained alike differ by a little) is no reason to replace the champion.
+            margin = rule.value * abs(champ) if rule.relative else rule.value
+            sig, sentence, ci = _interval_sentence(e, gib, comparison.get("confidence"), margin)
+            ev.update(ci, significant=sig)
+            ok = ok and sig
+            parts.append(sentence)
+        return Gate(gate_name, ok, f"{head}: " + "; ".join(parts), rule.mode, reason, ev)
+    loss = -size
+    ok = loss <= rule.value + EPS
+    return Gate(
+        gate_name,
+        ok,
+        f"{head}: regression {max(loss, 0.0):.4g}{'' if not rule.relative else ' (relative)'} "
+        f"{'<=' if ok else '>'} max_regression {unit}",
+        rule.mode,
+        reason,
+        ev,
+    )
 
 
 def drift_gates(resolution: DriftResolution | None) -> list[Gate]:
@@ -260,32 +279,25 @@ def drift_gates(resolution: DriftResolution | None) -> list[Gate]:
         if check is None:
             gates.append(Gate(f"{DRIFT_GATE_PREFIX}{name}", False, "no drift-resolution evidence was supplied"))
         else:
-            gates.append(Gate(f"{DRIFT_GATE_PREFIX}{name}", check.passed, check.detail))
+            gates.append(
+                Gate(f"{DRIFT_GATE_PREFIX}{name}", check.passed, check.detail, check.mode, check.reason, check.evidence)
+            )
     return gates
 
 
 def summarize(promoted: bool, first_cycle: bool, gates: tuple[Gate, ...]) -> str:
     """One or two sentences for decision.json and the model version's description."""
-    failed = [g for g in gates if not g.passed]
-    scope = " (first cycle: no champion, only absolute floors applied)" if first_cycle else ""
+    failed = [g for g in gates if not g.passed and g.blocking]
+    advisory = [g for g in gates if not g.passed and g.mode == "advisory"]
+    enforced = [g for g in gates if g.blocking]
+    scope = " (first cycle: no champion, only absolute thresholds applied)" if first_cycle else ""
+    note = " Advisory, not blocking: " + "; ".join(f"{g.name}: {g.detail}" for g in advisory) + "." if advisory else ""
     if promoted:
-        primary = next((g for g in gates if g.name == GATE_PRIMARY), None)
+        primary = next((g for g in gates if g.name.startswith("min_gain.") and g.blocking), None)
         why = f" {primary.detail}." if primary is not None else ""
-        return f"Promoted: all {len(gates)} gates passed{scope}.{why}"
+        return f"Promoted: all {len(enforced)} enforced gates passed{scope}.{why}{note}"
     reasons = "; ".join(f"{g.name}: {g.detail}" for g in failed)
-    return f"Rejected: {len(failed)} of {len(gates)} gates failed{scope}. {reasons}."
-
-
-def comparison_gate(comparison: Mapping[str, Any]) -> Gate:
-    """compare.json's own verdict (its margin, interval, optional McNemar and compare.guards), so
-    that the compare config is never silently ignored; a missing verdict fails."""
-    improved = comparison.get("improved")
-    reasons = "; ".join(str(r) for r in comparison.get("reasons") or []) or "no reasons recorded"
-    if improved is True:
-        return Gate(GATE_COMPARISON, True, f"compare judged the challenger improved: {reasons}")
-    if improved is False:
-        return Gate(GATE_COMPARISON, False, f"compare judged the challenger not improved: {reasons}")
-    return Gate(GATE_COMPARISON, False, f"compare.json has no improved verdict: {reasons}")
+    return f"Rejected: {len(failed)} of {len(enforced)} enforced gates failed{scope}. {reasons}.{note}"
 
 
 def evaluate_gates(
@@ -299,11 +311,11 @@ def evaluate_gates(
     Parameters
     ----------
     comparison : mapping
-        The ``compare.json`` dict (``primary_metric``, ``metrics`` with champion,
-        challenger, delta, ci_low, ci_high, p_value per metric).
+        The ``compare.json`` dict (``metrics`` with champion, challenger, delta, ci_low, ci_high,
+        greater_is_better per metric; ``confidence``).
     resolution : DriftResolution or None
-        Output of :func:`~driftloop.promote.resolution.assess_drift_resolution`;
-        ``None`` fails the drift gates (except on the first cycle, when they are skipped).
+        Output of :func:`~driftloop.promote.resolution.assess_drift_resolution`; ``None`` fails
+        the drift gates (except on the first cycle, when they are skipped).
     cfg : PromoteConfig
     first_cycle : bool
         True when the registry has no champion.
@@ -311,31 +323,33 @@ def evaluate_gates(
     Returns
     -------
     Decision
-        ``promoted`` is True iff every recorded gate passed.
+        ``promoted`` is True iff every enforced gate passed.
 
     Examples
     --------
-    >>> comp = {"primary_metric": "f1_macro", "metrics": {"f1_macro": {"champion": None, "challenger": 0.7}}}
-    >>> evaluate_gates(comp, None, PromoteConfig(guards=()), first_cycle=True).promoted
+    >>> comp = {"metrics": {"f1_macro": {"champion": None, "challenger": 0.7, "greater_is_better": True}}}
+    >>> rules = {"rules": [{"metric": "f1_macro", "min_gain": 0.0}, {"metric": "f1_macro", "threshold": 0.6}]}
+    >>> evaluate_gates(comp, None, PromoteConfig.from_dict(rules), first_cycle=True).promoted
     True
     """
     gates: list[Gate] = []
     if first_cycle:
-        gates.append(Gate(
-            GATE_FIRST_CYCLE, True,
-            "no champion in the registry: drift-resolution, primary-metric, support and guard gates "
-            "were skipped; only absolute floors apply",
-        ))
+        gates.append(
+            Gate(
+                GATE_FIRST_CYCLE,
+                True,
+                "no champion in the registry: drift-resolution, min_gain and max_regression gates were skipped; "
+                "only absolute thresholds apply",
+            )
+        )
     else:
         gates.extend(drift_gates(resolution))
-        gates.append(primary_gate(comparison, cfg))
-        gates.append(support_gate(comparison, cfg))
-        gates.append(comparison_gate(comparison))
-        for rule in cfg.guards:
-            gates.extend(guard_gates(comparison, rule))
-    for floor in cfg.floors:
-        gates.extend(floor_gates(comparison, floor))
+    for rule in cfg.rules:
+        if first_cycle and rule.kind != "threshold":
+            continue
+        gates.extend(rule_gates(comparison, rule))
     frozen = tuple(gates)
-    promoted = all(g.passed for g in frozen)
-    return Decision(promoted=promoted, first_cycle=first_cycle, gates=frozen,
-                    summary=summarize(promoted, first_cycle, frozen))
+    promoted = all(g.passed for g in frozen if g.blocking)
+    return Decision(
+        promoted=promoted, first_cycle=first_cycle, gates=frozen, summary=summarize(promoted, first_cycle, frozen)
+    )

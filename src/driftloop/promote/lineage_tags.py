@@ -1,38 +1,29 @@
-"""Tag names carried by registered model versions and the registered model.
+"""Lineage tags of registered model versions: building and parsing their values.
 
-These names are a contract: the next cycle finds its reference data through the
-champion's ``TAG_TRAIN_MD5`` / ``TAG_TRAIN_PATH``; ``driftloop status`` and
-``driftloop history`` read the rest. Change a name only with a migration.
+The tag names themselves are defined once, in :mod:`driftloop.tags`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-# -- per model version (lineage) ------------------------------------------------------------------
-TAG_GIT_COMMIT = "driftloop.git_commit"
-TAG_TRAIN_MD5 = "driftloop.training_data_md5"
-TAG_TRAIN_PATH = "driftloop.training_data_path"
-TAG_HOLDOUT_MD5 = "driftloop.holdout_data_md5"
-TAG_HOLDOUT_PATH = "driftloop.holdout_data_path"
-TAG_CYCLE_RUN_ID = "driftloop.cycle_run_id"
-TAG_DRIFT_SUMMARY = "driftloop.drift_summary"  # JSON
-TAG_DECISION = "driftloop.decision"  # JSON: Decision.to_dict()
-
-#: Lineage tags in display order.
-LINEAGE_TAGS: tuple[str, ...] = (
-    TAG_GIT_COMMIT, TAG_TRAIN_MD5, TAG_TRAIN_PATH, TAG_HOLDOUT_MD5, TAG_HOLDOUT_PATH,
-    TAG_CYCLE_RUN_ID, TAG_DRIFT_SUMMARY, TAG_DECISION,
+from driftloop.tags import (  # noqa: F401  (the names live in driftloop.tags; re-exported here)
+    LINEAGE_TAGS,
+    TAG_ALIAS_MOVE_PREFIX,
+    TAG_CYCLE_RUN_ID,
+    TAG_DECISION,
+    TAG_DRIFT_SUMMARY,
+    TAG_GIT_COMMIT,
+    TAG_HOLDOUT_MD5,
+    TAG_HOLDOUT_PATH,
+    TAG_LAST_DECISION,
+    TAG_TRAIN_MD5,
+    TAG_TRAIN_PATH,
+    read_tag,
 )
-
-# -- per registered model -------------------------------------------------------------------------
-#: One tag per alias move, ``driftloop.alias_move.000001`` ...: MLflow keeps no alias
-#: history, and one tag per move (rather than one growing JSON list) never hits the tag
-#: size limit and never rewrites an earlier entry.
-TAG_ALIAS_MOVE_PREFIX = "driftloop.alias_move."
-#: The latest promotion decision for this model, promoted or not (JSON).
-TAG_LAST_DECISION = "driftloop.last_decision"
 
 # MLflow caps registry tag values at 100 000 characters; stay far below it.
 MAX_TAG_VALUE = 20_000
@@ -64,9 +55,13 @@ def build_lineage_tags(
     {'driftloop.git_commit': 'abc', 'driftloop.training_data_md5': 'd41d8cd9'}
     """
     pairs = (
-        (TAG_GIT_COMMIT, git_commit), (TAG_TRAIN_MD5, training_data_md5), (TAG_TRAIN_PATH, training_data_path),
-        (TAG_HOLDOUT_MD5, holdout_data_md5), (TAG_HOLDOUT_PATH, holdout_data_path),
-        (TAG_CYCLE_RUN_ID, cycle_run_id), (TAG_DRIFT_SUMMARY, drift_summary),
+        (TAG_GIT_COMMIT, git_commit),
+        (TAG_TRAIN_MD5, training_data_md5),
+        (TAG_TRAIN_PATH, training_data_path),
+        (TAG_HOLDOUT_MD5, holdout_data_md5),
+        (TAG_HOLDOUT_PATH, holdout_data_path),
+        (TAG_CYCLE_RUN_ID, cycle_run_id),
+        (TAG_DRIFT_SUMMARY, drift_summary),
     )
     return {k: tag_value(v) for k, v in pairs if v is not None}
 
@@ -75,13 +70,11 @@ def parse_lineage(tags: Mapping[str, str]) -> dict[str, Any]:
     """The lineage tags present in ``tags``; JSON-valued ones decoded (left as text if not JSON)."""
     out: dict[str, Any] = {}
     for key in LINEAGE_TAGS:
-        if key not in tags:
+        value = read_tag(tags, key)  # also under a tag's old name (driftloop.tags.LEGACY_TAGS)
+        if value is None:
             continue
-        value = tags[key]
         if key in (TAG_DRIFT_SUMMARY, TAG_DECISION):
-            try:
+            with contextlib.suppress(ValueError):  # a hand-written or truncated tag: show the text as it is
                 value = json.loads(value)
-            except ValueError:
-                pass  # a hand-written or truncated tag: show the text as it is
         out[key] = value
     return out

@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftloop.errors import ConfigError, LockError, RegistryError
 from driftloop.promote.gates import Decision
-from driftloop.promote.lineage_tags import TAG_DECISION, tag_value
+from driftloop.promote.lineage_tags import tag_value
+from driftloop.tags import TAG_DECISION
 
 if TYPE_CHECKING:
     from driftloop.promote.registry import AliasMove, ChampionRegistry
@@ -46,12 +48,17 @@ class PromotionOutcome:
         True when the champion alias now points at ``version``.
     move : AliasMove or None
         The recorded alias move, when promoted.
+    note : str or None
+        Set when the registry was left as it was although the decision says otherwise (a
+        rerun that rejects a challenger which already serves); it replaces the summary in
+        ``decision.json`` and the recorded last decision, and says why.
     """
 
     version: str | None
     previous_version: str | None
     promoted: bool
-    move: "AliasMove | None" = None
+    move: AliasMove | None = None
+    note: str | None = None
 
 
 @contextmanager
@@ -96,7 +103,7 @@ def describe(decision: Decision, max_chars: int = 1500) -> str:
 
 
 def promote(
-    registry: "ChampionRegistry",
+    registry: ChampionRegistry,
     decision: Decision,
     model_uri: str,
     run_id: str,
@@ -107,7 +114,7 @@ def promote(
     *,
     actor: str | None = None,
     lock_timeout_s: float = 60.0,
-    expected_champion: str | None | object = ANY_CHAMPION,
+    expected_champion: str | object | None = ANY_CHAMPION,
 ) -> PromotionOutcome:
     """Register the challenger and move the champion alias, as ``decision`` says.
 
@@ -136,7 +143,11 @@ def promote(
         The champion version the comparison was made against (None: there was none).
         When given and the champion has moved since (another cycle promoted while
         this one computed), nothing is registered or moved and RegistryError is
-        raised: the decision is stale. Omitted: no check.
+        raised: the decision is stale. Omitted: no check. Not checked when this
+        ``run_id``'s version is the champion: the champion moved because of this run.
+        Then a promoting rerun changes nothing, and a rejecting one moves nothing
+        either and returns ``promoted=True`` with a ``note`` saying so (undoing a
+        promotion is a rollback, not a side effect of a rerun).
 
     Returns
     -------
@@ -165,6 +176,13 @@ def promote(
             # move_champion is idempotent and writes a history record a crash may have lost.
             move = registry.move_champion(already.version, reason=decision.summary, actor=actor, run_id=run_id)
             return PromotionOutcome(already.version, aliases.get(registry.previous_alias), True, move)
+        if already is not None and str(already.version) == str(serving):
+            # A rerun that now rejects the challenger this very run put in place (e.g. a compare setting
+            # changed and `dvc repro` reran compare and promote). Undoing a promotion is a rollback, an
+            # explicit act: move nothing, keep the version's tags, and record that it serves.
+            outcome = _already_serving(registry, decision, already.version, aliases.get(registry.previous_alias))
+            registry.record_decision({**record, "summary": outcome.note, "version": outcome.version, "promoted": True})
+            return outcome
         if expected_champion is not ANY_CHAMPION and serving != expected_champion:
             raise RegistryError(
                 f"The {registry.alias!r} alias of {registry.model_name!r} moved from version "
@@ -186,6 +204,26 @@ def promote(
         return outcome
 
 
+def _already_serving(
+    registry: ChampionRegistry, decision: Decision, version: str, previous: str | None
+) -> PromotionOutcome:
+    """The outcome of a rejecting rerun whose challenger (``version``) already serves."""
+    moves = [m for m in registry.history() if m.to_version == str(version) and m.action != "rollback"]
+    m = moves[-1] if moves else None
+    if m is None:
+        how = "it was promoted earlier"
+    elif m.action == "manual":
+        how = f"it was promoted by hand by {m.actor} at {m.at} (from version {m.from_version}: {m.reason})"
+    else:
+        how = f"this cycle promoted it at {m.at} (from version {m.from_version})"
+    note = (
+        f"Version {version}, this cycle's challenger, already serves as {registry.alias!r}: {how}. "
+        "This rerun's decision differs and was not acted on: no alias moved. To undo the promotion, run "
+        f"`driftloop rollback --reason ...`. The rerun's decision: {decision.summary}"
+    )
+    return PromotionOutcome(str(version), previous, True, m, note)
+
+
 def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_name: str) -> dict[str, Any]:
     """The ``reports/decision.json`` mapping."""
     return {
@@ -195,12 +233,13 @@ def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_
         "version": None if outcome is None else outcome.version,
         "previous_version": None if outcome is None else outcome.previous_version,
         "gates": [g.to_dict() for g in decision.gates],
-        "summary": decision.summary,
+        "summary": outcome.note if outcome is not None and outcome.note else decision.summary,
     }
 
 
-def write_decision(path: str | os.PathLike[str], decision: Decision, outcome: PromotionOutcome | None,
-                   model_name: str) -> dict[str, Any]:
+def write_decision(
+    path: str | os.PathLike[str], decision: Decision, outcome: PromotionOutcome | None, model_name: str
+) -> dict[str, Any]:
     """Write ``reports/decision.json`` atomically and return what was written.
 
     Keys: ``promoted, first_cycle, model_name, version, previous_version, gates

@@ -1,12 +1,17 @@
-"""The MLflow Model Registry edge: champion by alias, idempotent registration, alias history.
+"""The MLflow Model Registry edge: champion by alias, idempotent registration, alias moves.
 
-MLflow keeps no alias history, so every alias move is also written as one
-registered-model tag ``driftloop.alias_move.<seq>`` (JSON: who, when, why, from,
-to). The ``champion`` alias is moved by exactly one ``set_registered_model_alias``
+The one module that talks to the registry (:mod:`driftloop.champion` reads through
+:func:`version_by_alias` and :func:`model_version`). Every alias move is also written as a
+registered-model tag (:mod:`driftloop.promote.alias_history` is the record and its tag
+form). The ``champion`` alias is moved by exactly one ``set_registered_model_alias``
 call; the ``previous`` alias is set *before* it, so a crash in between leaves the
 old champion serving (a rerun completes the move), and a crash after it but before
 the history tag is healed by the next :meth:`ChampionRegistry.move_champion` for
 the same version.
+
+``previous`` always names the version the last move replaced: a promotion, a manual
+move (:meth:`ChampionRegistry.promote_version`) or a rollback can each be undone by a
+rollback, and any older version is reached with a manual move.
 
 Callers must serialise writers with :func:`driftloop.promote.promotion.promotion_lock`;
 MLflow has no compare-and-swap on aliases.
@@ -16,39 +21,27 @@ MLflow has no compare-and-swap on aliases.
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftloop.errors import RegistryError
-from driftloop.promote.lineage_tags import (
-    TAG_ALIAS_MOVE_PREFIX,
-    TAG_LAST_DECISION,
-    parse_lineage,
-    tag_value,
+from driftloop.promote.alias_history import (
+    AliasMove,
+    MoveAction,
+    default_actor,
+    history_from_tags,
+    history_tag,
 )
+from driftloop.promote.alias_history import now as _now
+from driftloop.promote.lineage_tags import parse_lineage, tag_value
+from driftloop.tags import TAG_LAST_DECISION, TAG_ROLLED_BACK
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 T = TypeVar("T")
-MoveAction = Literal["promote", "rollback", "recorded"]
-
-
-def default_actor() -> str:
-    """``user@host`` of this process: who moved an alias when nobody says otherwise."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -69,54 +62,40 @@ class ModelVersionInfo:
         return parse_lineage(self.tags)
 
 
-@dataclass(frozen=True)
-class AliasMove:
-    """One recorded move of the champion alias.
+def version_by_alias(model_name: str, alias: str) -> Any | None:
+    """The MLflow model version ``alias`` points at, or None when the model or the alias does not exist.
 
-    Parameters
-    ----------
-    seq : int
-        1-based position in the model's alias history.
-    alias : str
-    from_version, to_version : str or None
-        Champion before and after (``from_version`` None on the first promotion).
-    action : {"promote", "rollback", "recorded"}
-        ``recorded``: the move had happened but its record was lost in a crash.
-    actor, reason, at : str
-        Who, why and when (ISO 8601, UTC).
-    run_id : str or None
-        The challenger's run for promotions.
+    Raises
+    ------
+    RegistryError
+        When the registry cannot be reached (anything but "does not exist").
     """
+    import mlflow
+    from mlflow.exceptions import MlflowException
 
-    seq: int
-    alias: str
-    from_version: str | None
-    to_version: str | None
-    action: MoveAction
-    actor: str
-    reason: str
-    at: str
-    run_id: str | None = None
+    try:
+        return mlflow.MlflowClient().get_model_version_by_alias(model_name, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise RegistryError(f"cannot read alias {alias!r} of registered model {model_name!r}: {exc}") from exc
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "seq": self.seq, "alias": self.alias, "from_version": self.from_version,
-            "to_version": self.to_version, "action": self.action, "actor": self.actor,
-            "reason": self.reason, "at": self.at, "run_id": self.run_id,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "AliasMove":
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            seq=int(d["seq"]), alias=str(d["alias"]),
-            from_version=None if d.get("from_version") is None else str(d["from_version"]),
-            to_version=None if d.get("to_version") is None else str(d["to_version"]),
-            action=d.get("action", "promote"), actor=str(d.get("actor", "")),
-            reason=str(d.get("reason", "")), at=str(d.get("at", "")),
-            run_id=d.get("run_id"),
-        )
+def model_version(model_name: str, version: str | int) -> Any:
+    """The MLflow model version ``version`` of ``model_name`` (run id, tags, source).
+
+    Raises
+    ------
+    RegistryError
+        When the version cannot be read.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.MlflowClient().get_model_version(model_name, str(version))
+    except MlflowException as exc:
+        raise RegistryError(f"cannot read version {version} of registered model {model_name!r}: {exc}") from exc
 
 
 class ChampionRegistry:
@@ -144,8 +123,13 @@ class ChampionRegistry:
     '3'
     """
 
-    def __init__(self, model_name: str, client: "MlflowClient | None" = None,
-                 alias: str = "champion", previous_alias: str = "previous") -> None:
+    def __init__(
+        self,
+        model_name: str,
+        client: MlflowClient | None = None,
+        alias: str = "champion",
+        previous_alias: str = "previous",
+    ) -> None:
         if not model_name or "'" in model_name or '"' in model_name:
             raise RegistryError(f"Registered model name must be non-empty and quote-free. Got {model_name!r}.")
         if alias == previous_alias:
@@ -213,8 +197,12 @@ class ChampionRegistry:
         if aliases is None:
             aliases = self.aliases()
         return ModelVersionInfo(
-            name=self.model_name, version=version, run_id=mv.run_id or None, source=str(mv.source),
-            description=mv.description or "", tags=dict(mv.tags or {}),
+            name=self.model_name,
+            version=version,
+            run_id=mv.run_id or None,
+            source=str(mv.source),
+            description=mv.description or "",
+            tags=dict(mv.tags or {}),
             aliases=tuple(sorted(a for a, v in aliases.items() if v == version)),
         )
 
@@ -240,8 +228,9 @@ class ChampionRegistry:
         version = aliases.get(self.previous_alias)
         if version is None:
             return None
-        return self._info(self._call(f"get version {version}", self.client.get_model_version,
-                                     self.model_name, version), aliases)
+        return self._info(
+            self._call(f"get version {version}", self.client.get_model_version, self.model_name, version), aliases
+        )
 
     def find_version_by_source_run(self, run_id: str) -> ModelVersionInfo | None:
         """The earliest version registered from ``run_id`` (idempotency key), or None."""
@@ -250,7 +239,8 @@ class ChampionRegistry:
         if "'" in run_id:
             raise RegistryError(f"run_id must be quote-free. Got {run_id!r}.")
         found = self._call(
-            f"search versions of run {run_id}", self.client.search_model_versions,
+            f"search versions of run {run_id}",
+            self.client.search_model_versions,
             f"name = '{self.model_name}' and run_id = '{run_id}'",
         )
         if not found:
@@ -265,18 +255,7 @@ class ChampionRegistry:
     def history(self) -> list[AliasMove]:
         """Every recorded alias move, oldest first."""
         rm = self._registered_model()
-        if rm is None:
-            return []
-        moves = []
-        for key, value in (rm.tags or {}).items():
-            if key.startswith(TAG_ALIAS_MOVE_PREFIX):
-                try:
-                    moves.append(AliasMove.from_dict(json.loads(value)))
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise RegistryError(
-                        f"Registered model {self.model_name!r} has an unreadable history tag {key!r}: {exc}"
-                    ) from exc
-        return sorted(moves, key=lambda m: m.seq)
+        return [] if rm is None else history_from_tags(self.model_name, rm.tags or {})
 
     def last_decision(self) -> dict[str, Any] | None:
         """The latest promotion decision recorded for this model (promoted or not)."""
@@ -296,9 +275,14 @@ class ChampionRegistry:
         hist = self.history()
         return {
             "model_name": self.model_name,
-            "champion": None if champ is None else {
-                "version": champ.version, "run_id": champ.run_id, "source": champ.source,
-                "description": champ.description, "lineage": champ.lineage,
+            "champion": None
+            if champ is None
+            else {
+                "version": champ.version,
+                "run_id": champ.run_id,
+                "source": champ.source,
+                "description": champ.description,
+                "lineage": champ.lineage,
             },
             "previous_version": prev,
             "last_decision": self.last_decision(),
@@ -307,11 +291,32 @@ class ChampionRegistry:
 
     # -- writes (callers hold the promotion lock) -------------------------------------------------
 
-    def record_decision(self, decision: Mapping[str, Any]) -> None:
-        """Store ``decision`` as the model's last decision (creates the registered model if needed)."""
-        self._ensure_registered_model()
-        self._call("record the last decision", self.client.set_registered_model_tag,
-                   self.model_name, TAG_LAST_DECISION, tag_value(dict(decision)))
+    def record_decision(self, decision: Mapping[str, Any], *, create: bool = True) -> bool:
+        """Store ``decision`` as the model's last decision.
+
+        Parameters
+        ----------
+        decision : mapping
+        create : bool
+            Create the registered model when it does not exist; False records nothing then.
+
+        Returns
+        -------
+        bool
+            Whether the decision was recorded.
+        """
+        if create:
+            self._ensure_registered_model()
+        elif self._registered_model() is None:
+            return False
+        self._call(
+            "record the last decision",
+            self.client.set_registered_model_tag,
+            self.model_name,
+            TAG_LAST_DECISION,
+            tag_value(dict(decision)),
+        )
+        return True
 
     def _resolve_source(self, model_uri: str, run_id: str) -> tuple[str, str | None]:
         """(source, logged-model id) for ``create_model_version``.
@@ -321,14 +326,16 @@ class ChampionRegistry:
         as ``mlflow.register_model`` does (which we cannot call: it ignores our client).
         """
         if model_uri.startswith("models:/m-"):
-            return model_uri, model_uri[len("models:/"):].split("/")[0]
+            return model_uri, model_uri[len("models:/") :].split("/")[0]
         if model_uri.startswith("runs:/"):
-            rest = model_uri[len("runs:/"):].strip("/")
+            rest = model_uri[len("runs:/") :].strip("/")
             uri_run, _, path = rest.partition("/")
             run = self._call(f"read run {uri_run}", self.client.get_run, uri_run)
             found = self._call(
-                f"find logged model {path!r} of run {uri_run}", self.client.search_logged_models,
-                experiment_ids=[run.info.experiment_id], filter_string=f"name = '{path}'",
+                f"find logged model {path!r} of run {uri_run}",
+                self.client.search_logged_models,
+                experiment_ids=[run.info.experiment_id],
+                filter_string=f"name = '{path}'",
             )
             mine = [m for m in found if m.source_run_id == uri_run]
             if mine:
@@ -358,34 +365,56 @@ class ChampionRegistry:
         if existing is not None:
             for key, value in clean.items():
                 if existing.tags.get(key) != value:
-                    self._call(f"tag version {existing.version}", self.client.set_model_version_tag,
-                               self.model_name, existing.version, key, value)
+                    self._call(
+                        f"tag version {existing.version}",
+                        self.client.set_model_version_tag,
+                        self.model_name,
+                        existing.version,
+                        key,
+                        value,
+                    )
             if existing.description != description:
-                self._call(f"describe version {existing.version}", self.client.update_model_version,
-                           self.model_name, existing.version, description=description)
+                self._call(
+                    f"describe version {existing.version}",
+                    self.client.update_model_version,
+                    self.model_name,
+                    existing.version,
+                    description=description,
+                )
             return self.get_version(existing.version)
         self._ensure_registered_model()
         source, model_id = self._resolve_source(model_uri, run_id)
         mv = self._call(
-            f"create a version from {model_uri}", self.client.create_model_version,
-            name=self.model_name, source=source, run_id=run_id, tags=clean,
-            description=description, model_id=model_id,
+            f"create a version from {model_uri}",
+            self.client.create_model_version,
+            name=self.model_name,
+            source=source,
+            run_id=run_id,
+            tags=clean,
+            description=description,
+            model_id=model_id,
         )
         return self._info(mv)
 
     def _append_history(self, move: AliasMove) -> AliasMove:
         seq = max((m.seq for m in self.history()), default=0) + 1
         move = AliasMove(**{**move.to_dict(), "seq": seq})
-        self._call("record the alias move", self.client.set_registered_model_tag, self.model_name,
-                   f"{TAG_ALIAS_MOVE_PREFIX}{seq:06d}", tag_value(move.to_dict()))
+        self._call("record the alias move", self.client.set_registered_model_tag, self.model_name, *history_tag(move))
         return move
 
-    def move_champion(self, version: str | int, reason: str, actor: str | None = None,
-                      run_id: str | None = None) -> AliasMove:
+    def move_champion(
+        self,
+        version: str | int,
+        reason: str,
+        actor: str | None = None,
+        run_id: str | None = None,
+        action: MoveAction = "promote",
+    ) -> AliasMove:
         """Make ``version`` the champion in one alias call; the old champion becomes ``previous``.
 
         Idempotent: when ``version`` already is the champion nothing moves, and a move
         whose history record was lost in a crash is recorded now (action ``recorded``).
+        ``action`` ("promote" or "manual") is what the history records for a real move.
 
         Returns
         -------
@@ -401,25 +430,89 @@ class ChampionRegistry:
             hist = self.history()
             if hist and hist[-1].to_version == version:
                 return hist[-1]
-            return self._append_history(AliasMove(
-                0, self.alias, aliases.get(self.previous_alias), version, "recorded", actor,
-                f"{reason} (alias had moved; its record was lost and is written now)", _now(), run_id,
-            ))
+            return self._append_history(
+                AliasMove(
+                    0,
+                    self.alias,
+                    aliases.get(self.previous_alias),
+                    version,
+                    "recorded",
+                    actor,
+                    f"{reason} (alias had moved; its record was lost and is written now)",
+                    _now(),
+                    run_id,
+                )
+            )
         if old is not None:
             # Set before the switch: a crash here leaves the old champion serving.
-            self._call(f"set alias {self.previous_alias!r}", self.client.set_registered_model_alias,
-                       self.model_name, self.previous_alias, old)
+            self._call(
+                f"set alias {self.previous_alias!r}",
+                self.client.set_registered_model_alias,
+                self.model_name,
+                self.previous_alias,
+                old,
+            )
         # The one call that changes what serves.
-        self._call(f"set alias {self.alias!r}", self.client.set_registered_model_alias,
-                   self.model_name, self.alias, version)
-        return self._append_history(AliasMove(0, self.alias, old, version, "promote", actor, reason, _now(), run_id))
+        self._call(
+            f"set alias {self.alias!r}", self.client.set_registered_model_alias, self.model_name, self.alias, version
+        )
+        return self._append_history(AliasMove(0, self.alias, old, version, action, actor, reason, _now(), run_id))
+
+    def promote_version(self, version: str | int, reason: str, actor: str | None = None) -> AliasMove | None:
+        """A manual, audited move of the champion alias to ``version`` (``driftloop promote --version``).
+
+        The replaced champion becomes ``previous`` (a rollback undoes this move) and the
+        move is recorded in the alias history with action ``manual``. Callers hold the
+        promotion lock.
+
+        Parameters
+        ----------
+        version : str or int
+            An existing version of this registered model.
+        reason : str
+            Why; must not be empty.
+        actor : str, optional
+            Who (default ``user@host``).
+
+        Returns
+        -------
+        AliasMove or None
+            The recorded move; None when ``version`` already is the champion (nothing moves).
+
+        Raises
+        ------
+        RegistryError
+            When ``reason`` is empty, or the model or ``version`` does not exist (the
+            message lists the versions there are).
+
+        Examples
+        --------
+        >>> reg.promote_version(2, reason="v3 misclassifies refunds", actor="alice")  # doctest: +SKIP
+        """
+        version = str(version).strip()
+        if not reason or not reason.strip():
+            raise RegistryError("A manual promotion needs a reason (--reason): it is recorded in the alias history.")
+        if self._registered_model() is None:
+            raise RegistryError(
+                f"Registered model {self.model_name!r} does not exist: no version {version!r} to promote."
+            )
+        found = self._call("list versions", self.client.search_model_versions, f"name = '{self.model_name}'")
+        known = sorted({str(mv.version) for mv in found}, key=lambda v: (len(v), v))
+        if version not in known:
+            raise RegistryError(
+                f"Model {self.model_name!r} has no version {version!r}; its versions are {', '.join(known) or 'none'}."
+            )
+        if self.aliases().get(self.alias) == version:
+            return None
+        return self.move_champion(
+            version, reason=reason, actor=actor, run_id=self.get_version(version).run_id, action="manual"
+        )
 
     def rollback(self, reason: str, actor: str | None = None) -> AliasMove:
         """Move the champion back to the ``previous`` version in one alias call.
 
-        ``previous`` then moves one step further back (to the version that was
-        champion before the restored one was promoted) or is removed, so that a
-        second rollback goes further back instead of undoing the first.
+        ``previous`` then names the demoted version, so that a second rollback undoes
+        the first; an older version is reached with :meth:`promote_version`.
 
         Raises
         ------
@@ -436,21 +529,25 @@ class ChampionRegistry:
                 f"Model {self.model_name!r} has no {self.previous_alias!r} version distinct from "
                 f"{self.alias!r} (version {champ}): nothing to roll back to."
             )
-        promotions = [m for m in self.history() if m.to_version == prev and m.action in ("promote", "recorded")]
-        before = promotions[-1].from_version if promotions else None
-        if before == champ:
-            before = None
-        self._call(f"set alias {self.alias!r}", self.client.set_registered_model_alias,
-                   self.model_name, self.alias, prev)
-        if before is None:
-            self._call(f"delete alias {self.previous_alias!r}", self.client.delete_registered_model_alias,
-                       self.model_name, self.previous_alias)
-        else:
-            self._call(f"set alias {self.previous_alias!r}", self.client.set_registered_model_alias,
-                       self.model_name, self.previous_alias, before)
+        # The one call that changes what serves; then keep the demoted version findable.
+        self._call(
+            f"set alias {self.alias!r}", self.client.set_registered_model_alias, self.model_name, self.alias, prev
+        )
+        self._call(
+            f"set alias {self.previous_alias!r}",
+            self.client.set_registered_model_alias,
+            self.model_name,
+            self.previous_alias,
+            champ,
+        )
         move = self._append_history(AliasMove(0, self.alias, champ, prev, "rollback", actor, reason, _now()))
         # Also on the demoted version itself, so its page in the UI says why it stopped serving.
-        self._call(f"tag version {champ}", self.client.set_model_version_tag, self.model_name, champ,
-                   "driftloop.rolled_back", tag_value({"at": move.at, "actor": actor, "reason": reason,
-                                                      "restored_version": prev}))
+        self._call(
+            f"tag version {champ}",
+            self.client.set_model_version_tag,
+            self.model_name,
+            champ,
+            TAG_ROLLED_BACK,
+            tag_value({"at": move.at, "actor": actor, "reason": reason, "restored_version": prev}),
+        )
         return move

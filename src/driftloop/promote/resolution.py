@@ -1,65 +1,83 @@
 """Evidence that a challenger resolves the drift it was trained to fix (pure, no I/O).
 
-Three checks, each recorded with its numbers:
+"Drift resolved" means the challenger is adapted to the data it will serve, judged
+*against the champion*, never against perfection: a stream that trends or has seasons is
+always newer than any training window, so "no drift at all" can never be reached. Three
+checks, each recorded with what it compared, its numbers and its threshold:
 
-1. ``training_data`` -- the challenger's training data no longer differs from the
-   current window on the columns that drifted. The caller computes a ``drift.json``
-   style result (same tests, same thresholds as the drift stage) for the
-   challenger's training data against the current window; the check passes when none
-   of ``drifted_columns`` is still flagged. A drifted column absent from that result
-   fails (missing evidence fails, as a missing metric does). With no drifted column
-   the check passes with the detail "no drift to resolve".
-2. ``output_matches_labels`` -- the challenger's predicted-class distribution on the
-   holdout matches the observed labels. A 2 x K contingency table (predicted counts,
-   observed counts) over the union of the configured, observed and predicted classes.
-   Following the design's rule for large n (decide on an effect size, use the
-   p-value as a second condition), the check fails only when the total variation
-   distance exceeds ``label_max_tvd`` *and* the chi-squared test rejects at
-   ``label_alpha``. The two rows come from the same rows of the holdout, so the
-   independence assumption of the chi-squared test is not met; for positively
-   correlated pairs it overstates the variance, i.e. it is conservative, which is
-   why the effect size carries the decision.
-3. ``holdout_vs_validation`` -- the challenger's holdout metric is within
-   ``validation_tolerance`` of its validation metric, inclusive
-   (``abs`` mode: ``|validation - holdout| <= tol``; ``drop`` mode: only a fall
-   counts). A NaN metric fails.
+1. ``training_data`` -- on every column the drift stage flagged, the challenger's training
+   data is closer to the holdout than the champion's training data was (a smaller effect
+   size, the drift stage's own ``statistic / threshold`` over its deciding tests), or does
+   not drift from the holdout at all. No drifted column: passes ("no drift to resolve").
+2. ``output_labels`` -- the challenger's outputs agree with the observed holdout labels,
+   within a tolerance or at least better than the champion's outputs do.
+   Classification: the predicted class shares against the observed ones (total variation
+   distance, with a chi-squared test as the second condition: large n makes every
+   p-value small). Regression: the mean residual against the label's spread, and the
+   1-Wasserstein distance between the predictions' and the labels' distributions, also
+   over the label's spread (both unit-free, so they hold for MAE in euros or in grams).
+3. ``validation_gap`` -- the challenger's primary metric on the holdout is not
+   significantly below its own validation metric: the drop is tested against its
+   bootstrap standard error (one-sided, at ``alpha``) *and* must exceed a relative size
+   to fail, *and* be no smaller than the champion's own drop from its validation value to
+   this holdout. A stale challenger (trained before the change) is high on its validation
+   split and low on the holdout, like the champion, which is exactly this check.
 
-Checks 2 and 3 run also when nothing drifted: they guard against a broken
-challenger and cost nothing.
+Each check has a mode (``enforce``, ``advisory``: reported but not blocking, ``off``:
+recorded as skipped) and the reason for it, both carried into ``decision.json``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
 from driftloop.errors import DataError
-from driftloop.promote.config import PromoteConfig, ResolutionConfig
+from driftloop.promote.config import (
+    OutputLabelsCheck,
+    PromoteConfig,
+    ResolutionConfig,
+    TrainingDataCheck,
+    ValidationGapCheck,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Absolute slack for float rounding in inclusive comparisons (values arrive rounded via JSON).
 EPS = 1e-12
 
 CHECK_TRAINING_DATA = "training_data"
-CHECK_OUTPUT_LABELS = "output_matches_labels"
-CHECK_VALIDATION_GAP = "holdout_vs_validation"
+CHECK_OUTPUT_LABELS = "output_labels"
+CHECK_VALIDATION_GAP = "validation_gap"
 CHECK_NAMES: tuple[str, ...] = (CHECK_TRAINING_DATA, CHECK_OUTPUT_LABELS, CHECK_VALIDATION_GAP)
 
 
 @dataclass(frozen=True)
 class ResolutionCheck:
-    """One drift-resolution check: its verdict, a sentence, and the numbers behind it."""
+    """One drift-resolution check: its verdict, a sentence, the numbers behind it, and its mode."""
 
     name: str
     passed: bool
     detail: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    mode: str = "enforce"
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "passed": self.passed, "detail": self.detail, "evidence": dict(self.evidence)}
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+            "mode": self.mode,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+        }
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,8 @@ class DriftResolution:
 
     @property
     def passed(self) -> bool:
-        """True when every check passed."""
-        return all(c.passed for c in self.checks)
+        """True when every enforced check passed."""
+        return all(c.passed for c in self.checks if c.mode == "enforce")
 
     def check(self, name: str) -> ResolutionCheck | None:
         """The check called ``name``, or None."""
@@ -87,162 +105,446 @@ class DriftResolution:
         }
 
 
-def check_training_data(train_vs_current: Mapping[str, Any] | None, drifted_columns: Sequence[str]) -> ResolutionCheck:
-    """Check 1: none of ``drifted_columns`` still drifts between training data and current window.
+@dataclass(frozen=True)
+class ResolutionInputs:
+    """Everything the three checks read, gathered by the promote stage (or a simulation).
 
     Parameters
     ----------
-    train_vs_current : mapping or None
-        ``{"columns": {"<col>": {"drifted": bool, ...}}}`` (drift.json format).
-    drifted_columns : sequence of str
+    task : {"classification", "regression"}
+    drifted_columns : tuple of str
         Columns the drift stage flagged this cycle.
+    column_kinds : mapping of str to str
+        Kind (numeric / categorical / text) of each drifted column.
+    champion_training, challenger_training, holdout : pandas.DataFrame
+        The champion's training data (this cycle's reference), the challenger's training rows
+        (train and validation) and the holdout; at least the drifted columns. The champion's
+        may be None (then check 1 has nothing to compare against and asks for no drift at all).
+    labels, challenger_predictions, champion_predictions : numpy.ndarray
+        Observed holdout labels and each model's predicted class / value on the same rows.
+    validation_metric : float or None
+        The challenger's primary metric on its own validation split.
+    n_validation : int
+        Rows of that validation split (scales the holdout's standard error to it).
+    drift_config : DriftConfig
+        The drift stage's tests and thresholds (its domain classifier is not used here).
+    champion_validation_metric : float or None
+        The champion's primary metric on *its* validation split, when it was trained (its
+        training run's ``validation.<metric>``); None when unknown.
+    """
 
-    Returns
-    -------
-    ResolutionCheck
+    task: str
+    drifted_columns: tuple[str, ...]
+    column_kinds: Mapping[str, str]
+    champion_training: pd.DataFrame | None
+    challenger_training: pd.DataFrame
+    holdout: pd.DataFrame
+    labels: np.ndarray
+    challenger_predictions: np.ndarray
+    champion_predictions: np.ndarray | None
+    validation_metric: float | None
+    n_validation: int
+    drift_config: Any
+    champion_validation_metric: float | None = None
+
+
+def _off(name: str, mode: str, reason: str | None) -> ResolutionCheck:
+    why = reason or f"promote.resolution.{name}.mode is off"
+    return ResolutionCheck(name, True, f"skipped: {why}", {}, mode, why)
+
+
+def _moded(check: ResolutionCheck, cfg: Any) -> ResolutionCheck:
+    """Attach the configured mode and reason (an advisory check never blocks)."""
+    reason = cfg.reason
+    if cfg.mode == "advisory" and reason is None:
+        reason = f"promote.resolution.{check.name}.mode is advisory"
+    return ResolutionCheck(check.name, check.passed, check.detail, check.evidence, cfg.mode, reason)
+
+
+# -- check 1: training data ---------------------------------------------------------------------
+
+
+def column_effect(column: Mapping[str, Any]) -> float | None:
+    """A drift.json column's effect size: the largest ``statistic / threshold`` over its deciding
+    tests (>= 1 passes the drift stage's effect threshold); None when no deciding test has one."""
+    tests = column.get("tests") or {}
+    ratios = []
+    for name in column.get("decide_on") or tests:
+        t = tests.get(name) or {}
+        stat, thr = t.get("statistic"), t.get("threshold")
+        if isinstance(stat, (int, float)) and isinstance(thr, (int, float)) and thr > 0 and math.isfinite(stat):
+            ratios.append(float(stat) / float(thr))
+    return max(ratios) if ratios else None
+
+
+def check_training_data(
+    champion_vs_holdout: Mapping[str, Any] | None,
+    challenger_vs_holdout: Mapping[str, Any] | None,
+    drifted_columns: Sequence[str],
+    min_relative_improvement: float = 0.10,
+) -> ResolutionCheck:
+    """Check 1 over two drift.json-format results against the holdout.
+
+    A drifted column is resolved when the challenger's training data does not drift from the
+    holdout, or its effect size is at most ``1 - min_relative_improvement`` times the champion's
+    training data's. A column absent from the challenger's result fails (missing evidence fails).
     """
     drifted = tuple(dict.fromkeys(str(c) for c in drifted_columns))
     if not drifted:
-        return ResolutionCheck(CHECK_TRAINING_DATA, True, "no drift to resolve: no column drifted this cycle",
-                               {"drifted_columns": []})
-    if train_vs_current is None:
         return ResolutionCheck(
-            CHECK_TRAINING_DATA, False,
-            f"no training-vs-current drift result was supplied for the drifted column(s) {list(drifted)}",
-            {"drifted_columns": list(drifted)},
+            CHECK_TRAINING_DATA, True, "no drift to resolve: no column drifted this cycle", {"drifted_columns": []}
         )
-    columns = train_vs_current.get("columns") or {}
-    missing = [c for c in drifted if c not in columns or "drifted" not in (columns[c] or {})]
-    still = [c for c in drifted if c not in missing and bool(columns[c]["drifted"])]
-    evidence = {"drifted_columns": list(drifted), "still_drifted": still, "missing": missing}
-    if missing or still:
+    chall = (challenger_vs_holdout or {}).get("columns") or {}
+    champ = (champion_vs_holdout or {}).get("columns") or {}
+    per_column: dict[str, Any] = {}
+    unresolved, missing = [], []
+    for c in drifted:
+        if c not in chall or "drifted" not in (chall[c] or {}):
+            missing.append(c)
+            continue
+        e_chall, e_champ = column_effect(chall[c]), column_effect(champ.get(c) or {})
+        still = bool(chall[c]["drifted"])
+        closer = (
+            e_chall is not None
+            and e_champ is not None
+            and e_chall <= (1.0 - min_relative_improvement) * e_champ + EPS
+            and e_chall < e_champ
+        )
+        per_column[c] = {
+            "challenger_effect": e_chall,
+            "champion_effect": e_champ,
+            "challenger_drifts": still,
+            "resolved": (not still) or closer,
+        }
+        if still and not closer:
+            unresolved.append(c)
+    evidence = {
+        "drifted_columns": list(drifted),
+        "columns": per_column,
+        "unresolved": unresolved,
+        "missing": missing,
+        "min_relative_improvement": min_relative_improvement,
+        "rule": "challenger effect <= (1 - min_relative_improvement) x champion effect, or no drift vs the holdout",
+    }
+
+    def fmt(c: str) -> str:
+        v = per_column[c]
+        return (
+            f"{c} {v['challenger_effect']:.2f} vs {v['champion_effect']:.2f}"
+            if v["challenger_effect"] is not None and v["champion_effect"] is not None
+            else c
+        )
+
+    if unresolved or missing:
         parts = []
-        if still:
-            parts.append(f"training data still differs from the current window on {still}")
+        if unresolved:
+            parts.append(
+                "the challenger's training data is not closer to the holdout than the champion's on "
+                + ", ".join(fmt(c) for c in unresolved)
+                + " (effect / threshold)"
+            )
         if missing:
-            parts.append(f"no training-vs-current result for {missing}")
+            parts.append(f"no training-vs-holdout result for {missing}")
         return ResolutionCheck(CHECK_TRAINING_DATA, False, "; ".join(parts), evidence)
     return ResolutionCheck(
-        CHECK_TRAINING_DATA, True,
-        f"training data matches the current window on every drifted column {list(drifted)}", evidence,
+        CHECK_TRAINING_DATA,
+        True,
+        "the challenger's training data is closer to the holdout than the champion's (or does not drift from "
+        "it) on every drifted column: " + ", ".join(fmt(c) for c in drifted),
+        evidence,
     )
 
 
+def training_vs_holdout(inputs: ResolutionInputs) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """drift.json-format results of the champion's and the challenger's training data against the
+    holdout, on the drifted columns, with the drift stage's univariate tests and thresholds."""
+    drifted = list(inputs.drifted_columns)
+    if not drifted:
+        return None, None
+    from dataclasses import replace
+
+    from driftloop.drift import evaluate_drift, summarize_reference
+
+    # The domain classifier answers "is anything at all different", not "which is closer".
+    cfg = replace(inputs.drift_config, multivariate=replace(inputs.drift_config.multivariate, enabled=False))
+    kinds = {c: inputs.column_kinds[c] for c in drifted}
+    holdout = inputs.holdout[drifted]
+
+    def against_holdout(frame: pd.DataFrame | None) -> dict[str, Any] | None:
+        if frame is None or frame.empty:
+            return None
+        return evaluate_drift(summarize_reference(frame[drifted], kinds, cfg), holdout, cfg, columns=drifted).to_dict()
+
+    return against_holdout(inputs.champion_training), against_holdout(inputs.challenger_training)
+
+
+# -- check 2: outputs against labels ------------------------------------------------------------
+
+
 def _as_labels(values: Any, what: str) -> np.ndarray:
-    arr = np.asarray(list(values) if not hasattr(values, "__array__") else values, dtype=object).ravel()
     import pandas as pd
 
+    arr = np.asarray(values, dtype=object).ravel()
     if pd.isna(arr).any():
         raise DataError(f"{what} contains {int(pd.isna(arr).sum())} missing value(s); every holdout row needs one.")
     # Compare as strings so that 1 and "1" from different sources count as one class.
     return arr.astype(str)
 
 
-def check_output_matches_labels(
-    holdout_labels: Any, challenger_predictions: Any, classes: Sequence[Any], cfg: ResolutionConfig
+def _class_shares(labels: np.ndarray, preds: np.ndarray, union: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    index = {c: i for i, c in enumerate(union)}
+    obs = np.bincount(np.fromiter((index[v] for v in labels), int, labels.size), minlength=len(union))
+    pred = np.bincount(np.fromiter((index[v] for v in preds), int, preds.size), minlength=len(union))
+    return obs, pred
+
+
+def _tvd_and_p(obs: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+    from scipy.stats import chi2_contingency
+
+    n = obs.sum()
+    tvd = 0.5 * float(np.abs(obs / n - pred / n).sum())
+    keep = (obs + pred) > 0  # classes seen in neither row carry no information and break the test
+    if keep.sum() < 2:
+        return tvd, 0.0, 1.0  # a single class on both sides: the distributions are identical
+    res = chi2_contingency(np.vstack([pred[keep], obs[keep]]))
+    return tvd, float(res.statistic), float(res.pvalue)
+
+
+def check_output_labels_classification(
+    labels: Any, challenger_predictions: Any, champion_predictions: Any, cfg: OutputLabelsCheck
 ) -> ResolutionCheck:
-    """Check 2: predicted-class distribution vs observed label distribution on the holdout.
+    """Check 2 (classification): predicted class shares against the observed ones on the holdout.
+
+    Differs when TVD > ``max_tvd`` *and* the chi-squared test (2 x K, the two rows come from
+    the same holdout rows, so it is conservative; the effect size carries the decision) has
+    p < ``alpha``. Passes when it does not differ, or when its TVD is smaller than the
+    champion's.
 
     Raises
     ------
     DataError
-        When the holdout is empty, the two arrays differ in length, or hold missing values.
+        Empty or mismatched arrays, or missing values.
     """
-    from scipy.stats import chi2_contingency
-
-    labels = _as_labels(holdout_labels, "holdout_labels")
-    preds = _as_labels(challenger_predictions, "challenger_predictions")
-    if labels.size == 0:
-        raise DataError("holdout_labels is empty: the output-vs-labels check needs a labelled holdout.")
-    if labels.size != preds.size:
+    y = _as_labels(labels, "holdout labels")
+    ch = _as_labels(challenger_predictions, "challenger predictions")
+    if y.size == 0:
+        raise DataError("the holdout has no labels: the output-vs-labels check needs a labelled holdout.")
+    if ch.size != y.size:
         raise DataError(
-            f"challenger_predictions has {preds.size} rows but holdout_labels has {labels.size}; "
+            f"challenger predictions have {ch.size} rows but the holdout labels {y.size}; "
             "they must be predictions for the same holdout rows."
         )
-    union = list(dict.fromkeys([str(c) for c in classes] + sorted(set(labels) | set(preds))))
-    index = {c: i for i, c in enumerate(union)}
-    obs = np.bincount(np.vectorize(index.__getitem__, otypes=[int])(labels), minlength=len(union))
-    pred = np.bincount(np.vectorize(index.__getitem__, otypes=[int])(preds), minlength=len(union))
-    n = labels.size
-    tvd = 0.5 * float(np.abs(obs / n - pred / n).sum())
-    keep = (obs + pred) > 0  # classes seen in neither row carry no information and break the test
-    if keep.sum() < 2:
-        stat, p_value = 0.0, 1.0  # a single class on both sides: the distributions are identical
-    else:
-        res = chi2_contingency(np.vstack([pred[keep], obs[keep]]))
-        stat, p_value = float(res.statistic), float(res.pvalue)
-    mismatch = tvd > cfg.label_max_tvd + EPS and p_value < cfg.label_alpha
-    evidence = {
-        "classes": union,
-        "observed": {c: int(v) for c, v in zip(union, obs)},
-        "predicted": {c: int(v) for c, v in zip(union, pred)},
-        "tvd": tvd, "max_tvd": cfg.label_max_tvd,
-        "chi2": stat, "p_value": p_value, "alpha": cfg.label_alpha, "n": int(n),
+    cp = None if champion_predictions is None else _as_labels(champion_predictions, "champion predictions")
+    union = sorted(set(y) | set(ch) | (set(cp) if cp is not None else set()))
+    obs, pred = _class_shares(y, ch, union)
+    tvd, stat, p = _tvd_and_p(obs, pred)
+    differs = tvd > cfg.max_tvd + EPS and p < cfg.alpha
+    evidence: dict[str, Any] = {
+        "observed": {c: int(v) for c, v in zip(union, obs, strict=True)},
+        "challenger": {c: int(v) for c, v in zip(union, pred, strict=True)},
+        "tvd": tvd,
+        "chi2": stat,
+        "p_value": p,
+        "max_tvd": cfg.max_tvd,
+        "alpha": cfg.alpha,
+        "n": int(y.size),
     }
-    verdict = "differs from" if mismatch else "matches"
-    detail = (
-        f"predicted-class distribution {verdict} the observed labels on {n} holdout rows "
-        f"(TVD {tvd:.3f} vs max {cfg.label_max_tvd}; chi-squared p {p_value:.3g} vs alpha {cfg.label_alpha})"
+    champ_tvd = None
+    if cp is not None and cp.size == y.size:
+        _, champ_pred = _class_shares(y, cp, union)
+        champ_tvd = _tvd_and_p(obs, champ_pred)[0]
+        evidence["champion"] = {c: int(v) for c, v in zip(union, champ_pred, strict=True)}
+        evidence["champion_tvd"] = champ_tvd
+    better = champ_tvd is not None and tvd < champ_tvd - EPS
+    passed = (not differs) or better
+    how = (
+        f"predicted class shares {'differ from' if differs else 'match'} the observed labels on {y.size} "
+        f"holdout rows (TVD {tvd:.3f} vs max {cfg.max_tvd}; chi-squared p {p:.3g} vs alpha {cfg.alpha})"
     )
-    return ResolutionCheck(CHECK_OUTPUT_LABELS, not mismatch, detail, evidence)
+    if differs:
+        how += (
+            f", but closer than the champion's (TVD {champ_tvd:.3f})"
+            if better
+            else ""
+            if champ_tvd is None
+            else f", and no closer than the champion's (TVD {champ_tvd:.3f})"
+        )
+    return ResolutionCheck(CHECK_OUTPUT_LABELS, passed, how, evidence)
 
 
-def check_holdout_vs_validation(
-    validation_metric: float | None, holdout_metric: float | None, cfg: ResolutionConfig,
-    greater_is_better: bool = True,
+def _regression_fit(y: np.ndarray, pred: np.ndarray, spread: float) -> tuple[float, float]:
+    """(|mean residual| / spread, W1(predictions, labels) / spread)."""
+    bias = abs(float(np.mean(y - pred))) / spread
+    # Equal sizes: the 1-Wasserstein distance is the mean gap between the sorted samples.
+    w1 = float(np.mean(np.abs(np.sort(pred) - np.sort(y)))) / spread
+    return bias, w1
+
+
+def _floats(values: Any, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numbers for a regression task: {exc}") from exc
+    if not np.isfinite(arr).all():
+        raise DataError(f"{what} holds {int((~np.isfinite(arr)).sum())} missing or infinite value(s).")
+    return arr
+
+
+def check_output_labels_regression(
+    labels: Any, challenger_predictions: Any, champion_predictions: Any, cfg: OutputLabelsCheck
 ) -> ResolutionCheck:
-    """Check 3: holdout metric within ``cfg.validation_tolerance`` of the validation metric (inclusive)."""
-    tol = cfg.validation_tolerance
-    evidence = {"validation": validation_metric, "holdout": holdout_metric, "tolerance": tol,
-                "mode": cfg.validation_mode}
-    bad = [n for n, v in (("validation", validation_metric), ("holdout", holdout_metric))
-           if v is None or not isinstance(v, (int, float)) or math.isnan(float(v))]
-    if bad:
-        return ResolutionCheck(CHECK_VALIDATION_GAP, False, f"{' and '.join(bad)} metric missing or NaN", evidence)
-    v, h = float(validation_metric), float(holdout_metric)  # type: ignore[arg-type]
-    if cfg.validation_mode == "abs":
-        gap = abs(v - h)
-        ok = gap <= tol + EPS
-        how = f"|validation {v:.4f} - holdout {h:.4f}| = {gap:.4f}"
-    else:
-        gap = (v - h) if greater_is_better else (h - v)  # positive = holdout worse
-        ok = gap <= tol + EPS
-        how = f"holdout {h:.4f} is {gap:.4f} worse than validation {v:.4f}"
-    evidence["gap"] = gap
-    return ResolutionCheck(CHECK_VALIDATION_GAP, ok, f"{how} {'<=' if ok else '>'} tolerance {tol}", evidence)
+    """Check 2 (regression): mean residual and prediction-vs-label distribution, over sd(label).
+
+    Passes when both are within ``max_bias`` / ``max_distance``, or neither is larger than the
+    champion's. A well-fitted regressor's predictions are narrower than its labels (they
+    shrink towards the mean by its R²), so the distance is never 0: the tolerance allows
+    for that, and the comparison with the champion judges weak-but-honest models fairly.
+    """
+    y = _floats(labels, "holdout labels")
+    ch = _floats(challenger_predictions, "challenger predictions")
+    if y.size < 2 or ch.size != y.size:
+        raise DataError(
+            f"the regression output check needs >= 2 holdout rows and one prediction per row; got "
+            f"{y.size} label(s) and {ch.size} prediction(s)."
+        )
+    spread = float(np.std(y, ddof=1))
+    if not spread > 0:
+        raise DataError("the holdout labels are constant: their spread cannot scale the output check.")
+    bias, w1 = _regression_fit(y, ch, spread)
+    evidence: dict[str, Any] = {
+        "label_sd": spread,
+        "bias_over_sd": bias,
+        "distance_over_sd": w1,
+        "max_bias": cfg.max_bias,
+        "max_distance": cfg.max_distance,
+        "n": int(y.size),
+    }
+    within = bias <= cfg.max_bias + EPS and w1 <= cfg.max_distance + EPS
+    better = False
+    if champion_predictions is not None:
+        cp = _floats(champion_predictions, "champion predictions")
+        if cp.size == y.size:
+            c_bias, c_w1 = _regression_fit(y, cp, spread)
+            evidence.update(champion_bias_over_sd=c_bias, champion_distance_over_sd=c_w1)
+            better = bias <= c_bias + EPS and w1 <= c_w1 + EPS
+    how = (
+        f"mean residual {bias:.3f} sd and prediction-vs-label distance {w1:.3f} sd on {y.size} holdout rows "
+        f"(max {cfg.max_bias} and {cfg.max_distance})"
+    )
+    if not within:
+        c = evidence
+        how += (
+            f"; beyond the tolerance, {'but no worse' if better else 'and not better'} than the champion's "
+            f"{c['champion_bias_over_sd']:.3f} and {c['champion_distance_over_sd']:.3f}"
+            if "champion_bias_over_sd" in c
+            else "; beyond the tolerance"
+        )
+    return ResolutionCheck(CHECK_OUTPUT_LABELS, within or better, how, evidence)
+
+
+# -- check 3: holdout against validation ----------------------------------------------------------
+
+
+def _finite(v: Any) -> TypeGuard[float]:
+    """A real number (not a bool) that is finite; narrows ``v`` to float for the type checker."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _relative_drop(validation: float, holdout: float, greater_is_better: bool) -> tuple[float, float]:
+    drop = (validation - holdout) if greater_is_better else (holdout - validation)
+    rel = drop / abs(validation) if validation != 0 else (math.inf if drop > 0 else 0.0)
+    return drop, rel
+
+
+def check_validation_gap(
+    metric: str | None,
+    validation_metric: float | None,
+    holdout_entry: Mapping[str, Any],
+    n_holdout: int | None,
+    n_validation: int,
+    greater_is_better: bool,
+    cfg: ValidationGapCheck,
+    champion_validation: float | None = None,
+) -> ResolutionCheck:
+    """Check 3: is the holdout metric significantly *and* materially below the validation metric?
+
+    The drop ``d`` (validation minus holdout, in the better direction) has standard error
+    ``se = se_h * sqrt(1 + n_holdout / n_validation)``, where ``se_h`` is the holdout metric's
+    paired-bootstrap standard error from compare and the validation split's is scaled from it by
+    its size (same metric, same kind of rows). Fails when ``P(Z > d / se) < alpha`` and
+    ``d / |validation| > max_relative_drop``, unless that relative drop is at most
+    ``1 - min_relative_improvement`` times the champion's (its validation value, ``champion_validation``,
+    against its value on this holdout); a holdout better than validation never fails.
+    """
+    holdout = holdout_entry.get("challenger") if holdout_entry else None
+    se_h = holdout_entry.get("challenger_se") if holdout_entry else None
+    evidence: dict[str, Any] = {
+        "metric": metric,
+        "validation": validation_metric,
+        "holdout": holdout,
+        "alpha": cfg.alpha,
+        "max_relative_drop": cfg.max_relative_drop,
+    }
+    bad = [n for n, v in (("validation", validation_metric), ("holdout", holdout)) if not _finite(v)]
+    if metric is None or bad:
+        what = "no primary metric (no min_gain rule)" if metric is None else f"{' and '.join(bad)} {metric} missing"
+        return ResolutionCheck(CHECK_VALIDATION_GAP, False, f"{what}; missing evidence fails", evidence)
+    v, h = float(validation_metric), float(holdout)  # type: ignore[arg-type]
+    drop, rel = _relative_drop(v, h, greater_is_better)
+    p = None
+    if isinstance(se_h, (int, float)) and se_h > 0 and n_holdout and n_validation > 0:
+        se = float(se_h) * math.sqrt(1.0 + n_holdout / n_validation)
+        p = 0.5 * math.erfc((drop / se) / math.sqrt(2.0))
+        evidence.update(se=se, p_value=p)
+    evidence.update(drop=drop, relative_drop=rel)
+    significant = p is None or p < cfg.alpha  # without a standard error the size alone decides
+    material = rel > cfg.max_relative_drop + EPS
+    fails = drop > 0 and significant and material
+    test = (
+        f"one-sided p {p:.3g} {'<' if p < cfg.alpha else '>='} alpha {cfg.alpha}"
+        if p is not None
+        else "no standard error recorded: judged on size alone"
+    )
+    detail = (
+        f"{metric}: holdout {h:.4f} vs validation {v:.4f}, drop {drop:+.4f} ({rel:+.1%} of validation "
+        f"{'>' if material else '<='} {cfg.max_relative_drop:.0%}; {test})"
+    )
+    champ_holdout = holdout_entry.get("champion") if holdout_entry else None
+    if _finite(champion_validation) and _finite(champ_holdout):
+        _, champ_rel = _relative_drop(float(champion_validation), float(champ_holdout), greater_is_better)
+        evidence.update(
+            champion_validation=champion_validation,
+            champion_holdout=champ_holdout,
+            champion_relative_drop=champ_rel,
+            min_relative_improvement=cfg.min_relative_improvement,
+        )
+        if fails:
+            keeps_up = champ_rel > 0 and rel <= (1.0 - cfg.min_relative_improvement) * champ_rel + EPS
+            detail += (
+                f"; {'but' if keeps_up else 'and'} the champion dropped {champ_rel:+.1%} from its own "
+                f"validation {float(champion_validation):.4f} to {float(champ_holdout):.4f} on this holdout"
+                + (" (the challenger keeps up better)" if keeps_up else "")
+            )
+            fails = not keeps_up
+    return ResolutionCheck(CHECK_VALIDATION_GAP, not fails, detail, evidence)
+
+
+# -- all three ------------------------------------------------------------------------------------
 
 
 def assess_drift_resolution(
-    train_vs_current: Mapping[str, Any] | None,
-    drifted_columns: Sequence[str],
-    holdout_labels: Any,
-    challenger_predictions: Any,
-    classes: Sequence[Any],
-    validation_metric: float | None,
-    holdout_metric: float | None,
-    cfg: ResolutionConfig | PromoteConfig,
-    *,
-    greater_is_better: bool | None = None,
+    inputs: ResolutionInputs, comparison: Mapping[str, Any], cfg: PromoteConfig | ResolutionConfig
 ) -> DriftResolution:
-    """Run the three drift-resolution checks.
+    """Run the three drift-resolution checks, each in its configured mode.
 
     Parameters
     ----------
-    train_vs_current : mapping or None
-        drift.json-format result of the challenger's training data vs the current
-        window (only the drifted columns are read). ``None`` is fine when nothing drifted.
-    drifted_columns : sequence of str
-        Columns the drift stage flagged this cycle (empty: no drift).
-    holdout_labels, challenger_predictions : array-like
-        Observed labels and the challenger's predicted classes on the same holdout rows.
-    classes : sequence
-        Expected classes (``Schema.classes``); unioned with the observed ones.
-    validation_metric, holdout_metric : float
-        The challenger's primary metric on its validation split and on the holdout.
-    cfg : ResolutionConfig or PromoteConfig
-        Thresholds (``PromoteConfig.resolution`` when a whole config is given).
-    greater_is_better : bool, optional
-        For ``drop`` mode; defaults to ``cfg.primary.greater_is_better`` or True.
+    inputs : ResolutionInputs
+    comparison : mapping
+        The compare.json dict (the primary metric's holdout value and standard error, ``n_holdout``).
+    cfg : PromoteConfig or ResolutionConfig
+        A bare ResolutionConfig has no rules, hence no primary metric: check 3 then fails as
+        missing evidence unless it is off.
 
     Returns
     -------
@@ -252,25 +554,49 @@ def assess_drift_resolution(
     ------
     DataError
         Empty or mismatched holdout arrays (check 2).
-
-    Examples
-    --------
-    >>> r = assess_drift_resolution(None, [], ["a", "b"], ["a", "b"], ["a", "b"], 0.8, 0.79, ResolutionConfig())
-    >>> r.passed
-    True
     """
-    if isinstance(cfg, PromoteConfig):
-        gib = cfg.primary.greater_is_better if greater_is_better is None else greater_is_better
-        gib = True if gib is None else gib
-        rcfg = cfg.resolution
+    from driftloop.promote.gates import metric_direction
+
+    rcfg = cfg.resolution if isinstance(cfg, PromoteConfig) else cfg
+    primary = cfg.primary_metric if isinstance(cfg, PromoteConfig) else None
+    checks: list[ResolutionCheck] = []
+
+    td: TrainingDataCheck = rcfg.training_data
+    if td.mode == "off":
+        checks.append(_off(CHECK_TRAINING_DATA, td.mode, td.reason))
     else:
-        gib = True if greater_is_better is None else greater_is_better
-        rcfg = cfg
-    return DriftResolution(
-        checks=(
-            check_training_data(train_vs_current, drifted_columns),
-            check_output_matches_labels(holdout_labels, challenger_predictions, classes, rcfg),
-            check_holdout_vs_validation(validation_metric, holdout_metric, rcfg, gib),
-        ),
-        drifted_columns=tuple(str(c) for c in drifted_columns),
-    )
+        champ, chall = training_vs_holdout(inputs)
+        checks.append(
+            _moded(check_training_data(champ, chall, inputs.drifted_columns, td.min_relative_improvement), td)
+        )
+
+    ol = rcfg.output_labels
+    if ol.mode == "off":
+        checks.append(_off(CHECK_OUTPUT_LABELS, ol.mode, ol.reason))
+    else:
+        check = check_output_labels_regression if inputs.task == "regression" else check_output_labels_classification
+        checks.append(_moded(check(inputs.labels, inputs.challenger_predictions, inputs.champion_predictions, ol), ol))
+
+    vg = rcfg.validation_gap
+    if vg.mode == "off":
+        checks.append(_off(CHECK_VALIDATION_GAP, vg.mode, vg.reason))
+    else:
+        entry = ((comparison.get("metrics") or {}).get(primary) or {}) if primary else {}
+        rule = next((r for r in cfg.rules if r.metric == primary), None) if isinstance(cfg, PromoteConfig) else None
+        gib = metric_direction(comparison, primary, rule.greater_is_better if rule else None) if primary else True
+        checks.append(
+            _moded(
+                check_validation_gap(
+                    primary,
+                    inputs.validation_metric,
+                    entry,
+                    comparison.get("n_holdout"),
+                    inputs.n_validation,
+                    gib,
+                    vg,
+                    inputs.champion_validation_metric,
+                ),
+                vg,
+            )
+        )
+    return DriftResolution(checks=tuple(checks), drifted_columns=tuple(str(c) for c in inputs.drifted_columns))

@@ -1,15 +1,32 @@
-"""Stage shells: compose the config, call one ``run_<stage>(cfg)`` function, map errors to exit codes.
+"""Stage shells: compose the config, build the stage context once, call ``run_<stage>(ctx, cfg)``.
 
-Entry points in ``pipelines/`` are one line each; tests call ``run_<stage>`` directly.
+Entry points in ``pipelines/`` are one line each and errors become exit codes only here;
+tests call :func:`run_configured` (or ``run_<stage>`` with a context) directly.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 STAGES = ("snapshot", "drift", "retrain", "compare", "promote")
+
+
+def run_configured(name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Build the context of stage ``name`` from the composed ``cfg`` and run the stage.
+
+    Returns
+    -------
+    dict
+        What the stage wrote (the manifest, drift.json, train.json, compare.json or decision.json).
+    """
+    from driftloop.context import build_context
+
+    ctx = build_context(name, cfg)
+    module = importlib.import_module(f"driftloop.stages.{name}")
+    return getattr(module, f"run_{name}")(ctx, cfg)
 
 
 def run_stage(name: str, argv: Sequence[str] = ()) -> int:
@@ -26,9 +43,7 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
         print(f"driftloop: unknown stage {name!r}; expected one of {', '.join(STAGES)}.", file=sys.stderr)
         return 2
     try:
-        cfg = load_stage_config(argv)
-        module = importlib.import_module(f"driftloop.stages.{name}")
-        getattr(module, f"run_{name}")(cfg)
+        run_configured(name, load_stage_config(argv))
     except DriftloopError as exc:
         print(f"driftloop {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code

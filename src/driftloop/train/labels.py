@@ -8,20 +8,12 @@ import numpy as np
 import pandas as pd
 
 from driftloop.errors import DataError
-from driftloop.schema import Schema
+from driftloop.schema import Schema, labelled_mask
 
-__all__ = ["apply_reviewed_labels", "read_reviewed_labels", "labelled_mask"]
+# labelled_mask lives in driftloop.schema (compare uses it too; compare must not import train).
+__all__ = ["apply_reviewed_labels", "labelled_mask", "read_reviewed_labels"]
 
 REVIEW_COLUMNS = ("id", "label")
-
-
-def labelled_mask(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """Boolean mask of rows that carry a label (not null, not an empty string)."""
-    label = frame[schema.label]
-    mask = label.notna().to_numpy(dtype=bool, copy=True)
-    if label.dtype == object or pd.api.types.is_string_dtype(label):
-        mask &= label.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
-    return mask
 
 
 def read_reviewed_labels(folder: Path, schema: Schema) -> pd.Series:
@@ -46,31 +38,41 @@ def read_reviewed_labels(folder: Path, schema: Schema) -> pd.Series:
         table.columns = [c.strip() for c in table.columns]
         for column in REVIEW_COLUMNS:
             if column not in table.columns:
-                raise DataError(f"reviewed labels file {path}: missing column {column!r}; expected a header "
-                                f"'id,label'. Got columns {list(table.columns)}.")
+                raise DataError(
+                    f"reviewed labels file {path}: missing column {column!r}; expected a header "
+                    f"'id,label'. Got columns {list(table.columns)}."
+                )
         ids = table["id"].str.strip()
         labels = table["label"].str.strip()
         empty = (ids == "") | (labels == "")
         if empty.any():
             bad = int(np.flatnonzero(empty.to_numpy())[0]) + 2  # +2: header line, 1-based lines
-            raise DataError(f"reviewed labels file {path}: column {'id' if ids.iloc[bad - 2] == '' else 'label'!r} "
-                            f"is empty on line {bad} ({int(empty.sum())} empty row(s) in all).")
+            raise DataError(
+                f"reviewed labels file {path}: column {'id' if ids.iloc[bad - 2] == '' else 'label'!r} "
+                f"is empty on line {bad} ({int(empty.sum())} empty row(s) in all)."
+            )
         per_id = labels.groupby(ids).nunique()
         conflicting = per_id[per_id > 1]
         if len(conflicting):
-            raise DataError(f"reviewed labels file {path}: column 'label' gives id(s) "
-                            f"{list(conflicting.index[:5])} more than one label.")
+            raise DataError(
+                f"reviewed labels file {path}: column 'label' gives id(s) "
+                f"{list(conflicting.index[:5])} more than one label."
+            )
         if schema.task == "regression":
             values = pd.to_numeric(labels, errors="coerce")
             if values.isna().any():
-                raise DataError(f"reviewed labels file {path}: column 'label' must be numeric for a regression "
-                                f"task. Got {labels[values.isna()].iloc[0]!r}.")
+                raise DataError(
+                    f"reviewed labels file {path}: column 'label' must be numeric for a regression "
+                    f"task. Got {labels[values.isna()].iloc[0]!r}."
+                )
             labels = values
         elif schema.classes:
             unknown = sorted(set(labels) - set(schema.classes))
             if unknown:
-                raise DataError(f"reviewed labels file {path}: column 'label' has value(s) {unknown[:5]} "
-                                f"outside the schema's classes {list(schema.classes)}.")
+                raise DataError(
+                    f"reviewed labels file {path}: column 'label' has value(s) {unknown[:5]} "
+                    f"outside the schema's classes {list(schema.classes)}."
+                )
         parts.append(pd.Series(labels.to_numpy(), index=ids.to_numpy(), name="label"))
     if not parts:
         return pd.Series([], dtype=object, name="label")
@@ -118,7 +120,7 @@ def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema)
         out.loc[hit, schema.label] = new
     out.attrs["reviewed_labels"] = {
         "files": len(list(Path(folder).glob("*.csv"))),
-        "reviewed_ids": int(len(reviewed)),
+        "reviewed_ids": len(reviewed),
         "applied": int(hit.sum()),
     }
     return out

@@ -6,21 +6,21 @@ MLflow is imported here only, so the rest of ``driftloop.train`` stays fast to i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
 from driftloop.errors import ModelError, RegistryError
 
-__all__ = ["model_pip_requirements", "infer_model_signature", "log_sklearn_model", "log_training_datasets"]
+__all__ = ["infer_model_signature", "log_sklearn_model", "log_training_datasets", "model_pip_requirements"]
 
 #: What a scikit-learn pipeline built by driftloop.train.model needs to load and predict.
 _RUNTIME_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy")
 
 
-def model_pip_requirements(serialization_format: str = "cloudpickle",
-                           extra: Iterable[str] = ()) -> list[str]:
+def model_pip_requirements(serialization_format: str = "cloudpickle", extra: Iterable[str] = ()) -> list[str]:
     """Pin the packages the logged model needs to the versions installed here.
 
     Explicit requirements also skip MLflow's requirement inference (~14 s per model).
@@ -39,9 +39,15 @@ def infer_model_signature(model: Any, input_example: pd.DataFrame) -> Any:
     return infer_signature(input_example, output)
 
 
-def log_sklearn_model(model: Any, name: str, input_example: pd.DataFrame, signature: Any = None,
-                      serialization_format: str = "cloudpickle", registered_model_name: str | None = None,
-                      extra_pip_requirements: Iterable[str] = ()) -> str:
+def log_sklearn_model(
+    model: Any,
+    name: str,
+    input_example: pd.DataFrame,
+    signature: Any = None,
+    serialization_format: str = "cloudpickle",
+    registered_model_name: str | None = None,
+    extra_pip_requirements: Iterable[str] = (),
+) -> str:
     """Log a fitted pipeline as an MLflow sklearn model in the active run.
 
     Parameters
@@ -94,18 +100,21 @@ def log_sklearn_model(model: Any, name: str, input_example: pd.DataFrame, signat
         kwargs["skops_trusted_types"] = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     try:
         info = mlflow.sklearn.log_model(
-            model, name=name, signature=signature, input_example=input_example,
+            model,
+            name=name,
+            signature=signature,
+            input_example=input_example,
             serialization_format=serialization_format,
             pip_requirements=model_pip_requirements(serialization_format, extra_pip_requirements),
-            registered_model_name=registered_model_name, **kwargs,
+            registered_model_name=registered_model_name,
+            **kwargs,
         )
     except MlflowException as exc:
         raise RegistryError(f"MLflow refused to log the model {name!r}: {exc}") from exc
     return info.model_uri
 
 
-def log_training_datasets(window: Any, schema: Any, source: str | None = None,
-                          name_prefix: str = "") -> dict[str, str]:
+def log_training_datasets(window: Any, schema: Any, source: str | None = None, name_prefix: str = "") -> dict[str, str]:
     """Log the window's train, validation and holdout frames as MLflow dataset inputs.
 
     Each is logged with ``mlflow.data.from_pandas`` (its digest is MLflow's content
@@ -127,15 +136,18 @@ def log_training_datasets(window: Any, schema: Any, source: str | None = None,
         Context -> digest, for tags or reports.
     """
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas  # its defining module: mlflow.data sets it at run time
 
     digests: dict[str, str] = {}
-    for context, frame in (("training", window.train), ("validation", window.validation),
-                           ("holdout", window.holdout)):
+    for context, frame in (("training", window.train), ("validation", window.validation), ("holdout", window.holdout)):
         if frame is None or frame.empty:
             continue
-        dataset = mlflow.data.from_pandas(
-            frame, source=source, targets=schema.label,
-            name=f"{name_prefix}{'train' if context == 'training' else context}")
+        dataset = from_pandas(
+            frame,
+            source=source,  # type: ignore[arg-type]  # mlflow annotates str | DatasetSource with a None default
+            targets=schema.label,
+            name=f"{name_prefix}{'train' if context == 'training' else context}",
+        )
         mlflow.log_input(dataset, context=context)
         digests[context] = dataset.digest
     return digests

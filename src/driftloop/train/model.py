@@ -18,32 +18,58 @@ config file cannot make a stage import and call arbitrary code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftloop.errors import ConfigError, DataError, ModelError
 from driftloop.schema import Schema
+from driftloop.validation import Key, check
 
-__all__ = ["ALLOWED_PREFIXES", "FitResult", "build_model", "fit_model", "features_frame"]
+__all__ = ["ALLOWED_PREFIXES", "FitResult", "build_model", "features_frame", "fit_model"]
 
 ALLOWED_PREFIXES: tuple[str, ...] = ("sklearn.", "driftloop.")
-_MODEL_KEYS = ("name", "task", "estimator", "preprocessing", "threads")
-_PRE_KEYS = ("text", "categorical", "numeric", "dense", "seed")
-_TEXT_KEYS = ("max_features", "ngram_range", "min_df", "sublinear_tf", "svd_components", "lowercase")
-_CAT_KEYS = ("min_frequency",)
-_NUM_KEYS = ("impute", "scale")
-
-
-def _reject_unknown(mapping: Mapping[str, Any], known: tuple[str, ...], where: str) -> dict[str, Any]:
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(f"{where} must be a mapping. Got {mapping!r} instead.")
-    unknown = sorted(set(mapping) - set(known))
-    if unknown:
-        raise ConfigError(f"{where} has unknown key(s) {unknown}; expected some of {list(known)}.")
-    return dict(mapping)
+#: Kind, range, default and meaning of every key of the ``model`` group and its preprocessing.
+MODEL: dict[str, Key] = {
+    "name": Key("str", None, nullable=True, doc="the option's name, logged as model.name"),
+    "task": Key(
+        "choice",
+        None,
+        choices=("classification", "regression"),
+        nullable=True,
+        doc="must equal data.schema.task (null: the schema's)",
+    ),
+    "estimator": Key("mapping", None, nullable=True, doc="scikit-learn estimator: _target_ and its parameters"),
+    "preprocessing": Key("mapping", None, nullable=True),
+    "threads": Key("integer", None, low=1, nullable=True, doc="OpenMP threads for fit/predict (null: all cores)"),
+}
+PREPROCESSING: dict[str, Key] = {
+    "text": Key("mapping", None, nullable=True),
+    "categorical": Key("mapping", None, nullable=True),
+    "numeric": Key("mapping", None, nullable=True),
+    "dense": Key("bool", False, doc="a dense matrix, for estimators that refuse sparse input"),
+    "seed": Key("integer", 0, low=0, doc="seed of the SVD"),
+}
+TEXT: dict[str, Key] = {
+    "max_features": Key("integer", 20000, low=1, nullable=True),
+    "ngram_range": Key("int_pair", (1, 1), low=1),
+    "min_df": Key("number", 1, low=0, low_open=True, doc="documents (int) or share of them (float)"),
+    "sublinear_tf": Key("bool", True),
+    "svd_components": Key("integer", None, low=1, nullable=True, doc="reduce TF-IDF to this many (dense models)"),
+    "lowercase": Key("bool", True),
+}
+CATEGORICAL: dict[str, Key] = {
+    "min_frequency": Key(
+        "number", None, low=0, low_open=True, nullable=True, doc="rarer levels pool into one infrequent level"
+    ),
+}
+NUMERIC: dict[str, Key] = {
+    "impute": Key("choice", "median", choices=("median", "mean", "most_frequent")),
+    "scale": Key("bool", True),
+}
 
 
 def _check_targets(node: Any, where: str) -> None:
@@ -51,8 +77,9 @@ def _check_targets(node: Any, where: str) -> None:
     if isinstance(node, Mapping):
         target = node.get("_target_")
         if target is not None and not str(target).startswith(ALLOWED_PREFIXES):
-            raise ConfigError(f"{where}._target_ {target!r} is not allowed; targets must start with one of "
-                              f"{list(ALLOWED_PREFIXES)}.")
+            raise ConfigError(
+                f"{where}._target_ {target!r} is not allowed; targets must start with one of {list(ALLOWED_PREFIXES)}."
+            )
         for key, value in node.items():
             _check_targets(value, f"{where}.{key}")
     elif isinstance(node, (list, tuple)):
@@ -85,42 +112,56 @@ def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    pre = _reject_unknown(pre or {}, _PRE_KEYS, "model.preprocessing")
-    text = _reject_unknown(pre.get("text") or {}, _TEXT_KEYS, "model.preprocessing.text")
-    cat = _reject_unknown(pre.get("categorical") or {}, _CAT_KEYS, "model.preprocessing.categorical")
-    num = _reject_unknown(pre.get("numeric") or {}, _NUM_KEYS, "model.preprocessing.numeric")
-    seed = int(pre.get("seed", 0))
+    pre = check(pre, PREPROCESSING, "model.preprocessing")
+    text = check(pre["text"], TEXT, "model.preprocessing.text")
+    cat = check(pre["categorical"], CATEGORICAL, "model.preprocessing.categorical")
+    num = check(pre["numeric"], NUMERIC, "model.preprocessing.numeric")
+    seed = pre["seed"]
     steps = []
     for col in schema.numeric:
-        parts = [SimpleImputer(strategy=num.get("impute", "median"))]
-        if num.get("scale", True):
+        parts = [SimpleImputer(strategy=num["impute"])]
+        if num["scale"]:
             parts.append(StandardScaler())
         steps.append((f"num_{col}", make_pipeline(*parts), [col]))
     if schema.categorical:
-        steps.append(("cat", make_pipeline(
-            # Missing categories become their own level instead of failing the encoder.
-            SimpleImputer(strategy="constant", fill_value="__missing__"),
-            OneHotEncoder(handle_unknown="infrequent_if_exist" if cat.get("min_frequency") else "ignore",
-                          min_frequency=cat.get("min_frequency"), sparse_output=not pre.get("dense", False)),
-        ), list(schema.categorical)))
+        steps.append(
+            (
+                "cat",
+                make_pipeline(
+                    # Missing categories become their own level instead of failing the encoder.
+                    SimpleImputer(strategy="constant", fill_value="__missing__"),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist" if cat["min_frequency"] else "ignore",
+                        min_frequency=_count_or_share(cat["min_frequency"]),
+                        sparse_output=not pre["dense"],
+                    ),
+                ),
+                list(schema.categorical),
+            )
+        )
     for col in schema.text:
         tfidf = TfidfVectorizer(
-            max_features=text.get("max_features", 20000),
-            ngram_range=tuple(text.get("ngram_range", (1, 1))),
-            min_df=text.get("min_df", 1),
-            sublinear_tf=text.get("sublinear_tf", True),
-            lowercase=text.get("lowercase", True),
+            max_features=text["max_features"],
+            ngram_range=text["ngram_range"],
+            min_df=_count_or_share(text["min_df"]),
+            sublinear_tf=text["sublinear_tf"],
+            lowercase=text["lowercase"],
         )
         # TfidfVectorizer wants a 1-D column of strings; missing text becomes "". Only
         # scikit-learn and numpy objects go into the pipeline, so the logged model loads
         # wherever scikit-learn is installed (no driftloop import needed to serve it).
         parts = [SimpleImputer(strategy="constant", fill_value=""), FunctionTransformer(np.ravel), tfidf]
-        if text.get("svd_components"):
+        if text["svd_components"]:
             # fit_model shrinks n_components to the vocabulary when it is smaller.
             parts.append(TruncatedSVD(n_components=int(text["svd_components"]), random_state=seed))
         steps.append((f"text_{col}", make_pipeline(*parts), [col]))
     # sparse_threshold=0 forces a dense matrix for estimators that refuse sparse input.
-    return ColumnTransformer(steps, sparse_threshold=0.0 if pre.get("dense", False) else 0.3)
+    return ColumnTransformer(steps, sparse_threshold=0.0 if pre["dense"] else 0.3)
+
+
+def _count_or_share(value: float | None) -> float | int | None:
+    """scikit-learn reads an int as a count and a float as a share: a whole number is a count."""
+    return int(value) if value is not None and float(value).is_integer() else value
 
 
 def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
@@ -151,24 +192,24 @@ def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
     from sklearn.base import is_classifier, is_regressor
     from sklearn.pipeline import Pipeline
 
-    cfg = _reject_unknown(model_cfg, _MODEL_KEYS, "model")
-    task = cfg.get("task", schema.task)
+    cfg = check(model_cfg, MODEL, "model")
+    task = cfg["task"] or schema.task
     if task != schema.task:
-        raise ConfigError(f"model.task is {task!r} but data.schema.task is {schema.task!r}; choose a "
-                          f"{schema.task} model (e.g. -S model=" + ("linear" if schema.task == "regression"
-                                                                    else "logreg_tfidf") + ").")
-    estimator = _instantiate_estimator(cfg.get("estimator") or {})
+        raise ConfigError(
+            f"model.task is {task!r} but data.schema.task is {schema.task!r}; choose a "
+            f"{schema.task} model (e.g. -S model="
+            + ("linear" if schema.task == "regression" else "logreg_tfidf")
+            + ")."
+        )
+    estimator = _instantiate_estimator(cfg["estimator"] or {})
     if task == "classification" and not is_classifier(estimator):
-        raise ConfigError(f"model.estimator {type(estimator).__name__} is not a classifier (model.task is "
-                          "classification).")
+        raise ConfigError(
+            f"model.estimator {type(estimator).__name__} is not a classifier (model.task is classification)."
+        )
     if task == "regression" and not is_regressor(estimator):
-        raise ConfigError(f"model.estimator {type(estimator).__name__} is not a regressor (model.task is "
-                          "regression).")
-    pipeline = Pipeline([("preprocess", _preprocessor(cfg.get("preprocessing") or {}, schema)),
-                         ("estimator", estimator)])
-    threads = cfg.get("threads")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"model.threads must be an integer >= 1 or null. Got {threads!r} instead.")
+        raise ConfigError(f"model.estimator {type(estimator).__name__} is not a regressor (model.task is regression).")
+    pipeline = Pipeline([("preprocess", _preprocessor(cfg["preprocessing"], schema)), ("estimator", estimator)])
+    threads = cfg["threads"]
     # Read by fit_model (clone() drops it, so it is taken before cloning). OpenMP estimators
     # (HistGradientBoosting) slow down ~20x when their threads compete with other processes
     # for few cores; small demo fits are fastest single-threaded.
@@ -196,11 +237,14 @@ class FitResult:
 
 
 def features_frame(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
-    """The feature columns of ``df`` in schema order, or a DataError naming what is missing."""
+    """The feature columns of ``df`` in schema order (nullable pandas columns as numpy ones, so
+    ``pd.NA`` imputes like ``NaN``), or a DataError naming what is missing."""
+    from driftloop.batches import plain_missing
+
     missing = [c for c in schema.features if c not in df.columns]
     if missing:
         raise DataError(f"{where}: missing feature column(s) {missing}.")
-    return df.loc[:, list(schema.features)]
+    return plain_missing(df.loc[:, list(schema.features)])
 
 
 def _target(df: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -255,8 +299,10 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
 
     y = _target(window.train, schema)
     if schema.task == "classification" and len(np.unique(y)) < 2:
-        raise DataError(f"the training window holds a single class {np.unique(y).tolist()} in column "
-                        f"{schema.label!r}; a classifier needs at least two.")
+        raise DataError(
+            f"the training window holds a single class {np.unique(y).tolist()} in column "
+            f"{schema.label!r}; a classifier needs at least two."
+        )
     from threadpoolctl import threadpool_limits
 
     threads = getattr(pipeline, "driftloop_threads", None)
@@ -277,9 +323,12 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
             return {}
         X = features_frame(df, schema, where)
         proba = model.predict_proba(X) if classes and hasattr(model, "predict_proba") else None
-        return point_metrics(schema.task, _target(df, schema), model.predict(X), proba,
-                             tuple(classes) or None)
+        return point_metrics(schema.task, _target(df, schema), model.predict(X), proba, tuple(classes) or None)
 
     with threadpool_limits(limits=threads, user_api="openmp"):
-        return FitResult(model=model, validation_metrics=score(window.validation, "validation"),
-                         train_metrics=score(window.train, "train"), classes=classes)
+        return FitResult(
+            model=model,
+            validation_metrics=score(window.validation, "validation"),
+            train_metrics=score(window.train, "train"),
+            classes=classes,
+        )

@@ -17,8 +17,9 @@ early stopping and model choice are judged on data later than what was fitted.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,12 +27,13 @@ import pandas as pd
 from driftloop.errors import ConfigError, DataError
 from driftloop.schema import Schema
 from driftloop.train.labels import apply_reviewed_labels, labelled_mask
+from driftloop.validation import Key, check
 
 __all__ = [
-    "WindowConfig",
     "TrainingWindow",
-    "select_training_window",
+    "WindowConfig",
     "apply_reviewed_labels",
+    "select_training_window",
 ]
 
 Policy = Literal["sliding", "expanding", "weighted"]
@@ -39,20 +41,53 @@ POLICIES: tuple[str, ...] = ("sliding", "expanding", "weighted")
 _DAY = pd.Timedelta(days=1)
 
 
-def _number(mapping: Mapping[str, Any], key: str, kind: type, *, low: float, high: float | None = None,
-            low_inclusive: bool = False) -> Any:
-    """Read an optional number from the ``train`` config, naming the key when it is ill-typed."""
-    value = mapping.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not float(value).is_integer()):
-        raise ConfigError(f"train.{key} must be {'an integer' if kind is int else 'a number'}. Got {value!r} instead.")
-    value = kind(value)
-    below = value < low if low_inclusive else value <= low
-    if below or (high is not None and value >= high):
-        bound = f"{'>=' if low_inclusive else '>'} {low}" + (f" and < {high}" if high is not None else "")
-        raise ConfigError(f"train.{key} must be {bound}. Got {value!r} instead.")
-    return value
+#: Kind, range, default and meaning of every key of the ``train`` group. ``null`` means "not used"
+#: for the size keys; which of them a policy needs is checked by :meth:`WindowConfig.from_dict`.
+TABLE: dict[str, Key] = {
+    "policy": Key("choice", "sliding", choices=POLICIES, doc="how the training window is drawn from the pool"),
+    "window_days": Key(
+        "number", 21.0, low=0, low_open=True, nullable=True, doc="sliding: days before the holdout; weighted: a cap"
+    ),
+    "window_rows": Key("integer", None, low=0, low_open=True, nullable=True, doc="sliding: rows before the holdout"),
+    "half_life_days": Key(
+        "number", None, low=0, low_open=True, nullable=True, doc="weighted: half-life of the recency weights"
+    ),
+    "holdout_days": Key(
+        "number",
+        7.0,
+        low=0,
+        low_open=True,
+        nullable=True,
+        doc="the holdout: the newest N days of labelled current rows",
+    ),
+    "holdout_fraction": Key(
+        "number",
+        None,
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        nullable=True,
+        doc="... or the newest share of them",
+    ),
+    "validation_fraction": Key(
+        "number",
+        0.2,
+        low=0,
+        high=1,
+        high_open=True,
+        nullable=True,
+        doc="share of the training window, newest first, kept for validation",
+    ),
+    "min_train_rows": Key("integer", 50, low=1, nullable=True, doc="fewer training rows: a DataError"),
+    "min_holdout_rows": Key("integer", 30, low=1, nullable=True, doc="fewer holdout rows: a DataError"),
+    "trigger": Key(
+        "choice",
+        "on_drift",
+        choices=("on_drift", "always"),
+        doc="on_drift: with a champion and no drift, skip retraining",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -78,23 +113,22 @@ class WindowConfig:
         With a champion in place and no drift detected, ``on_drift`` skips retraining.
     """
 
-    policy: Policy = "sliding"
-    window_days: float | None = 21.0
-    window_rows: int | None = None
-    half_life_days: float | None = None
-    holdout_days: float | None = 7.0
-    holdout_fraction: float | None = None
-    validation_fraction: float = 0.2
-    min_train_rows: int = 50
-    min_holdout_rows: int = 30
-    trigger: str = "on_drift"
+    policy: Policy = TABLE["policy"].default
+    window_days: float | None = TABLE["window_days"].default
+    window_rows: int | None = TABLE["window_rows"].default
+    half_life_days: float | None = TABLE["half_life_days"].default
+    holdout_days: float | None = TABLE["holdout_days"].default
+    holdout_fraction: float | None = TABLE["holdout_fraction"].default
+    validation_fraction: float = TABLE["validation_fraction"].default
+    min_train_rows: int = TABLE["min_train_rows"].default
+    min_holdout_rows: int = TABLE["min_holdout_rows"].default
+    trigger: str = TABLE["trigger"].default
 
-    KEYS = ("policy", "window_days", "window_rows", "half_life_days", "holdout_days", "holdout_fraction",
-            "validation_fraction", "min_train_rows", "min_holdout_rows", "trigger")
-    TRIGGERS = ("on_drift", "always")
+    KEYS = tuple(TABLE)
+    TRIGGERS = TABLE["trigger"].choices
 
     @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any]) -> "WindowConfig":
+    def from_dict(cls, mapping: Mapping[str, Any]) -> WindowConfig:
         """Build and validate from the ``train`` config mapping.
 
         Raises
@@ -107,52 +141,38 @@ class WindowConfig:
         >>> WindowConfig.from_dict({"policy": "expanding", "window_days": None}).policy
         'expanding'
         """
-        unknown = sorted(set(mapping) - set(cls.KEYS))
-        if unknown:
-            raise ConfigError(f"train has unknown key(s) {unknown}; expected some of {list(cls.KEYS)}.")
-        m = dict(mapping)
-        policy = m.get("policy", "sliding")
-        if policy not in POLICIES:
-            raise ConfigError(f"train.policy must be one of {list(POLICIES)}. Got {policy!r} instead.")
-        defaults = cls()
-        trigger = m.get("trigger", defaults.trigger)
-        if trigger not in cls.TRIGGERS:
-            raise ConfigError(f"train.trigger must be one of {list(cls.TRIGGERS)}. Got {trigger!r} instead.")
-        # An explicit None in the mapping means "not used"; a missing key takes the default
-        # only where it cannot conflict with an explicitly chosen alternative.
-        window_days = _number(m, "window_days", float, low=0) if "window_days" in m else (
-            None if "window_rows" in m or policy != "sliding" else defaults.window_days)
-        window_rows = _number(m, "window_rows", int, low=0)
-        holdout_days = _number(m, "holdout_days", float, low=0) if "holdout_days" in m else (
-            None if m.get("holdout_fraction") is not None else defaults.holdout_days)
-        holdout_fraction = _number(m, "holdout_fraction", float, low=0, high=1)
-        cfg = cls(
-            policy=policy,
-            window_days=window_days,
-            window_rows=window_rows,
-            half_life_days=_number(m, "half_life_days", float, low=0),
-            holdout_days=holdout_days,
-            holdout_fraction=holdout_fraction,
-            validation_fraction=_number(m, "validation_fraction", float, low=0, high=1, low_inclusive=True)
-            if m.get("validation_fraction") is not None else defaults.validation_fraction,
-            min_train_rows=_number(m, "min_train_rows", int, low=1, low_inclusive=True) or defaults.min_train_rows,
-            min_holdout_rows=_number(m, "min_holdout_rows", int, low=1, low_inclusive=True)
-            or defaults.min_holdout_rows,
-            trigger=trigger,
-        )
+        given = check(mapping, TABLE, "train", fill=False)
+        d = check({}, TABLE, "train")
+        policy = given.get("policy", d["policy"])
+        # An explicit None means "not used"; a missing key takes the default only where it
+        # cannot conflict with an explicitly chosen alternative.
+        if "window_days" not in given:
+            given["window_days"] = None if "window_rows" in given or policy != "sliding" else d["window_days"]
+        if "holdout_days" not in given:
+            given["holdout_days"] = None if given.get("holdout_fraction") is not None else d["holdout_days"]
+        for key in ("validation_fraction", "min_train_rows", "min_holdout_rows"):
+            if given.get(key) is None:  # null: the default
+                given[key] = d[key]
+        cfg = cls(**{**d, **given, "policy": policy})
         cfg._check()
         return cfg
 
     def _check(self) -> None:
         if (self.holdout_days is None) == (self.holdout_fraction is None):
-            raise ConfigError("train: set exactly one of holdout_days and holdout_fraction. "
-                              f"Got holdout_days={self.holdout_days!r}, holdout_fraction={self.holdout_fraction!r}.")
+            raise ConfigError(
+                "train: set exactly one of holdout_days and holdout_fraction. "
+                f"Got holdout_days={self.holdout_days!r}, holdout_fraction={self.holdout_fraction!r}."
+            )
         if self.policy == "sliding" and (self.window_days is None) == (self.window_rows is None):
-            raise ConfigError("train.policy 'sliding' needs exactly one of window_days and window_rows. "
-                              f"Got window_days={self.window_days!r}, window_rows={self.window_rows!r}.")
+            raise ConfigError(
+                "train.policy 'sliding' needs exactly one of window_days and window_rows. "
+                f"Got window_days={self.window_days!r}, window_rows={self.window_rows!r}."
+            )
         if self.policy == "expanding" and (self.window_days is not None or self.window_rows is not None):
-            raise ConfigError("train.policy 'expanding' uses every labelled row; remove window_days/window_rows "
-                              "(or choose policy 'sliding').")
+            raise ConfigError(
+                "train.policy 'expanding' uses every labelled row; remove window_days/window_rows "
+                "(or choose policy 'sliding')."
+            )
         if self.policy == "weighted":
             if self.half_life_days is None:
                 raise ConfigError("train.policy 'weighted' needs train.half_life_days (a number > 0).")
@@ -189,8 +209,9 @@ def _prepare(frame: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
     out = frame.copy()
     ts = pd.to_datetime(out[schema.timestamp], errors="coerce")
     if ts.isna().any():
-        raise DataError(f"{where}: column {schema.timestamp!r} has {int(ts.isna().sum())} missing or unparsable "
-                        "timestamp(s).")
+        raise DataError(
+            f"{where}: column {schema.timestamp!r} has {int(ts.isna().sum())} missing or unparsable timestamp(s)."
+        )
     out[schema.timestamp] = ts
     return out
 
@@ -208,8 +229,9 @@ def _range(frame: pd.DataFrame, schema: Schema) -> list[str | None]:
     return [ts.min().isoformat(), ts.max().isoformat()]
 
 
-def select_training_window(reference: pd.DataFrame, current: pd.DataFrame, schema: Schema,
-                           cfg: WindowConfig) -> TrainingWindow:
+def select_training_window(
+    reference: pd.DataFrame, current: pd.DataFrame, schema: Schema, cfg: WindowConfig
+) -> TrainingWindow:
     """Split labelled data into train, validation and holdout by time.
 
     Parameters
@@ -262,24 +284,26 @@ def select_training_window(reference: pd.DataFrame, current: pd.DataFrame, schem
     pool = _time_sorted(pool, schema)
 
     if cfg.policy == "sliding" and cfg.window_rows is not None:
-        window = pool.iloc[max(len(pool) - cfg.window_rows, 0):]
+        window = pool.iloc[max(len(pool) - cfg.window_rows, 0) :]
     elif cfg.window_days is not None:
         window = pool[pool[schema.timestamp] >= start - cfg.window_days * _DAY]
     else:
         window = pool
     window = window.reset_index(drop=True)
 
-    n_val = int(math.ceil(cfg.validation_fraction * len(window))) if cfg.validation_fraction > 0 else 0
-    train, validation = window.iloc[: len(window) - n_val], window.iloc[len(window) - n_val:]
+    n_val = math.ceil(cfg.validation_fraction * len(window)) if cfg.validation_fraction > 0 else 0
+    train, validation = window.iloc[: len(window) - n_val], window.iloc[len(window) - n_val :]
     if len(train) < cfg.min_train_rows:
-        raise DataError(f"the {cfg.policy} training window has {len(train)} labelled row(s) before the holdout "
-                        f"(starting {start.isoformat()}); train.min_train_rows is {cfg.min_train_rows}.")
+        raise DataError(
+            f"the {cfg.policy} training window has {len(train)} labelled row(s) before the holdout "
+            f"(starting {start.isoformat()}); train.min_train_rows is {cfg.min_train_rows}."
+        )
 
     weight = None
     description: dict[str, Any] = {}
     if cfg.policy == "weighted":
         age_days = ((start - train[schema.timestamp]) / _DAY).to_numpy(dtype=float)
-        raw = np.power(0.5, age_days / float(cfg.half_life_days))
+        raw = np.power(0.5, age_days / float(cfg.half_life_days or math.nan))  # set: _check()
         # Mean 1 keeps regularisation strength (C, l2) comparable across policies: it acts
         # on the weighted sum of losses.
         weight = raw / raw.mean()
@@ -287,24 +311,31 @@ def select_training_window(reference: pd.DataFrame, current: pd.DataFrame, schem
         description["half_life_days"] = cfg.half_life_days
 
     parts = {"train": train, "validation": validation, "holdout": holdout}
-    description.update({
-        "policy": cfg.policy,
-        "window_days": cfg.window_days,
-        "window_rows": cfg.window_rows,
-        "holdout_days": cfg.holdout_days,
-        "holdout_fraction": cfg.holdout_fraction,
-        "validation_fraction": cfg.validation_fraction,
-        "holdout_start": start.isoformat(),
-        "n_unlabelled_dropped": n_unlabelled,
-        "n_from_reference": int((window["_source"] == "reference").sum()),
-        "n_from_current": int((window["_source"] == "current").sum()),
-    })
+    description.update(
+        {
+            "policy": cfg.policy,
+            "window_days": cfg.window_days,
+            "window_rows": cfg.window_rows,
+            "holdout_days": cfg.holdout_days,
+            "holdout_fraction": cfg.holdout_fraction,
+            "validation_fraction": cfg.validation_fraction,
+            "holdout_start": start.isoformat(),
+            "n_unlabelled_dropped": n_unlabelled,
+            "n_from_reference": int((window["_source"] == "reference").sum()),
+            "n_from_current": int((window["_source"] == "current").sum()),
+        }
+    )
     for name, part in parts.items():
         description[f"n_{name}"] = len(part)
         description[f"{name}_time_range"] = _range(part, schema)
     clean = {k: v.drop(columns="_source", errors="ignore").reset_index(drop=True) for k, v in parts.items()}
-    return TrainingWindow(train=clean["train"], validation=clean["validation"], holdout=clean["holdout"],
-                          train_weight=weight, description=description)
+    return TrainingWindow(
+        train=clean["train"],
+        validation=clean["validation"],
+        holdout=clean["holdout"],
+        train_weight=weight,
+        description=description,
+    )
 
 
 def _holdout(cur: pd.DataFrame, schema: Schema, cfg: WindowConfig) -> pd.DataFrame:
@@ -314,11 +345,13 @@ def _holdout(cur: pd.DataFrame, schema: Schema, cfg: WindowConfig) -> pd.DataFra
         start = ts.max() - cfg.holdout_days * _DAY
         holdout = cur[ts > start]
     else:
-        k = max(int(math.ceil(cfg.holdout_fraction * len(cur))), 1)
+        k = max(math.ceil((cfg.holdout_fraction or 0.0) * len(cur)), 1)  # set: _check()
         # Rows sharing the boundary timestamp all go to the holdout, so that every
         # training row is strictly older than every holdout row.
         holdout = cur[ts >= ts.iloc[len(cur) - k]]
     if len(holdout) < cfg.min_holdout_rows:
-        raise DataError(f"the holdout (newest labelled rows of current) has {len(holdout)} row(s); "
-                        f"train.min_holdout_rows is {cfg.min_holdout_rows}.")
+        raise DataError(
+            f"the holdout (newest labelled rows of current) has {len(holdout)} row(s); "
+            f"train.min_holdout_rows is {cfg.min_holdout_rows}."
+        )
     return holdout
