@@ -8,7 +8,15 @@ import json
 import pytest
 
 from driftloop import contracts
-from driftloop.contracts import ChampionEntry, CompareResult, DriftResult, Manifest, TrainResult
+from driftloop.contracts import (
+    ChampionEntry,
+    CompareResult,
+    DecisionRecord,
+    DriftResult,
+    Gate,
+    Manifest,
+    TrainResult,
+)
 from driftloop.errors import DataError
 
 MANIFEST = {
@@ -68,6 +76,33 @@ COMPARE = {
     "champion_version": "3",
 }
 COMPARE_SKIPPED = {"format": 1, "challenger_trained": False, "reason": "no challenger", "metrics": {}}
+DECISION = {
+    "format": 1,
+    "promoted": False,
+    "first_cycle": False,
+    "model_name": "m",
+    "version": "4",
+    "previous_version": "3",
+    "gates": [
+        {
+            "name": "min_gain.f1",
+            "passed": False,
+            "detail": "gain -0.01 < 0",
+            "mode": "enforce",
+            "reason": None,
+            "evidence": {"champion": 0.8, "challenger": 0.79},
+        },
+        {
+            "name": "drift_resolved.training_data",
+            "passed": False,
+            "detail": "x still drifts",
+            "mode": "advisory",
+            "reason": "trend: known",
+            "evidence": {},
+        },
+    ],
+    "summary": "Rejected: 1 of 1 enforced gates failed.",
+}
 
 CASES = [
     (Manifest, MANIFEST),
@@ -76,8 +111,9 @@ CASES = [
     (DriftResult, DRIFT),
     (CompareResult, COMPARE),
     (CompareResult, COMPARE_SKIPPED),
+    (DecisionRecord, DECISION),
 ]
-IDS = ["manifest", "train-skipped", "train-fitted", "drift", "compare", "compare-skipped"]
+IDS = ["manifest", "train-skipped", "train-fitted", "drift", "compare", "compare-skipped", "decision"]
 
 
 @pytest.mark.parametrize(("cls", "data"), CASES, ids=IDS)
@@ -114,6 +150,19 @@ def test_readers_use_the_typed_fields():
     )
     compare = CompareResult.from_dict(COMPARE)
     assert (compare.task, compare.n_holdout, compare.metric("accuracy")["delta"]) == ("classification", 3, 0.1)
+
+
+def test_a_decision_reads_its_gates_typed_and_the_registry_record_too():
+    decision = DecisionRecord.from_dict(DECISION)
+    assert decision.failed == (
+        Gate("min_gain.f1", False, "gain -0.01 < 0", evidence={"champion": 0.8, "challenger": 0.79}),
+    )
+    assert decision.gates[1].mode == "advisory" and not decision.gates[1].blocking
+    # The registry's last-decision tag: decision.json's keys without model_name, plus the run.
+    tag = {k: v for k, v in DECISION.items() if k not in ("format", "model_name", "previous_version")}
+    last = DecisionRecord.from_dict({**tag, "run_id": "r1"})
+    assert (last.promoted, last.version, last.model_name, len(last.gates)) == (False, "4", None, 2)
+    assert DecisionRecord.from_dict({"summary": "truncated tag text"}).summary == "truncated tag text"
 
 
 def test_an_older_manifest_reads_its_champion_through_the_reference_lineage():

@@ -457,7 +457,122 @@ class CompareResult:
         return {**self.to_dict(), "metrics": dict(self.metrics)}
 
 
-CONTRACTS: tuple[type, ...] = (Manifest, TrainResult, DriftResult, CompareResult)
+# -- the promotion decision -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One recorded gate or drift-resolution check: its name, verdict, a sentence saying why, its
+    mode, the reason for that mode, and the numbers behind it (an entry of decision.json's ``gates``).
+
+    ``mode`` is ``enforce`` (a failure rejects the challenger), ``advisory`` (reported, never
+    blocks) or ``off`` (recorded as skipped, with the reason).
+    """
+
+    name: str
+    passed: bool
+    detail: str
+    mode: str = "enforce"
+    reason: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        """True when a failure of this gate rejects the challenger."""
+        return self.mode == "enforce"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form ``{"name", "passed", "detail", "mode", "reason", "evidence"}``."""
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "detail": self.detail,
+            "mode": self.mode,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Gate:
+        """Inverse of :meth:`to_dict` (a gate recorded before modes existed is enforced)."""
+        return cls(
+            name=str(data["name"]),
+            passed=bool(data["passed"]),
+            detail=str(data.get("detail", "")),
+            mode=str(data.get("mode") or "enforce"),
+            reason=_opt_str(data.get("reason")),
+            evidence=dict(data.get("evidence") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """``reports/decision.json``: whether promote moved the champion alias, and why.
+
+    Attributes
+    ----------
+    promoted : bool
+        True when the champion alias now points at the challenger.
+    first_cycle : bool
+        No champion: only absolute thresholds applied.
+    model_name : str or None
+        The registered model (None only in a record read from the registry's last-decision tag).
+    version : str or None
+        The challenger's registered version (None: not registered, or no registry step).
+    previous_version : str or None
+        The champion before this promotion; for a rejection, the one that keeps serving.
+    gates : tuple of Gate
+        ``[{name, passed, detail, mode, reason, evidence}]``, every gate evaluated, in order.
+    summary : str
+        One or two sentences: the verdict and the failing gates (or the evidence for promotion).
+    """
+
+    FILE: ClassVar[str] = "reports/decision.json"
+    STAGE: ClassVar[str] = "promote"
+    FORMAT: ClassVar[int] = 1
+
+    promoted: bool = False
+    first_cycle: bool = False
+    model_name: str | None = None
+    version: str | None = None
+    previous_version: str | None = None
+    gates: tuple[Gate, ...] = ()
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.FORMAT,
+            "promoted": self.promoted,
+            "first_cycle": self.first_cycle,
+            "model_name": self.model_name,
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "gates": [g.to_dict() for g in self.gates],
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecisionRecord:
+        """Read decision.json (format 1, or 0: without ``format``). Keys it does not hold are
+        ignored, so the registry's last-decision record (which adds ``run_id``) reads too."""
+        _format_of(data, cls.FILE, cls.FORMAT, cls.STAGE)
+        return cls(
+            promoted=bool(data.get("promoted")),
+            first_cycle=bool(data.get("first_cycle")),
+            model_name=_opt_str(data.get("model_name")),
+            version=_opt_str(data.get("version")),
+            previous_version=_opt_str(data.get("previous_version")),
+            gates=tuple(Gate.from_dict(g) for g in data.get("gates") or ()),
+            summary=str(data.get("summary") or ""),
+        )
+
+    @property
+    def failed(self) -> tuple[Gate, ...]:
+        """The enforced gates that failed (the reasons for a rejection)."""
+        return tuple(g for g in self.gates if not g.passed and g.blocking)
+
+
+CONTRACTS: tuple[type, ...] = (Manifest, TrainResult, DriftResult, CompareResult, DecisionRecord)
 
 
 # -- docs/CONTRACTS.md ----------------------------------------------------------------------------

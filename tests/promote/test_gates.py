@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from driftloop.config import compose
+from driftloop.contracts import DecisionRecord
 from driftloop.errors import ConfigError
 from driftloop.promote.config import MetricRule, PromoteConfig
 from driftloop.promote.gates import Decision, evaluate_gates, rule_gates
@@ -303,6 +304,8 @@ def test_decision_round_trip_and_write(tmp_path):
     out = write_decision(tmp_path / "reports" / "decision.json", d, PromotionOutcome("3", "2", True), "sent")
     on_disk = json.loads((tmp_path / "reports" / "decision.json").read_text())
     assert on_disk == out
+    assert on_disk["format"] == DecisionRecord.FORMAT and next(iter(on_disk)) == "format"
+    assert DecisionRecord.from_dict(on_disk).to_dict() == on_disk
     assert on_disk["version"] == "3" and on_disk["previous_version"] == "2" and on_disk["promoted"] is True
     gate = next(g for g in on_disk["gates"] if g["name"] == "min_gain.f1_macro")
     assert gate["mode"] == "enforce" and gate["evidence"]["champion"] == 0.70

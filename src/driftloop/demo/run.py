@@ -98,12 +98,12 @@ def print_summary(root: Path, title: str) -> None:
     from rich.table import Table
 
     from driftloop import paths
-    from driftloop.contracts import CompareResult, DriftResult
+    from driftloop.contracts import CompareResult, DecisionRecord, DriftResult
 
     console = Console()
     drift = DriftResult.from_dict(json.loads((root / paths.DRIFT_JSON).read_text()))
     compare = CompareResult.from_dict(json.loads((root / paths.COMPARE_JSON).read_text()))
-    decision = json.loads((root / paths.DECISION_JSON).read_text())
+    decision = DecisionRecord.from_dict(json.loads((root / paths.DECISION_JSON).read_text()))
     ds = drift.dataset
     drifted = list(drift.drifted_columns)
     console.print(f"\n[bold]{title}[/bold]: {ds['n_reference']} reference rows vs {ds['n_current']} current rows")
@@ -124,22 +124,20 @@ def print_summary(root: Path, title: str) -> None:
             ci = "-" if m.get("ci_low") is None else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
             table.add_row(name, fmt(m.get("champion")), fmt(m.get("challenger")), fmt(m.get("delta")), ci)
         console.print(table)
-    verdict = "PROMOTED" if decision["promoted"] else "NOT promoted"
-    version = decision.get("version")
+    verdict = "PROMOTED" if decision.promoted else "NOT promoted"
     console.print(
         f"  decision: [bold]{verdict}[/bold]"
-        + (f" -> {decision['model_name']} v{version} is champion" if decision["promoted"] else "")
-        + (" (first cycle: only absolute thresholds apply)" if decision.get("first_cycle") else "")
+        + (f" -> {decision.model_name} v{decision.version} is champion" if decision.promoted else "")
+        + (" (first cycle: only absolute thresholds apply)" if decision.first_cycle else "")
     )
-    console.print(f"  why: {decision.get('summary', '')}")
-    for gate in decision.get("gates", []):
-        mode = gate.get("mode", "enforce")
+    console.print(f"  why: {decision.summary}")
+    for gate in decision.gates:
         mark = (
-            ("[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]")
-            if mode == "enforce"
-            else f"[dim]{mode}[/dim]"
+            ("[green]pass[/green]" if gate.passed else "[red]FAIL[/red]")
+            if gate.mode == "enforce"
+            else f"[dim]{gate.mode}[/dim]"
         )
-        console.print(f"    {mark} {gate['name']}: {gate['detail']}")
+        console.print(f"    {mark} {gate.name}: {gate.detail}")
 
 
 if __name__ == "__main__":

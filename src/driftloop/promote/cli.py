@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from driftloop.contracts import DecisionRecord
 from driftloop.errors import ConfigError, DriftloopError
 from driftloop.promote.config import RENAMED, TOP, PromoteConfig
 from driftloop.registry_config import RegistryConfig
@@ -166,20 +167,23 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
         if last is None:
             out.print("Last decision: none recorded.")
         else:
+            # The registry's record is decision.json's layout plus the run (and, for a cycle that
+            # trained no challenger, ``challenger_trained: false``).
+            record = DecisionRecord.from_dict(last)
             if last.get("challenger_trained") is False:
                 verdict = "no challenger this cycle"
             else:
-                verdict = "promoted" if last.get("promoted") else "rejected"
+                verdict = "promoted" if record.promoted else "rejected"
             out.print(
-                f"Last decision: [bold]{verdict}[/] (version {last.get('version')}, run {last.get('run_id')}). "
-                f"{last.get('summary', '')}",
+                f"Last decision: [bold]{verdict}[/] (version {record.version}, run {last.get('run_id')}). "
+                f"{record.summary}",
                 highlight=False,
             )
             gates = Table(title="gates of the last decision")
             for col in ("gate", "passed", "detail"):
                 gates.add_column(col, overflow="fold")
-            for g in last.get("gates", []):
-                gates.add_row(g["name"], "yes" if g["passed"] else "[red]NO[/]", g["detail"])
+            for g in record.gates:
+                gates.add_row(g.name, "yes" if g.passed else "[red]NO[/]", g.detail)
             out.print(gates)
         if st["last_move"] is not None:
             m = st["last_move"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftloop import paths
-from driftloop.contracts import CompareResult, DriftResult, TrainResult
+from driftloop.contracts import CompareResult, DecisionRecord, DriftResult, TrainResult
 from driftloop.promote.config import PromoteConfig
 from driftloop.promote.gates import Decision
 from driftloop.tags import TAG_GATE_PREFIX, TAG_RUN_DECISION
@@ -206,15 +206,9 @@ def log_decision(result: Mapping[str, Any], decision: Decision, cycle_run_id: st
     the UI); the summary, decision.json and ``promote.promoted`` also on the cycle's run."""
     from driftloop.tracking import annotate_cycle, log_dict, log_metrics, set_tags
 
+    record = DecisionRecord.from_dict(result)
     log_dict(result, "promote/decision.json")
-    log_metrics(
-        {
-            "promote.promoted": bool(result["promoted"]),
-            "promote.gates_failed": sum(
-                1 for g in result.get("gates", []) if not g["passed"] and g.get("mode", "enforce") == "enforce"
-            ),
-        }
-    )
+    log_metrics({"promote.promoted": record.promoted, "promote.gates_failed": len(record.failed)})
     set_tags({TAG_RUN_DECISION: decision.summary[:5000]})
     set_tags(
         {f"{TAG_GATE_PREFIX}{g.name}": f"{g.mode}: {g.reason}"[:5000] for g in decision.gates if g.mode != "enforce"}
@@ -223,5 +217,5 @@ def log_decision(result: Mapping[str, Any], decision: Decision, cycle_run_id: st
         cycle_run_id,
         tags={TAG_RUN_DECISION: decision.summary[:5000]},
         artifacts={"decision.json": result},
-        metrics={"promote.promoted": float(bool(result["promoted"]))},
+        metrics={"promote.promoted": float(record.promoted)},
     )

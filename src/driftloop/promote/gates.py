@@ -27,43 +27,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from driftloop.contracts import Gate
 from driftloop.promote.config import MetricRule, PromoteConfig
 from driftloop.promote.resolution import CHECK_NAMES, EPS, DriftResolution
 
 GATE_FIRST_CYCLE = "first_cycle"
 DRIFT_GATE_PREFIX = "drift_resolved."
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One recorded gate: its name, verdict, a sentence saying why, its mode and its numbers."""
-
-    name: str
-    passed: bool
-    detail: str
-    mode: str = "enforce"
-    reason: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def blocking(self) -> bool:
-        """True when a failure of this gate rejects the challenger."""
-        return self.mode == "enforce"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form ``{"name", "passed", "detail", "mode", "reason", "evidence"}``."""
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "detail": self.detail,
-            "mode": self.mode,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
-        }
 
 
 @dataclass(frozen=True)
@@ -105,17 +78,7 @@ class Decision:
         return cls(
             promoted=bool(d["promoted"]),
             first_cycle=bool(d.get("first_cycle", False)),
-            gates=tuple(
-                Gate(
-                    str(g["name"]),
-                    bool(g["passed"]),
-                    str(g.get("detail", "")),
-                    str(g.get("mode") or "enforce"),
-                    g.get("reason"),
-                    dict(g.get("evidence") or {}),
-                )
-                for g in d.get("gates", [])
-            ),
+            gates=tuple(Gate.from_dict(g) for g in d.get("gates", [])),
             summary=str(d.get("summary", "")),
         )
 

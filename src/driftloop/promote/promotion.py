@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftloop.contracts import DecisionRecord
 from driftloop.errors import ConfigError, LockError, RegistryError
 from driftloop.promote.gates import Decision
 from driftloop.promote.lineage_tags import tag_value
@@ -224,17 +225,17 @@ def _already_serving(
     return PromotionOutcome(str(version), previous, True, m, note)
 
 
-def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_name: str) -> dict[str, Any]:
-    """The ``reports/decision.json`` mapping."""
-    return {
-        "promoted": outcome.promoted if outcome is not None else decision.promoted,
-        "first_cycle": decision.first_cycle,
-        "model_name": model_name,
-        "version": None if outcome is None else outcome.version,
-        "previous_version": None if outcome is None else outcome.previous_version,
-        "gates": [g.to_dict() for g in decision.gates],
-        "summary": outcome.note if outcome is not None and outcome.note else decision.summary,
-    }
+def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_name: str) -> DecisionRecord:
+    """The ``reports/decision.json`` record."""
+    return DecisionRecord(
+        promoted=outcome.promoted if outcome is not None else decision.promoted,
+        first_cycle=decision.first_cycle,
+        model_name=model_name,
+        version=None if outcome is None else outcome.version,
+        previous_version=None if outcome is None else outcome.previous_version,
+        gates=decision.gates,
+        summary=outcome.note if outcome is not None and outcome.note else decision.summary,
+    )
 
 
 def write_decision(
@@ -242,8 +243,8 @@ def write_decision(
 ) -> dict[str, Any]:
     """Write ``reports/decision.json`` atomically and return what was written.
 
-    Keys: ``promoted, first_cycle, model_name, version, previous_version, gates
-    [{name, passed, detail}], summary``. ``outcome`` None (decision without a
+    The layout is :class:`driftloop.contracts.DecisionRecord`'s (``format, promoted, first_cycle,
+    model_name, version, previous_version, gates, summary``). ``outcome`` None (decision without a
     registry step) writes ``version``/``previous_version`` as null.
 
     Examples
@@ -254,7 +255,7 @@ def write_decision(
     >>> write_decision(pathlib.Path(tempfile.mkdtemp()) / "d.json", d, None, "m")["promoted"]
     False
     """
-    record = decision_record(decision, outcome, model_name)
+    record = decision_record(decision, outcome, model_name).to_dict()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a crash never leaves a half-written metrics file for DVC to read.
