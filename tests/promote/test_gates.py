@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from driftloop.config import compose
-from driftloop.contracts import DecisionRecord
+from driftloop.contracts import DecisionRecord, Gate
 from driftloop.errors import ConfigError
 from driftloop.promote.config import MetricRule, PromoteConfig
-from driftloop.promote.gates import Decision, evaluate_gates, rule_gates
+from driftloop.promote.gates import Decision, drift_gates, evaluate_gates, rule_gates
 from driftloop.promote.promotion import PromotionOutcome, write_decision
 from driftloop.promote.resolution import DriftResolution, ResolutionCheck
 
@@ -296,6 +296,14 @@ def test_a_worse_regressor_fails_and_a_better_one_passes_by_the_recorded_directi
     config = cfg({"metric": "rmse", "min_gain": 0.0})
     assert not evaluate_gates(worse, RESOLVED, config, first_cycle=False).promoted
     assert evaluate_gates(better, RESOLVED, config, first_cycle=False).promoted
+
+
+def test_a_drift_resolution_check_is_the_gate_it_becomes():
+    assert ResolutionCheck is Gate
+    check = ResolutionCheck("training_data", False, "x", mode="advisory", reason="r", evidence={"a": 1})
+    gate = drift_gates(DriftResolution((check, *RESOLVED.checks[1:])))[0]
+    assert gate.to_dict() == {**check.to_dict(), "name": "drift_resolved.training_data"}
+    assert list(gate.to_dict()) == ["name", "passed", "detail", "mode", "reason", "evidence"]
 
 
 def test_decision_round_trip_and_write(tmp_path):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -242,9 +242,7 @@ def drift_gates(resolution: DriftResolution | None) -> list[Gate]:
         if check is None:
             gates.append(Gate(f"{DRIFT_GATE_PREFIX}{name}", False, "no drift-resolution evidence was supplied"))
         else:
-            gates.append(
-                Gate(f"{DRIFT_GATE_PREFIX}{name}", check.passed, check.detail, check.mode, check.reason, check.evidence)
-            )
+            gates.append(replace(check, name=f"{DRIFT_GATE_PREFIX}{name}"))  # a check is a gate
     return gates
 
 

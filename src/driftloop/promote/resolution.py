@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
+from driftloop.contracts import Gate
 from driftloop.errors import DataError
 from driftloop.promote.config import (
     OutputLabelsCheck,
@@ -57,27 +58,9 @@ CHECK_VALIDATION_GAP = "validation_gap"
 CHECK_NAMES: tuple[str, ...] = (CHECK_TRAINING_DATA, CHECK_OUTPUT_LABELS, CHECK_VALIDATION_GAP)
 
 
-@dataclass(frozen=True)
-class ResolutionCheck:
-    """One drift-resolution check: its verdict, a sentence, the numbers behind it, and its mode."""
-
-    name: str
-    passed: bool
-    detail: str
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    mode: str = "enforce"
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "name": self.name,
-            "passed": self.passed,
-            "detail": self.detail,
-            "mode": self.mode,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
-        }
+#: One drift-resolution check is recorded exactly as the gate it becomes in decision.json
+#: (``drift_resolved.<name>``): the same type, :class:`driftloop.contracts.Gate`.
+ResolutionCheck = Gate
 
 
 @dataclass(frozen=True)
@@ -150,7 +133,7 @@ class ResolutionInputs:
 
 def _off(name: str, mode: str, reason: str | None) -> ResolutionCheck:
     why = reason or f"promote.resolution.{name}.mode is off"
-    return ResolutionCheck(name, True, f"skipped: {why}", {}, mode, why)
+    return ResolutionCheck(name, True, f"skipped: {why}", mode, why)
 
 
 def _moded(check: ResolutionCheck, cfg: Any) -> ResolutionCheck:
@@ -158,7 +141,7 @@ def _moded(check: ResolutionCheck, cfg: Any) -> ResolutionCheck:
     reason = cfg.reason
     if cfg.mode == "advisory" and reason is None:
         reason = f"promote.resolution.{check.name}.mode is advisory"
-    return ResolutionCheck(check.name, check.passed, check.detail, check.evidence, cfg.mode, reason)
+    return replace(check, mode=cfg.mode, reason=reason)
 
 
 # -- check 1: training data ---------------------------------------------------------------------
@@ -192,7 +175,10 @@ def check_training_data(
     drifted = tuple(dict.fromkeys(str(c) for c in drifted_columns))
     if not drifted:
         return ResolutionCheck(
-            CHECK_TRAINING_DATA, True, "no drift to resolve: no column drifted this cycle", {"drifted_columns": []}
+            CHECK_TRAINING_DATA,
+            True,
+            "no drift to resolve: no column drifted this cycle",
+            evidence={"drifted_columns": []},
         )
     chall = (challenger_vs_holdout or {}).get("columns") or {}
     champ = (champion_vs_holdout or {}).get("columns") or {}
@@ -245,13 +231,13 @@ def check_training_data(
             )
         if missing:
             parts.append(f"no training-vs-holdout result for {missing}")
-        return ResolutionCheck(CHECK_TRAINING_DATA, False, "; ".join(parts), evidence)
+        return ResolutionCheck(CHECK_TRAINING_DATA, False, "; ".join(parts), evidence=evidence)
     return ResolutionCheck(
         CHECK_TRAINING_DATA,
         True,
         "the challenger's training data is closer to the holdout than the champion's (or does not drift from "
         "it) on every drifted column: " + ", ".join(fmt(c) for c in drifted),
-        evidence,
+        evidence=evidence,
     )
 
 
@@ -369,7 +355,7 @@ def check_output_labels_classification(
             if champ_tvd is None
             else f", and no closer than the champion's (TVD {champ_tvd:.3f})"
         )
-    return ResolutionCheck(CHECK_OUTPUT_LABELS, passed, how, evidence)
+    return ResolutionCheck(CHECK_OUTPUT_LABELS, passed, how, evidence=evidence)
 
 
 def _regression_fit(y: np.ndarray, pred: np.ndarray, spread: float) -> tuple[float, float]:
@@ -439,7 +425,7 @@ def check_output_labels_regression(
             if "champion_bias_over_sd" in c
             else "; beyond the tolerance"
         )
-    return ResolutionCheck(CHECK_OUTPUT_LABELS, within or better, how, evidence)
+    return ResolutionCheck(CHECK_OUTPUT_LABELS, within or better, how, evidence=evidence)
 
 
 # -- check 3: holdout against validation ----------------------------------------------------------
@@ -488,7 +474,7 @@ def check_validation_gap(
     bad = [n for n, v in (("validation", validation_metric), ("holdout", holdout)) if not _finite(v)]
     if metric is None or bad:
         what = "no primary metric (no min_gain rule)" if metric is None else f"{' and '.join(bad)} {metric} missing"
-        return ResolutionCheck(CHECK_VALIDATION_GAP, False, f"{what}; missing evidence fails", evidence)
+        return ResolutionCheck(CHECK_VALIDATION_GAP, False, f"{what}; missing evidence fails", evidence=evidence)
     v, h = float(validation_metric), float(holdout)  # type: ignore[arg-type]
     drop, rel = _relative_drop(v, h, greater_is_better)
     p = None
@@ -526,7 +512,7 @@ def check_validation_gap(
                 + (" (the challenger keeps up better)" if keeps_up else "")
             )
             fails = not keeps_up
-    return ResolutionCheck(CHECK_VALIDATION_GAP, not fails, detail, evidence)
+    return ResolutionCheck(CHECK_VALIDATION_GAP, not fails, detail, evidence=evidence)
 
 
 # -- all three ------------------------------------------------------------------------------------
