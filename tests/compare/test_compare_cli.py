@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from driftloop.compare.cli import compare_command
+from driftloop.contracts import CompareResult
 from driftloop.train.model import build_model, fit_model
 from driftloop.train.windows import WindowConfig, select_training_window
 
@@ -43,6 +44,7 @@ def test_compare_two_uris(mlflow_uri, tmp_path, make, schema, capsys):
     assert code == 0
     doc = json.loads((out / "compare.json").read_text())
     assert doc["challenger_uri"] == uris["challenger"] and doc["metrics"]["f1_macro"]["ci_low"] > 0
+    assert next(iter(doc)) == "format" and doc["format"] == CompareResult.FORMAT  # as in reports/compare.json
     printed = capsys.readouterr().out
     assert "f1_macro: challenger" in printed and "95% interval" in printed
     assert doc["metrics"]["roc_auc"]["challenger"] > doc["metrics"]["roc_auc"]["champion"]

@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from driftloop.contracts import DriftResult
 from driftloop.drift.cli import drift_cli, drift_command, infer_kinds, parse_overrides
 from driftloop.errors import ConfigError
 
@@ -53,6 +54,11 @@ def test_drift_command_end_to_end(tmp_path, demo_ref, demo_drift, capsys):
     assert code == 1
     d = json.loads((tmp_path / "out" / "drift.json").read_text())
     assert set(d["dataset"]["drifted_columns"]) == {"comment", "comment_length", "channel"}
+    # The drift stage's format number, first, as in reports/drift.json; read by its contract.
+    assert next(iter(d)) == "format" and d["format"] == DriftResult.FORMAT
+    assert DriftResult.from_dict(d).drifted and DriftResult.from_dict(d).report == {
+        k: v for k, v in d.items() if k != "format"
+    }
     assert "label" not in d["columns"]
     assert (tmp_path / "out" / "drift.html").read_text().startswith("<!DOCTYPE html>")
     assert drift_command(ref, cur, tmp_path / "o2", ["alpah=1"]) == 3

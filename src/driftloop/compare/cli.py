@@ -141,6 +141,7 @@ def compare_command(
     from driftloop.compare.config import CompareConfig
     from driftloop.compare.plots import write_plots
     from driftloop.compare.predict import input_columns, load_model
+    from driftloop.contracts import CompareResult
 
     try:
         schema_over, compare_over = parse_overrides(overrides)
@@ -152,7 +153,8 @@ def compare_command(
         result = compare_models(frame, schema, chall, champ, cfg)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        doc = result.to_dict()
+        # compare.json's format (the stage's file: the evidence first, then the models compared).
+        doc = {"format": CompareResult.FORMAT, **result.to_dict()}
         doc["champion_uri"], doc["challenger_uri"], doc["holdout"] = champion, challenger, str(holdout)
         (out / "compare.json").write_text(json.dumps(doc, indent=2) + "\n")
         write_plots(result, out / "plots")

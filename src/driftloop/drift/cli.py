@@ -122,6 +122,7 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
     >>> drift_command(Path("ref.parquet"), Path("cur.parquet"), Path("out"), ["columns.comment=text"])  # doctest: +SKIP
     1
     """
+    from driftloop.contracts import DriftResult
     from driftloop.drift import DriftConfig, evaluate_drift, render_html, summarize_reference
 
     try:
@@ -144,7 +145,9 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
             raise DataError(f"{current}: {exc}") from exc
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "drift.json").write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False), encoding="utf-8")
+        # The drift stage's format: its drift.json without the stage's own keys (drifted_columns, ...).
+        doc = {"format": DriftResult.FORMAT, **report.to_dict()}
+        (out / "drift.json").write_text(json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8")
         (out / "drift.html").write_text(render_html(report), encoding="utf-8")
     except DriftloopError as exc:
         print(f"driftloop drift: {exc}", file=sys.stderr)
