@@ -15,6 +15,7 @@ from driftloop.contracts import (
     DriftResult,
     Gate,
     Manifest,
+    MetricEntry,
     TrainResult,
 )
 from driftloop.errors import DataError
@@ -149,7 +150,31 @@ def test_readers_use_the_typed_fields():
         ("x",),
     )
     compare = CompareResult.from_dict(COMPARE)
-    assert (compare.task, compare.n_holdout, compare.metric("accuracy")["delta"]) == ("classification", 3, 0.1)
+    assert (compare.task, compare.n_holdout, compare.metric("accuracy").delta) == ("classification", 3, 0.1)
+
+
+def test_compare_metric_entries_are_typed_and_the_json_stays_as_written():
+    entry = {
+        "champion": 0.7,
+        "challenger": 0.8,
+        "delta": 0.1,
+        "ci_low": 0.02,
+        "ci_high": 0.18,
+        "challenger_se": 0.01,
+        "champion_se": 0.01,
+        "p_value": 0.01,
+        "test": "mcnemar",
+        "greater_is_better": True,
+        "ci_method": "paired_bootstrap",
+    }
+    data = {**COMPARE, "metrics": {"f1": entry, "old": {"challenger": 0.5}}}
+    compare = CompareResult.from_dict(data)
+    assert compare.metric("f1") == MetricEntry(**entry)
+    assert (compare.metric("f1").value("challenger"), compare.metric("f1").p_value) == (0.8, 0.01)
+    # A key an older file lacks reads as None; an absent metric as an entry of Nones.
+    assert compare.metric("old") == MetricEntry(challenger=0.5) and compare.metric("nope") == MetricEntry()
+    assert json.dumps(compare.to_dict()) == json.dumps(data)
+    assert compare.gate_view()["metrics"] == data["metrics"]  # the pure gates read plain mappings
 
 
 def test_a_decision_reads_its_gates_typed_and_the_registry_record_too():

@@ -71,7 +71,8 @@ def headline_metrics(result: CompareResult | Mapping[str, Any]) -> dict[str, Any
     keep = ("champion", "challenger", "delta", "ci_low", "ci_high", "p_value")
     for name in HEADLINE.get(str(result.task), ()):
         if name in metrics:
-            out[name] = {k: metrics[name].get(k) for k in keep if metrics[name].get(k) is not None}
+            entry = metrics[name]
+            out[name] = {k: getattr(entry, k) for k in keep if getattr(entry, k) is not None}
     return out
 
 
@@ -148,9 +149,5 @@ def log_model_runs(result: CompareResult, parent_run_id: str, models: Mapping[st
             parent_run_id,
             {TAG_STAGE: "compare", TAG_ROLE: role, TAG_MODEL_URI: uri},
         ):
-            values = {
-                f"holdout.{name}": entry.get(role)
-                for name, entry in result.metrics.items()
-                if isinstance(entry, Mapping)
-            }
+            values = {f"holdout.{name}": entry.value(role) for name, entry in result.metrics.items()}
             log_metrics({k: v for k, v in values.items() if v is not None})

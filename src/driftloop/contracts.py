@@ -379,6 +379,39 @@ class DriftResult:
 
 
 @dataclass(frozen=True)
+class MetricEntry:
+    """One ``metrics.<name>`` entry of compare.json, as read: both models' values on the holdout,
+    the paired delta (``challenger - champion``) with its interval, each model's bootstrap standard
+    error, the test where one applies, and the metric's direction. A key the file does not hold
+    reads as None. Read-only: compare.json is written from the compare package's own result, and
+    :class:`CompareResult` keeps the entries as written (its JSON is unchanged by reading it).
+    """
+
+    champion: float | None = None
+    challenger: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    challenger_se: float | None = None
+    champion_se: float | None = None
+    p_value: float | None = None
+    test: str | None = None
+    greater_is_better: bool | None = None
+    ci_method: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricEntry:
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{k: data.get(k) for k in names})
+
+    def value(self, model: str) -> float | None:
+        """The ``champion`` or ``challenger`` value."""
+        if model not in ("champion", "challenger"):
+            raise ValueError(f"model must be 'champion' or 'challenger'. Got {model!r} instead.")
+        return self.champion if model == "champion" else self.challenger
+
+
+@dataclass(frozen=True)
 class CompareResult:
     """``reports/compare.json``: evidence only, no verdict (promote alone decides).
 
@@ -390,8 +423,9 @@ class CompareResult:
     evidence : mapping
         ``ComparisonResult.to_dict()``: ``task``, ``confidence``, ``n_holdout``,
         ``metrics.<name>.{champion, challenger, delta, ci_low, ci_high, challenger_se, champion_se,
-        greater_is_better[, p_value, test]}``, ``slices``, ``bootstrap_keys``, ``disagreement_rate``
-        or ``error_correlation``, in the order written.
+        [p_value, test,] greater_is_better, ci_method}`` (read typed as :class:`MetricEntry` through
+        ``metrics`` / ``metric(name)``), ``slices``, ``bootstrap_keys``, ``disagreement_rate`` or
+        ``error_correlation``, in the order written.
     challenger_uri, champion_uri : str or None
         The two models scored, by pinned URI.
     champion_version : str or None
@@ -445,16 +479,18 @@ class CompareResult:
         return self.evidence.get("n_holdout")
 
     @property
-    def metrics(self) -> Mapping[str, Mapping[str, Any]]:
-        return self.evidence.get("metrics") or _EMPTY
+    def metrics(self) -> Mapping[str, MetricEntry]:
+        """``metrics``, each entry typed (an entry that is not a mapping is left out)."""
+        raw = self.evidence.get("metrics") or _EMPTY
+        return {name: MetricEntry.from_dict(e) for name, e in raw.items() if isinstance(e, Mapping)}
 
-    def metric(self, name: str | None) -> Mapping[str, Any]:
-        """``metrics.<name>`` (empty when absent)."""
-        return (self.metrics.get(name) if name else None) or _EMPTY
+    def metric(self, name: str | None) -> MetricEntry:
+        """``metrics.<name>`` (every field None when absent)."""
+        return (self.metrics.get(name) or MetricEntry()) if name else MetricEntry()
 
     def gate_view(self) -> dict[str, Any]:
         """The comparison as the pure gates read it (``driftloop.promote`` takes plain mappings)."""
-        return {**self.to_dict(), "metrics": dict(self.metrics)}
+        return {**self.to_dict(), "metrics": dict(self.evidence.get("metrics") or _EMPTY)}
 
 
 # -- the promotion decision -----------------------------------------------------------------------

@@ -121,8 +121,8 @@ def print_summary(root: Path, title: str) -> None:
             if not m:
                 continue
             fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-            ci = "-" if m.get("ci_low") is None else f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
-            table.add_row(name, fmt(m.get("champion")), fmt(m.get("challenger")), fmt(m.get("delta")), ci)
+            ci = "-" if m.ci_low is None or m.ci_high is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
+            table.add_row(name, fmt(m.champion), fmt(m.challenger), fmt(m.delta), ci)
         console.print(table)
     verdict = "PROMOTED" if decision.promoted else "NOT promoted"
     console.print(
