@@ -16,10 +16,24 @@ if TYPE_CHECKING:  # pandas only where a frame is read: a schema alone costs no 
     import pandas as pd
 
 from driftloop.errors import ConfigError, DataError
+from driftloop.validation import Key, check, check_value, mapping_of
 
 ColumnKind = Literal["numeric", "categorical", "text"]
 Task = Literal["classification", "regression"]
 KINDS: tuple[ColumnKind, ...] = ("numeric", "categorical", "text")
+TASKS: tuple[Task, ...] = ("classification", "regression")
+
+#: ``data.schema``: kind, default and meaning of every key (see :mod:`driftloop.validation`).
+#: Two constraints span keys and are checked by :class:`Schema` itself: no column has two
+#: kinds, and there is at least one feature column.
+SCHEMA: dict[str, Key] = {
+    "id": Key("str", doc="the row identifier column"),
+    "timestamp": Key("str", doc="the event-time column"),
+    "label": Key("str", None, nullable=True, doc="the target column (null or empty: the table carries no labels)"),
+    **{kind: Key("names", (), nullable=True, doc=f"{kind} feature columns") for kind in KINDS},
+    "task": Key("choice", "classification", choices=TASKS, doc="what the model predicts"),
+    "classes": Key("any", (), nullable=True, doc="the label's expected classes (classification; may be empty)"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,7 @@ class Schema:
     classes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.task not in ("classification", "regression"):
-            raise ConfigError(f"data.schema.task must be 'classification' or 'regression'. Got {self.task!r} instead.")
+        check_value(self.task, SCHEMA["task"], "data.schema.task")  # also when built in code
         seen: dict[str, str] = {}
         for kind in KINDS:
             for col in getattr(self, kind):
@@ -62,24 +75,27 @@ class Schema:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Schema:
-        """Build from the ``data.schema`` config mapping."""
-        known = {"id", "timestamp", "label", "numeric", "categorical", "text", "task", "classes"}
-        unknown = set(cfg) - known
-        if unknown:
-            raise ConfigError(f"data.schema has unknown key(s) {sorted(unknown)}; expected some of {sorted(known)}.")
-        try:
-            return cls(
-                id=str(cfg["id"]),
-                timestamp=str(cfg["timestamp"]),
-                label=None if cfg.get("label") in (None, "") else str(cfg["label"]),
-                numeric=tuple(cfg.get("numeric") or ()),
-                categorical=tuple(cfg.get("categorical") or ()),
-                text=tuple(cfg.get("text") or ()),
-                task=cfg.get("task", "classification"),
-                classes=tuple(str(c) for c in (cfg.get("classes") or ())),
-            )
-        except KeyError as exc:
-            raise ConfigError(f"data.schema is missing the key {exc.args[0]!r}.") from exc
+        """Build from the ``data.schema`` config mapping, checked against :data:`SCHEMA`.
+
+        Raises
+        ------
+        ConfigError
+            Naming an unknown, missing or ill-typed key, what was expected and what was got.
+        """
+        given = dict(mapping_of(cfg, "data.schema"))
+        if given.get("label") == "":
+            given["label"] = None  # an empty label names no column
+        m = check(given, SCHEMA, "data.schema")
+        return cls(
+            id=m["id"],
+            timestamp=m["timestamp"],
+            label=m["label"],
+            numeric=tuple(m["numeric"] or ()),
+            categorical=tuple(m["categorical"] or ()),
+            text=tuple(m["text"] or ()),
+            task=m["task"],
+            classes=tuple(str(c) for c in (m["classes"] or ())),
+        )
 
     @property
     def features(self) -> tuple[str, ...]:

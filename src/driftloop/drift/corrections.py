@@ -17,12 +17,13 @@ own: its smallest value is 1 / (n_permutations + 1) ~ 0.001, times ~50 p-values 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from driftloop.errors import ConfigError
+from driftloop.drift.config import MULTIVARIATE, TOP
+from driftloop.validation import check_value
 
 
 def bonferroni(p: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -51,6 +52,14 @@ def benjamini_hochberg(p: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
+#: The implementation of each ``drift.correction`` choice (a test checks they match the table's).
+METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "bh": benjamini_hochberg,
+    "bonferroni": bonferroni,
+    "none": lambda p: np.asarray(p, dtype=np.float64),
+}
+
+
 def adjust(p_values: Sequence[float | None], method: str = "bh") -> list[float | None]:
     """Adjust a family of p-values; ``None`` entries are skipped and returned as ``None``.
 
@@ -66,18 +75,11 @@ def adjust(p_values: Sequence[float | None], method: str = "bh") -> list[float |
     Raises
     ------
     ConfigError
-        For an unknown method.
+        For a method that is not one of ``drift.correction``'s choices.
     """
+    check_value(method, TOP["correction"], "drift.correction")  # the config table's choices
     idx = [i for i, p in enumerate(p_values) if p is not None]
-    vals = np.array([p_values[i] for i in idx], dtype=np.float64)
-    if method == "bh":
-        adj = benjamini_hochberg(vals)
-    elif method == "bonferroni":
-        adj = bonferroni(vals)
-    elif method == "none":
-        adj = vals
-    else:
-        raise ConfigError(f"drift.correction must be one of ['bh', 'bonferroni', 'none']. Got {method!r} instead.")
+    adj = METHODS[method](np.array([p_values[i] for i in idx], dtype=np.float64))
     out: list[float | None] = [None] * len(p_values)
     for i, a in zip(idx, adj, strict=True):
         out[i] = float(a)
@@ -130,9 +132,8 @@ def split_alpha(alpha: float, multivariate_share: float, classifier_tests: bool 
     >>> split_alpha(0.05, 0.5, classifier_tests=False)
     Levels(columns=0.05, multivariate=0.0)
     """
-    if not 0.0 < alpha < 1.0:
-        raise ConfigError(f"drift.alpha must be in (0, 1). Got {alpha!r} instead.")
-    if not 0.0 <= multivariate_share < 1.0:
-        raise ConfigError(f"drift.multivariate.alpha_share must be in [0, 1). Got {multivariate_share!r} instead.")
+    # The drift config's own constraints (a DriftConfig has been checked already; a direct call is not).
+    check_value(alpha, TOP["alpha"], "drift.alpha")
+    check_value(multivariate_share, MULTIVARIATE["alpha_share"], "drift.multivariate.alpha_share")
     mv = alpha * multivariate_share if classifier_tests else 0.0
     return Levels(alpha - mv, mv)

@@ -19,18 +19,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from driftloop.contracts import DecisionRecord
-from driftloop.errors import ConfigError, LockError, RegistryError
+from driftloop.errors import LockError, RegistryError
+from driftloop.promote.config import TOP, OnReject
 from driftloop.promote.gates import Decision
 from driftloop.promote.lineage_tags import tag_value
 from driftloop.tags import TAG_DECISION
+from driftloop.validation import check_value
 
 if TYPE_CHECKING:
     from driftloop.promote.registry import AliasMove, ChampionRegistry
 
-OnReject = Literal["skip", "register_without_alias"]
 #: Sentinel for "do not check which version is champion" (None means "no champion").
 ANY_CHAMPION = object()
 
@@ -162,10 +163,9 @@ def promote(
         The registry refused a call; nothing after the failing call ran.
         Also when ``expected_champion`` is given and no longer the champion.
     ConfigError
-        ``on_reject`` is not one of the two options.
+        ``on_reject`` is not one of ``promote.on_reject``'s choices.
     """
-    if on_reject not in ("skip", "register_without_alias"):
-        raise ConfigError(f"on_reject must be 'skip' or 'register_without_alias'. Got {on_reject!r} instead.")
+    check_value(on_reject, TOP["on_reject"], "promote.on_reject")  # the config table's choices
     record = {**decision.to_dict(), "run_id": run_id}
     with promotion_lock(lock_path, lock_timeout_s):
         aliases = registry.aliases()
