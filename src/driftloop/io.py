@@ -78,8 +78,13 @@ class StagedOutputs:
 
     Example
     -------
-    >>> with StagedOutputs() as staged:                      # doctest: +SKIP
-    ...     write_json(staged.path(Path("reports/x.json")), {"a": 1})
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with StagedOutputs() as staged:
+    ...     write_json(staged.path(root / "reports" / "x.json"), {"a": 1})
+    ...     (root / "reports" / "x.json").exists()  # not yet: written to a hidden sibling
+    False
+    >>> json.loads((root / "reports" / "x.json").read_text())
+    {'a': 1}
     """
 
     def __init__(self) -> None:

@@ -100,8 +100,17 @@ def select_windows(
 
     Examples
     --------
-    >>> w = select_windows(data, schema, initial_reference_days=21, current_max_days=28)  # doctest: +SKIP
-    >>> len(w.current) + len(w.skipped) + len(w.late) + w.n_older + w.n_in_reference == len(data)  # doctest: +SKIP
+    Sixty daily rows: the first 21 days are the reference, the newest 28 current, 11 in between skipped.
+
+    >>> import pandas as pd
+    >>> from driftloop.schema import Schema
+    >>> schema = Schema("id", "ts", "y", numeric=("x",))
+    >>> data = pd.DataFrame({"id": range(60), "ts": pd.date_range("2026-01-01", periods=60, freq="D"),
+    ...                      "x": range(60), "y": ["a", "b"] * 30})
+    >>> w = select_windows(data, schema, initial_reference_days=21, current_max_days=28)
+    >>> len(w.reference), len(w.current), len(w.skipped)
+    (21, 28, 11)
+    >>> len(w.current) + len(w.skipped) + len(w.late) + w.n_older + w.n_in_reference == len(data)
     True
     """
     ts = schema.timestamp

@@ -133,6 +133,8 @@ def compare_command(
 
     Examples
     --------
+    Not run as a doctest: it needs two models in an MLflow store and a holdout file.
+
     >>> compare_command(Path("holdout.parquet"), "models:/feedback@champion", "runs:/abc/challenger",
     ...                 Path("reports"), ["label=label"])  # doctest: +SKIP
     0

@@ -374,8 +374,16 @@ def compare_predictions(
 
     Examples
     --------
-    >>> r = compare_predictions(y, chall, champ, CompareConfig(), ids=frame["id"])  # doctest: +SKIP
-    >>> r.to_dict()["metrics"]["f1_macro"]["ci_low"]  # doctest: +SKIP
+    A challenger right on 40 rows against a champion that always says ``neg``:
+
+    >>> from driftloop.compare.predict import Predictions
+    >>> y = np.array(["neg", "pos"] * 20)
+    >>> chall = Predictions(y.copy(), None, ("neg", "pos"))
+    >>> champ = Predictions(np.array(["neg"] * 40), None, ("neg", "pos"))
+    >>> r = compare_predictions(y, chall, champ, CompareConfig(n_bootstrap=200), ids=np.arange(40))
+    >>> f1 = r.to_dict()["metrics"]["f1_macro"]
+    >>> round(f1["champion"], 3), f1["challenger"], f1["ci_low"] > 0
+    (0.333, 1.0, True)
     """
     y = np.asarray(y_true)
     models = {"challenger": challenger, "champion": champion}
@@ -485,8 +493,22 @@ def compare_models(
 
     Examples
     --------
-    >>> result = compare_models(holdout, schema, challenger, champion, CompareConfig())  # doctest: +SKIP
-    >>> result.to_dict()["metrics"]["f1_macro"]["delta"]  # doctest: +SKIP
+    Two scikit-learn estimators fitted inline (an MLflow model URI goes through
+    :func:`~driftloop.compare.predict.load_model` first):
+
+    >>> import pandas as pd
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from driftloop.schema import Schema
+    >>> schema = Schema("id", "ts", "y", numeric=("x",))
+    >>> x = np.random.default_rng(0).normal(size=80)
+    >>> holdout = pd.DataFrame({"id": range(80), "ts": pd.Timestamp("2026-01-01"), "x": x,
+    ...                         "y": np.where(x > 0, "pos", "neg")})
+    >>> challenger = LogisticRegression().fit(holdout[["x"]], holdout["y"])
+    >>> champion = DummyClassifier().fit(holdout[["x"]], holdout["y"])
+    >>> result = compare_models(holdout, schema, challenger, champion, CompareConfig(n_bootstrap=200))
+    >>> round(result.to_dict()["metrics"]["f1_macro"]["delta"], 2)
+    0.63
     """
     from driftloop.schema import labelled_mask
 

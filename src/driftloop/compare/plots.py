@@ -61,6 +61,8 @@ def write_plots(result, out_dir: Path) -> list[Path]:
 
     Examples
     --------
+    Not run as a doctest: it writes PNG and CSV files (matplotlib); tests/compare checks them.
+
     >>> write_plots(result, Path("reports/plots"))  # doctest: +SKIP
     """
     import matplotlib

@@ -62,6 +62,8 @@ def load_model(uri: str) -> LoadedModel:
 
     Examples
     --------
+    Not run as a doctest: it needs an MLflow registry holding the model.
+
     >>> load_model("models:/feedback@champion")  # doctest: +SKIP
     """
     import mlflow

@@ -119,6 +119,8 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
 
     Examples
     --------
+    Not run as a doctest: it reads two table files and writes a folder (tests/drift/test_cli.py runs it).
+
     >>> drift_command(Path("ref.parquet"), Path("cur.parquet"), Path("out"), ["columns.comment=text"])  # doctest: +SKIP
     1
     """

@@ -118,6 +118,8 @@ class ChampionRegistry:
 
     Examples
     --------
+    Not run as a doctest: it needs an MLflow model registry holding the model.
+
     >>> reg = ChampionRegistry("sentiment")          # doctest: +SKIP
     >>> reg.champion().version                       # doctest: +SKIP
     '3'
@@ -487,6 +489,8 @@ class ChampionRegistry:
 
         Examples
         --------
+        Not run as a doctest: it needs an MLflow model registry and the promotion lock file.
+
         >>> reg.promote_version(2, reason="v3 misclassifies refunds", actor="alice")  # doctest: +SKIP
         """
         version = str(version).strip()

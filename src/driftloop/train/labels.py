@@ -104,7 +104,17 @@ def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema)
 
     Examples
     --------
-    >>> apply_reviewed_labels(df, Path("data/reviewed"), schema)  # doctest: +SKIP
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from driftloop.schema import Schema
+    >>> schema = Schema("id", "ts", "y", numeric=("x",))
+    >>> df = pd.DataFrame({"id": [1, 2, 3], "ts": pd.Timestamp("2026-01-01"), "x": [0.1, 0.2, 0.3],
+    ...                    "y": ["neg", "neg", "pos"]})
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"id": [2], "label": ["pos"]}).to_csv(folder / "review-1.csv", index=False)
+    >>> out = apply_reviewed_labels(df, folder, schema)
+    >>> out["y"].tolist(), out.attrs["reviewed_labels"]
+    (['neg', 'pos', 'pos'], {'files': 1, 'reviewed_ids': 1, 'applied': 1})
     """
     out = df.copy()
     if schema.label is None:

@@ -83,6 +83,8 @@ def log_sklearn_model(
 
     Examples
     --------
+    Not run as a doctest: it needs an MLflow tracking store and a fitted training window.
+
     >>> with mlflow.start_run():  # doctest: +SKIP
     ...     uri = log_sklearn_model(fit.model, "challenger", window.train[list(schema.features)].head(5))
     """

@@ -186,8 +186,12 @@ def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
 
     Examples
     --------
-    >>> build_model({"task": "classification", "estimator": {
-    ...     "_target_": "sklearn.linear_model.LogisticRegression", "random_state": 0}}, schema)  # doctest: +SKIP
+    >>> from driftloop.schema import Schema
+    >>> schema = Schema("id", "ts", "y", numeric=("x",), categorical=("channel",))
+    >>> model = build_model({"task": "classification", "estimator": {
+    ...     "_target_": "sklearn.linear_model.LogisticRegression", "random_state": 0}}, schema)
+    >>> list(model.named_steps), type(model.named_steps["estimator"]).__name__
+    (['preprocess', 'estimator'], 'LogisticRegression')
     """
     from sklearn.base import is_classifier, is_regressor
     from sklearn.pipeline import Pipeline

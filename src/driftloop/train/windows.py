@@ -256,8 +256,18 @@ def select_training_window(
 
     Examples
     --------
-    >>> window = select_training_window(ref, cur, schema, WindowConfig())  # doctest: +SKIP
-    >>> set(window.train[schema.id]) & set(window.holdout[schema.id])  # doctest: +SKIP
+    Hourly rows, ten days of reference and twenty of current: the newest five days are the holdout.
+
+    >>> import pandas as pd
+    >>> from driftloop.schema import Schema
+    >>> schema = Schema("id", "ts", "y", numeric=("x",))
+    >>> rows = pd.DataFrame({"id": range(720), "ts": pd.date_range("2026-01-01", periods=720, freq="h"),
+    ...                      "x": range(720), "y": ["a", "b"] * 360})
+    >>> ref, cur = rows.iloc[:240], rows.iloc[240:]
+    >>> window = select_training_window(ref, cur, schema, WindowConfig(window_days=14, holdout_days=5))
+    >>> len(window.train), len(window.validation), len(window.holdout)
+    (268, 68, 120)
+    >>> set(window.train[schema.id]) & set(window.holdout[schema.id])
     set()
     """
     if schema.label is None:
