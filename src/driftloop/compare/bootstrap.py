@@ -255,7 +255,12 @@ def bootstrap_sums(
 
     Examples
     --------
-    >>> sums = bootstrap_sums(X, 1000, np.random.default_rng(0))  # doctest: +SKIP
+    A column of ones sums to each resample's size (about n on average under Poisson weights):
+
+    >>> X = np.column_stack([np.ones(50), np.arange(50.0)])
+    >>> sums = bootstrap_sums(X, 1000, np.random.default_rng(0))
+    >>> sums.shape, round(float(sums[:, 0].mean()))
+    ((1000, 2), 50)
     """
     n, p = columns.shape
     # float32 halves memory traffic in the product; sums of <= 10^6 terms keep ~6

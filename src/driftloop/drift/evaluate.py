@@ -179,10 +179,11 @@ def evaluate_drift(
 
     Examples
     --------
+    >>> from driftloop.drift import summarize_reference
     >>> ref = pd.DataFrame({"x": range(100)})
-    >>> s = summarize_reference(ref, {"x": "numeric"})  # doctest: +SKIP
-    >>> evaluate_drift(s, ref).drifted  # doctest: +SKIP
-    False
+    >>> s = summarize_reference(ref, {"x": "numeric"})
+    >>> evaluate_drift(s, ref).drifted, evaluate_drift(s, pd.DataFrame({"x": range(50, 150)})).drifted
+    (False, True)
     """
     cfg = cfg or DriftConfig()
     if summary.n_rows == 0:
