@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm, rankdata
 
 __all__ = ["AucTest", "auc_influence", "delong_paired", "macro_auc"]
 
@@ -37,6 +36,8 @@ def auc_influence(y: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
         Row ``i``'s influence on each of those AUCs (mean zero over rows): for a
         positive, ``(V10_i - AUC) * n / m``; for a negative, ``(V01_i - AUC) * n / (n - m)``.
     """
+    from scipy.stats import rankdata  # here, not at import: importing CompareConfig needs no scipy.stats
+
     n = len(y)
     present = [c for c in range(proba.shape[1]) if 0 < np.count_nonzero(y == c) < n]
     aucs = np.empty(len(present))
@@ -106,6 +107,8 @@ def delong_paired(
     >>> round(t.champion, 3), t.challenger, bool(t.ci_low > 0), bool(t.p_value < 1e-6)
     (0.458, 1.0, True, True)
     """
+    from scipy.stats import norm
+
     a0, i0 = auc_influence(y, proba_champion)
     a1, i1 = auc_influence(y, proba_challenger)
     n = len(y)

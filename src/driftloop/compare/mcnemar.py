@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
 
 __all__ = ["McNemarResult", "mcnemar_exact"]
 
@@ -45,6 +44,8 @@ def mcnemar_exact(champion_correct: np.ndarray, challenger_correct: np.ndarray) 
     >>> mcnemar_exact(np.array([1, 1, 0], bool), np.array([1, 0, 1], bool)).p_value
     1.0
     """
+    from scipy.stats import binom  # here, not at import: importing CompareConfig needs no scipy.stats
+
     a = np.asarray(champion_correct, dtype=bool)
     b = np.asarray(challenger_correct, dtype=bool)
     champion_only = int(np.count_nonzero(a & ~b))

@@ -45,7 +45,7 @@ from driftloop.drift.registry import P_SOURCE, get_test
 from driftloop.drift.report import ColumnResult, DriftReport
 from driftloop.drift.results import StatResult
 from driftloop.drift.summary import CurrentSummary, ReferenceSummary, sampling, summarize_current
-from driftloop.drift.text import TextComparison
+from driftloop.drift.text import TextComparison, uses_sklearn
 from driftloop.errors import DataError
 
 N_WORKERS = 2  # per-column tests and the domain classifier; more brings nothing on GIL-bound parts
@@ -196,8 +196,8 @@ def evaluate_drift(
             raise DataError(f"Column(s) {unknown} are not in the reference summary; it has {list(summary.columns)}.")
         cols = [c for c in cols if c in columns]
     run_mv = cfg.multivariate.enabled and len(summary.sample) > 0
-    if any(summary.kinds[c] == "text" for c in cols):
-        # The text pass needs sklearn's tokenizer: import it here, in this thread, before the pool's
+    if any(summary.kinds[c] == "text" and uses_sklearn(summary.columns[c].options) for c in cols):
+        # This text pass needs sklearn's tokenizer: import it here, in this thread, before the pool's
         # threads touch sklearn. Two threads initialising the sklearn package at the same time get a
         # partially initialised module (ImportError: cannot import name 'clone'), seen in CI.
         load("sklearn.feature_extraction.text")

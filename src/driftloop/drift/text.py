@@ -1,7 +1,10 @@
 """Text columns: token frequencies against the reference vocabulary, OOV rate, length.
 
-Tokenisation is scikit-learn's ``CountVectorizer`` (configurable ``lowercase``, ``token_pattern``,
-``ngram_range``), applied per chunk; chunk term counts merge by addition.
+Tokenisation is scikit-learn's ``CountVectorizer``'s (configurable ``lowercase``, ``token_pattern``,
+``ngram_range``), applied per chunk; chunk term counts merge by addition. For options the config
+accepts it is done here, step for step as ``CountVectorizer`` does it (importing sklearn costs
+~0.7 s, more than the snapshot's whole work on a small window); anything else still goes through
+``CountVectorizer`` itself.
 
 Tests
 -----
@@ -69,6 +72,7 @@ _PERMUTATION_BLOCK_VALUES = 1_000_000  # entries of one block's key matrix (boun
 _TOKEN_OPTIONS = ("lowercase", "token_pattern", "ngram_range")
 _COUNT_BITS = 31  # a sampled document's count of one term, in the stored summary
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # CountVectorizer's default, and text.token_pattern's
 
 
 def _empty_counts() -> pd.Series:
@@ -110,10 +114,53 @@ def _vectorizer(options: Mapping[str, Any]) -> Any:
     CountVectorizer = load("sklearn.feature_extraction.text").CountVectorizer
     return CountVectorizer(
         lowercase=options.get("lowercase", True),
-        token_pattern=options.get("token_pattern", r"(?u)\b\w\w+\b"),
+        token_pattern=options.get("token_pattern", _TOKEN_PATTERN),
         ngram_range=tuple(options.get("ngram_range", (1, 1))),
         dtype=np.int64,
     )
+
+
+@dataclass(frozen=True)
+class WordAnalyzer:
+    """``CountVectorizer``'s word analyzer for the options the config accepts: lowercase (``str.lower``),
+    ``token_pattern.findall`` (its one group, if any) and word n-grams joined by a space."""
+
+    lowercase: bool
+    pattern: re.Pattern[str]
+    ngram_range: tuple[int, int]
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> WordAnalyzer | None:
+        """The analyzer of ``options``; None where only sklearn says what they do (a pattern with two
+        groups or that does not compile, n-grams not ``1 <= min <= max``, non-bool ``lowercase``)."""
+        lowercase = options.get("lowercase", True)
+        pattern = options.get("token_pattern", _TOKEN_PATTERN)
+        ngram = tuple(options.get("ngram_range", (1, 1)))
+        if not (isinstance(lowercase, bool) and isinstance(pattern, str) and len(ngram) == 2):
+            return None
+        lo, hi = ngram
+        if not all(type(n) is int for n in ngram) or not 1 <= lo <= hi:
+            return None
+        try:
+            compiled = re.compile(pattern)
+        except re.error:
+            return None
+        return cls(lowercase, compiled, (lo, hi)) if compiled.groups <= 1 else None
+
+    def __call__(self, doc: str) -> list[str]:
+        tokens = self.pattern.findall(doc.lower() if self.lowercase else doc)
+        lo, hi = self.ngram_range
+        if hi == 1:
+            return tokens
+        grams = list(tokens) if lo == 1 else []  # sklearn's _word_ngrams, in its order
+        for n in range(max(lo, 2), min(hi, len(tokens)) + 1):
+            grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
+
+
+def uses_sklearn(options: Mapping[str, Any]) -> bool:
+    """Whether tokenising with ``options`` imports sklearn (see :class:`WordAnalyzer`)."""
+    return WordAnalyzer.of(options) is None
 
 
 def tokenize(docs: Any, options: Mapping[str, Any]) -> tuple[Any, np.ndarray]:
@@ -122,12 +169,44 @@ def tokenize(docs: Any, options: Mapping[str, Any]) -> tuple[Any, np.ndarray]:
     docs = np.asarray(docs, dtype=object)
     if docs.size == 0:
         return None, np.empty(0, dtype=object)
+    analyzer = WordAnalyzer.of(options)
+    if analyzer is not None and all(type(d) is str for d in docs):
+        return _count_terms(docs, analyzer)
     cv = _vectorizer(options)
     try:
         x = cv.fit_transform(docs)
     except ValueError:  # empty vocabulary: no document has a token
         return None, np.empty(0, dtype=object)
     return x.tocsr(), cv.get_feature_names_out().astype(object)  # CountVectorizer sorts its features
+
+
+def _count_terms(docs: np.ndarray, analyzer: WordAnalyzer) -> tuple[Any, np.ndarray]:
+    """:func:`tokenize` without sklearn: the same counts over the same sorted terms (within a row
+    the columns are sorted here, which no caller depends on: they sum columns or sort indices)."""
+    vocab: dict[str, int] = {}
+    indptr: list[int] = [0]  # CSR rows, as CountVectorizer builds them
+    indices: list[int] = []
+    values: list[int] = []
+    for doc in docs:
+        counts: dict[int, int] = {}
+        for term in analyzer(doc):
+            j = vocab.setdefault(term, len(vocab))
+            counts[j] = counts.get(j, 0) + 1
+        indices += counts.keys()
+        values += counts.values()
+        indptr.append(len(indices))
+    if not vocab:  # CountVectorizer's "empty vocabulary"
+        return None, np.empty(0, dtype=object)
+    terms = np.asarray(list(vocab), dtype=object)
+    order = np.argsort(terms, kind="stable")  # str order, as CountVectorizer sorts its features
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    x = load("scipy.sparse").csr_matrix(
+        (np.asarray(values, dtype=np.int64), rank[np.asarray(indices, dtype=np.intp)], np.asarray(indptr)),
+        shape=(docs.size, terms.size),
+    )
+    x.sort_indices()
+    return x, terms[order]
 
 
 def tokenize_counts(docs: pd.Series, options: Mapping[str, Any]) -> tuple[pd.Series, int]:
