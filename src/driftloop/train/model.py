@@ -12,12 +12,30 @@ The ``model`` config group holds one option per model (``conf/model/<name>.yaml`
       dense: false
       seed: 0
 
-Only ``_target_`` values under :data:`ALLOWED_PREFIXES` are instantiated, so a
-config file cannot make a stage import and call arbitrary code.
+A config file must not be able to run code, so before Hydra instantiates anything
+:func:`check_targets` walks the whole estimator spec (nested ``_target_`` s in Pipeline steps,
+ColumnTransformer transformers, lists) and, for every ``_target_``:
+
+* it must lie under one of ``model.allowed_targets`` (module prefixes, default ``[sklearn.]``)
+  and have no segment starting with ``_``;
+* it is resolved without being called (import of its module, then ``getattr``); the object
+  found, and every module passed on the way, must lie under the allowed prefixes too
+  (``sklearn.os.system`` goes through the module ``os`` and is refused);
+* it must be a class, a subclass of ``sklearn.base.BaseEstimator`` with ``fit`` and ``predict``
+  or ``transform``: never a function.
+
+Hydra's other special keys (``_partial_``, ``_recursive_``, ``_convert_``) are refused,
+``_args_`` may hold plain values only, and no string may be an interpolation (``${...}``),
+which Hydra would resolve while instantiating. Instantiating an allowed class then only runs
+its ``__init__``, which in scikit-learn's convention stores the parameters.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +45,12 @@ import pandas as pd
 
 from driftloop.errors import ConfigError, DataError, ModelError
 from driftloop.schema import Schema
-from driftloop.validation import Key, check
+from driftloop.validation import Key, check, check_value
 
-__all__ = ["ALLOWED_PREFIXES", "FitResult", "build_model", "features_frame", "fit_model"]
+__all__ = ["DEFAULT_ALLOWED_TARGETS", "FitResult", "build_model", "check_targets", "features_frame", "fit_model"]
 
-ALLOWED_PREFIXES: tuple[str, ...] = ("sklearn.", "driftloop.")
+#: The module prefixes a ``_target_`` may come from unless ``model.allowed_targets`` says otherwise.
+DEFAULT_ALLOWED_TARGETS: tuple[str, ...] = ("sklearn.",)
 #: Kind, range, default and meaning of every key of the ``model`` group and its preprocessing.
 MODEL: dict[str, Key] = {
     "name": Key("str", None, nullable=True, doc="the option's name, logged as model.name"),
@@ -43,6 +62,11 @@ MODEL: dict[str, Key] = {
         doc="must equal data.schema.task (null: the schema's)",
     ),
     "estimator": Key("mapping", None, nullable=True, doc="scikit-learn estimator: _target_ and its parameters"),
+    "allowed_targets": Key(
+        "names",
+        DEFAULT_ALLOWED_TARGETS,
+        doc="module prefixes a _target_ may name an estimator or transformer class under (e.g. sklearn., mypkg.models)",
+    ),
     "preprocessing": Key("mapping", None, nullable=True),
     "threads": Key("integer", None, low=1, nullable=True, doc="OpenMP threads for fit/predict (null: all cores)"),
 }
@@ -72,29 +96,164 @@ NUMERIC: dict[str, Key] = {
 }
 
 
-def _check_targets(node: Any, where: str) -> None:
-    """Refuse any ``_target_`` outside the allow-list, at any depth."""
-    if isinstance(node, Mapping):
-        target = node.get("_target_")
-        if target is not None and not str(target).startswith(ALLOWED_PREFIXES):
+_MODULE_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*\.?")
+#: Hydra's instantiate keys other than ``_target_``; ``_args_`` is read, with plain values only.
+_HYDRA_KEYS = ("_partial_", "_recursive_", "_convert_")
+_ESTIMATOR = (
+    "a scikit-learn estimator or transformer class "
+    "(a subclass of sklearn.base.BaseEstimator with fit and predict or transform)"
+)
+
+
+def _allowed_prefixes(value: Any) -> tuple[str, ...]:
+    """``model.allowed_targets`` checked: a list of dotted module names (a trailing ``.`` is optional)."""
+    prefixes = check_value(value, Key("names"), "model.allowed_targets")
+    for i, prefix in enumerate(prefixes):
+        if not _MODULE_PATH.fullmatch(prefix):
             raise ConfigError(
-                f"{where}._target_ {target!r} is not allowed; targets must start with one of {list(ALLOWED_PREFIXES)}."
+                f"model.allowed_targets[{i}] must be a module or package name such as 'sklearn.' "
+                f"(dotted identifiers). Got {prefix!r} instead."
             )
+    return tuple(p.rstrip(".") for p in prefixes)
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _resolve_class(target: str, where: str, prefixes: tuple[str, ...]) -> type:
+    """The class ``target`` names, found without calling anything, or a ConfigError naming ``where``."""
+    shown = [p + "." for p in prefixes]
+    got = f"Got {target!r} instead."
+    if not _under(target, prefixes):
+        raise ConfigError(
+            f"{where} is not allowed: it must name {_ESTIMATOR} under one of {shown} (model.allowed_targets). {got}"
+        )
+    parts = target.split(".")
+    if not all(p.isidentifier() for p in parts) or any(p.startswith("_") for p in parts):
+        raise ConfigError(
+            f"{where} is not allowed: it must be a public dotted name (no segment starting with '_'). {got}"
+        )
+    # The longest importable module prefix (only names under the allow-list are ever imported).
+    module: types.ModuleType | None = None
+    n = len(parts) - 1
+    while n >= 1:
+        name = ".".join(parts[:n])
+        try:
+            module = importlib.import_module(name)
+            break
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise ConfigError(f"{where}: importing {name!r} failed: {exc}. {got}") from exc
+            n -= 1
+        except Exception as exc:  # an allowed module that fails to import
+            raise ConfigError(f"{where}: importing {name!r} failed: {exc}. {got}") from exc
+    if module is None:
+        raise ConfigError(f"{where} must name a class inside a module (package.module.Class). {got}")
+    obj: Any = module
+    for i, attr in enumerate(parts[n:], start=n):
+        try:
+            obj = inspect.getattr_static(obj, attr)
+        except AttributeError:
+            raise ConfigError(
+                f"{where}: {'.'.join(parts[:i])!r} has no attribute {attr!r}; expected {_ESTIMATOR}. {got}"
+            ) from None
+        if isinstance(obj, types.ModuleType) and not _under(obj.__name__, prefixes):
+            raise ConfigError(
+                f"{where} is not allowed: {'.'.join(parts[: i + 1])!r} is the module {obj.__name__!r}, "
+                f"outside {shown} (model.allowed_targets). {got}"
+            )
+    if not inspect.isclass(obj):
+        kind = "a function" if callable(obj) else f"a {type(obj).__name__}"
+        raise ConfigError(f"{where} must name {_ESTIMATOR}, never a function. Got {target!r} ({kind}) instead.")
+    module_name = getattr(obj, "__module__", None) or ""
+    if not _under(module_name, prefixes):
+        raise ConfigError(
+            f"{where} is not allowed: {target!r} is {module_name}.{obj.__qualname__}, defined outside "
+            f"{shown} (model.allowed_targets). {got}"
+        )
+    from sklearn.base import BaseEstimator
+
+    if not (
+        issubclass(obj, BaseEstimator)
+        and callable(getattr(obj, "fit", None))
+        and (callable(getattr(obj, "predict", None)) or callable(getattr(obj, "transform", None)))
+    ):
+        raise ConfigError(f"{where} must name {_ESTIMATOR}. Got {target!r} (a class without that interface) instead.")
+    return obj
+
+
+def check_targets(node: Any, where: str, allowed: tuple[str, ...] = DEFAULT_ALLOWED_TARGETS) -> None:
+    """Refuse, before anything is instantiated, every ``_target_`` in ``node`` (at any depth) that
+    is not an estimator or transformer class under ``allowed``, and every Hydra key or
+    interpolation that could make Hydra call something else.
+
+    Parameters
+    ----------
+    node : mapping, list or value
+        The estimator spec (``model.estimator``).
+    where : str
+        Its dotted name, used in every message (``model.estimator.steps[1][1]._target_``).
+    allowed : tuple of str
+        Module prefixes (``model.allowed_targets``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path, what was expected and what was got.
+
+    Examples
+    --------
+    >>> check_targets({"_target_": "sklearn.linear_model.Ridge", "alpha": 1.0}, "model.estimator")
+    >>> check_targets({"_target_": "sklearn.base.clone"}, "model.estimator")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.ConfigError: model.estimator._target_ must name a scikit-learn ... class ..., never a function. ...
+    """
+    prefixes = tuple(p.rstrip(".") for p in allowed)
+    _walk(node, where, prefixes, in_args=False)
+
+
+def _walk(node: Any, where: str, prefixes: tuple[str, ...], in_args: bool) -> None:
+    if isinstance(node, Mapping):
+        for key in _HYDRA_KEYS:
+            if key in node:
+                raise ConfigError(
+                    f"{where}.{key} is not allowed: an estimator spec takes _target_, its parameters and "
+                    f"_args_ (plain values). Got {key}: {node[key]!r}."
+                )
+        if "_target_" in node:
+            target = node["_target_"]
+            if in_args:
+                raise ConfigError(
+                    f"{where}._target_ is not allowed inside _args_: pass nested estimators by keyword "
+                    f"(e.g. steps: [[name, {{_target_: ...}}]]). Got {target!r}."
+                )
+            if not isinstance(target, str) or not target:
+                raise ConfigError(f"{where}._target_ must be a dotted class name. Got {target!r} instead.")
+            _resolve_class(target, f"{where}._target_", prefixes)
         for key, value in node.items():
-            _check_targets(value, f"{where}.{key}")
+            if key == "_target_":
+                continue
+            _walk(value, f"{where}.{key}", prefixes, in_args or key == "_args_")
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            _check_targets(value, f"{where}[{i}]")
+            _walk(value, f"{where}[{i}]", prefixes, in_args)
+    elif isinstance(node, str) and "${" in node:
+        raise ConfigError(
+            f"{where} must be a plain value, not an interpolation (Hydra would resolve it while "
+            f"instantiating). Got {node!r} instead."
+        )
 
 
-def _instantiate_estimator(spec: Mapping[str, Any]) -> Any:
+def _instantiate_estimator(spec: Mapping[str, Any], allowed: tuple[str, ...]) -> Any:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
     from sklearn.base import BaseEstimator
 
-    _check_targets(spec, "model.estimator")
     if "_target_" not in spec:
         raise ConfigError("model.estimator needs a _target_ (e.g. sklearn.linear_model.LogisticRegression).")
+    check_targets(spec, "model.estimator", allowed)
     try:
         estimator = instantiate(dict(spec), _convert_="all")
     except InstantiationException as exc:
@@ -181,8 +340,10 @@ def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
     Raises
     ------
     ConfigError
-        On an unknown key, a ``_target_`` outside the allow-list, an estimator that
-        cannot be instantiated, or a model task that differs from the schema's task.
+        On an unknown key, a ``_target_`` that is not an estimator or transformer class
+        under ``model.allowed_targets`` (see :func:`check_targets`; checked before anything is
+        instantiated), an estimator that cannot be instantiated, or a model task that differs
+        from the schema's task.
 
     Examples
     --------
@@ -205,7 +366,7 @@ def build_model(model_cfg: Mapping[str, Any], schema: Schema) -> Any:
             + ("linear" if schema.task == "regression" else "logreg_tfidf")
             + ")."
         )
-    estimator = _instantiate_estimator(cfg["estimator"] or {})
+    estimator = _instantiate_estimator(cfg["estimator"] or {}, _allowed_prefixes(cfg["allowed_targets"]))
     if task == "classification" and not is_classifier(estimator):
         raise ConfigError(
             f"model.estimator {type(estimator).__name__} is not a classifier (model.task is classification)."
