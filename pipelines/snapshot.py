@@ -3,6 +3,7 @@
 import sys
 
 from driftloop.stages import run_stage
+from driftloop.stages.process import exit_with
 
 if __name__ == "__main__":
-    sys.exit(run_stage("snapshot", sys.argv[1:]))
+    exit_with(run_stage("snapshot", sys.argv[1:]))
