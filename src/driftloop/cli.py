@@ -23,11 +23,12 @@ app = typer.Typer(
 
 def _guard(fn, *args, **kwargs) -> int:
     from driftloop.errors import DriftloopError
+    from driftloop.redact import redact
 
     try:
         code = fn(*args, **kwargs)
     except DriftloopError as exc:
-        typer.echo(f"driftloop: error: {exc}", err=True)
+        typer.echo(redact(f"driftloop: error: {exc}"), err=True)
         return exc.exit_code
     return int(code or 0)
 
@@ -111,8 +112,7 @@ def status(model_name: str | None = typer.Option(None, "--model-name", "-m", hel
     """Show the champion, its lineage, and the last decision and why."""
     from driftloop.promote.cli import status_command
 
-    _use_project_tracking()
-    raise typer.Exit(_guard(status_command, model_name))
+    raise typer.Exit(_guard(_use_project_tracking) or _guard(status_command, model_name))
 
 
 @app.command()
@@ -120,8 +120,7 @@ def history(model_name: str | None = typer.Option(None, "--model-name", "-m", he
     """List every move of the champion alias (who, when, why)."""
     from driftloop.promote.cli import history_command
 
-    _use_project_tracking()
-    raise typer.Exit(_guard(history_command, model_name))
+    raise typer.Exit(_guard(_use_project_tracking) or _guard(history_command, model_name))
 
 
 @app.command()
@@ -133,8 +132,9 @@ def rollback(
     """Move the champion alias back to the previous version, recording who/when/why (a second rollback undoes it)."""
     from driftloop.promote.cli import rollback_command
 
-    _use_project_tracking()
-    raise typer.Exit(_guard(rollback_command, model_name=model_name, reason=reason, actor=actor))
+    raise typer.Exit(
+        _guard(_use_project_tracking) or _guard(rollback_command, model_name=model_name, reason=reason, actor=actor)
+    )
 
 
 @app.command("promote")
@@ -147,8 +147,10 @@ def promote_version(
     """Move the champion alias to VERSION by hand, recording who/when/why (undo: rollback)."""
     from driftloop.promote.cli import promote_command
 
-    _use_project_tracking()
-    raise typer.Exit(_guard(promote_command, version, reason=reason, model_name=model_name, actor=actor))
+    raise typer.Exit(
+        _guard(_use_project_tracking)
+        or _guard(promote_command, version, reason=reason, model_name=model_name, actor=actor)
+    )
 
 
 @app.command()
@@ -163,11 +165,15 @@ def demo(
 
 
 def _use_project_tracking() -> None:
-    """Commands run from a project root use its configured tracking URI unless MLFLOW_TRACKING_URI is set."""
+    """Commands run from a project root use its configured tracking URI unless MLFLOW_TRACKING_URI is set.
+    A URI holding credentials, in either, is refused (:func:`driftloop.redact.refuse_credentials`)."""
     import os
 
     from driftloop.config import read_params
+    from driftloop.redact import refuse_credentials
 
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        refuse_credentials(os.environ.get(name), f"{name} (environment)")
     if os.environ.get("MLFLOW_TRACKING_URI") or not Path("params.yaml").is_file():
         return
     from driftloop.tracking import TrackingConfig

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import ConfigError
+from driftloop.redact import refuse_credentials_in
 from driftloop.validation import check_keys
 
 PARAMS_FILE = "params.yaml"
@@ -72,7 +73,8 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
     ------
     ConfigError
         When Hydra rejects an override (unknown key or group option); Hydra's own
-        message, which names the key, is kept.
+        message, which names the key, is kept. When a value is a URI holding credentials
+        (:func:`driftloop.redact.refuse_credentials_in`), so that they never reach ``params.yaml``.
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -90,7 +92,9 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
             cfg = hydra_compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException, YAMLError) as exc:
         raise ConfigError(f"cannot compose conf/ with overrides {overrides}: {exc}") from exc
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    composed: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    refuse_credentials_in(composed)  # before params.yaml or conf/config.yaml can be written
+    return composed
 
 
 _BODY_COMMENT = (
@@ -297,6 +301,10 @@ def _read(path: Path | None = None) -> tuple[dict[str, Any], list[str], dict[str
     data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level.")
+    try:
+        refuse_credentials_in(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc} Then run `driftloop params`.") from None
     digests["body_ok"] = "yes" if digests.get("body") == _text_digest(body) else ""
     return data, overrides, digests
 

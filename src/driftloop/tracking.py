@@ -24,6 +24,7 @@ from typing import Any
 
 from driftloop.config import project_root, reject_unknown
 from driftloop.errors import RegistryError
+from driftloop.redact import refuse_credentials
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -41,7 +42,11 @@ class TrackingConfig:
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any]) -> TrackingConfig:
+        """Raises :class:`~driftloop.errors.ConfigError` for an unknown key, or a ``uri`` or
+        ``artifact_root`` holding credentials (:func:`driftloop.redact.refuse_credentials`)."""
         reject_unknown(cfg, {"uri", "artifact_root", "experiment"}, "tracking")
+        for key in ("uri", "artifact_root"):
+            refuse_credentials(cfg.get(key), f"tracking.{key}")
         return cls(
             uri=str(cfg.get("uri") or "sqlite:///mlflow.db"),
             artifact_root=cfg.get("artifact_root"),
@@ -50,9 +55,10 @@ class TrackingConfig:
 
     def resolved_uri(self) -> str:
         """``MLFLOW_TRACKING_URI`` if set, else the configured URI with a relative sqlite path
-        made absolute against the project root."""
+        made absolute against the project root. A URI holding credentials is refused."""
         env = os.environ.get("MLFLOW_TRACKING_URI")
         if env:
+            refuse_credentials(env, "MLFLOW_TRACKING_URI (environment)")
             return env
         return absolute_sqlite_uri(self.uri, project_root())
 
@@ -83,6 +89,7 @@ def configure(cfg: TrackingConfig) -> str:
     import mlflow
 
     uri = cfg.resolved_uri()
+    refuse_credentials(os.environ.get("MLFLOW_REGISTRY_URI"), "MLFLOW_REGISTRY_URI (environment)")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     client = mlflow.MlflowClient()

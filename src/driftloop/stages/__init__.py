@@ -33,11 +33,12 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
     """Run stage ``name`` with Hydra overrides ``argv``; return a process exit code.
 
     Deliberate errors (:class:`driftloop.errors.DriftloopError`) print one clear line
-    on stderr and exit with the error's code; anything else is a bug and keeps its
-    traceback.
+    on stderr, credentials masked (:func:`driftloop.redact.redact`), and exit with the
+    error's code; anything else is a bug and keeps its traceback.
     """
     from driftloop.config import load_stage_config
     from driftloop.errors import DriftloopError
+    from driftloop.redact import redact
 
     if name not in STAGES:
         print(f"driftloop: unknown stage {name!r}; expected one of {', '.join(STAGES)}.", file=sys.stderr)
@@ -45,6 +46,6 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
     try:
         run_configured(name, load_stage_config(argv))
     except DriftloopError as exc:
-        print(f"driftloop {name}: error: {exc}", file=sys.stderr)
+        print(redact(f"driftloop {name}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     return 0
