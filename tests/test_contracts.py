@@ -31,6 +31,7 @@ MANIFEST = {
     "current": {"rows": 4, "start": "c", "end": "d", "md5": "c" * 32},
     "skipped": {"rows": 0},
     "late": {"rows": 0},
+    "new_registry": None,
 }
 TRAIN_SKIPPED = {
     "format": 1,
@@ -103,6 +104,9 @@ DECISION = {
         },
     ],
     "summary": "Rejected: 1 of 1 enforced gates failed.",
+    "run_id": "r4",
+    "registry": "sqlite:////p/mlflow.db",
+    "new_registry": None,
 }
 
 CASES = [

@@ -153,6 +153,21 @@ def promote_version(
     )
 
 
+@app.command("new-registry")
+def new_registry(
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the manifest and decision.json)"),
+    model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP),
+    actor: str | None = typer.Option(None, "--actor", help="Who (default: $USER)"),
+) -> None:
+    """Start a new registry on purpose, when the registry no longer holds the champion the project's
+    records (decision.json, the snapshot manifest) name: the next `dvc repro` is a first cycle."""
+    from driftloop.promote.cli import new_registry_command
+
+    raise typer.Exit(
+        _guard(_use_project_tracking) or _guard(new_registry_command, reason, model_name=model_name, actor=actor)
+    )
+
+
 @app.command()
 def demo(
     rows: int = typer.Option(1000, help="Rows per weekly batch"),

@@ -98,6 +98,10 @@ class Manifest:
         ``{rows, start, end, md5}``: the current window.
     skipped, late : mapping
         The rows no window holds (see :func:`driftloop.windows.row_accounting`).
+    new_registry : mapping or None
+        Set when this cycle started a new registry on purpose although the project's records
+        named a champion the registry does not hold (``driftloop new-registry``): what was
+        acknowledged, where, by whom and why. None otherwise.
     """
 
     FILE: ClassVar[str] = "data/snapshot/manifest.json"
@@ -113,6 +117,7 @@ class Manifest:
     current: Mapping[str, Any] = field(default_factory=dict)
     skipped: Mapping[str, Any] | None = None
     late: Mapping[str, Any] | None = None
+    new_registry: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +131,7 @@ class Manifest:
             "current": dict(self.current),
             "skipped": self.skipped,
             "late": self.late,
+            "new_registry": None if self.new_registry is None else dict(self.new_registry),
         }
 
     @classmethod
@@ -159,6 +165,7 @@ class Manifest:
             current=data.get("current") or {},
             skipped=data.get("skipped"),
             late=data.get("late"),
+            new_registry=data.get("new_registry"),
         )
 
     def rows(self, window: str) -> int:
@@ -545,6 +552,10 @@ class Gate:
 class DecisionRecord:
     """``reports/decision.json``: whether promote moved the champion alias, and why.
 
+    ``version``, ``run_id`` and ``registry`` (or ``previous_version``) are also the project's own
+    record of what serves: the next snapshot refuses a registry that does not hold it
+    (:mod:`driftloop.promote.lost_registry`).
+
     Attributes
     ----------
     promoted : bool
@@ -561,6 +572,12 @@ class DecisionRecord:
         ``[{name, passed, detail, mode, reason, evidence}]``, every gate evaluated, in order.
     summary : str
         One or two sentences: the verdict and the failing gates (or the evidence for promotion).
+    run_id : str or None
+        The MLflow run ``version`` was registered from (None when nothing was registered).
+    registry : str or None
+        The registry URI the decision was made against, credentials masked.
+    new_registry : mapping or None
+        The manifest's ``new_registry``: this cycle started a new registry on purpose.
     """
 
     FILE: ClassVar[str] = "reports/decision.json"
@@ -574,6 +591,9 @@ class DecisionRecord:
     previous_version: str | None = None
     gates: tuple[Gate, ...] = ()
     summary: str = ""
+    run_id: str | None = None
+    registry: str | None = None
+    new_registry: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -585,6 +605,9 @@ class DecisionRecord:
             "previous_version": self.previous_version,
             "gates": [g.to_dict() for g in self.gates],
             "summary": self.summary,
+            "run_id": self.run_id,
+            "registry": self.registry,
+            "new_registry": None if self.new_registry is None else dict(self.new_registry),
         }
 
     @classmethod
@@ -600,6 +623,9 @@ class DecisionRecord:
             previous_version=_opt_str(data.get("previous_version")),
             gates=tuple(Gate.from_dict(g) for g in data.get("gates") or ()),
             summary=str(data.get("summary") or ""),
+            run_id=_opt_str(data.get("run_id")),
+            registry=_opt_str(data.get("registry")),
+            new_registry=data.get("new_registry"),
         )
 
     @property

@@ -32,6 +32,7 @@ def build_manifest(
     current_max_days: float | None,
     reference_md5: str,
     current_md5: str,
+    new_registry: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """The manifest of one snapshot.
 
@@ -52,6 +53,9 @@ def build_manifest(
     current_max_days : float or None
     reference_md5, current_md5 : str
         DVC md5s of the written windows.
+    new_registry : mapping, optional
+        The acknowledgement that let this cycle start a new registry on purpose
+        (:func:`driftloop.promote.lost_registry.verify_registry`).
 
     Returns
     -------
@@ -78,6 +82,7 @@ def build_manifest(
         current={**window_summary(windows.current, schema), "md5": current_md5},
         skipped=accounting["skipped"],
         late=accounting["late"],
+        new_registry=None if new_registry is None else dict(new_registry),
     )
 
 

@@ -29,3 +29,4 @@ PREDICTIONS = Path("data/compare/predictions.parquet")
 
 DECISION_JSON = REPORTS / "decision.json"
 PROMOTE_LOCK = Path(".driftloop/promote.lock")
+NEW_REGISTRY = Path(".driftloop/new-registry.json")  # `driftloop new-registry`: a new registry started on purpose

@@ -1,4 +1,4 @@
-"""``driftloop status | rollback | promote | history``: command functions the typer app wires up.
+"""``driftloop status | rollback | promote | history | new-registry``: command functions the typer app wires up.
 
 Each returns an exit code (0, or the ``exit_code`` of the :class:`DriftloopError`
 raised) and prints with rich. The model name and aliases come from the ``registry``
@@ -299,5 +299,30 @@ def history_command(model_name: str | None = None, params_path: str | Path = PAR
         out.print(table)
         if not moves:
             out.print("No alias moves recorded.")
+
+    return _run(body)
+
+
+def new_registry_command(
+    reason: str, model_name: str | None = None, actor: str | None = None, params_path: str | Path = PARAMS_FILE
+) -> int:
+    """Start a new registry on purpose: acknowledge that the registry MLflow uses now does not hold
+    the champion the project's records name (:func:`driftloop.promote.lost_registry.acknowledge`).
+
+    Writes ``.driftloop/new-registry.json`` at the project root; the next snapshot then runs as a
+    first cycle and its manifest and ``decision.json`` record the acknowledgement.
+
+    Returns
+    -------
+    int
+        0 (also when there is nothing to acknowledge); 5 for an empty reason or an unreadable registry.
+    """
+    from driftloop.config import project_root, workspace
+    from driftloop.promote.lost_registry import acknowledge
+
+    def body() -> None:
+        reg, _ = _registry(model_name, params_path)
+        _, message = acknowledge(workspace(), project_root(), reg.model_name, reg.alias, reason, actor)
+        _stdout().print(message, highlight=False, markup=False)
 
     return _run(body)

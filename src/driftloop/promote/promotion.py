@@ -225,8 +225,16 @@ def _already_serving(
     return PromotionOutcome(str(version), previous, True, m, note)
 
 
-def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_name: str) -> DecisionRecord:
-    """The ``reports/decision.json`` record."""
+def decision_record(
+    decision: Decision,
+    outcome: PromotionOutcome | None,
+    model_name: str,
+    *,
+    run_id: str | None = None,
+    registry: str | None = None,
+    new_registry: Mapping[str, Any] | None = None,
+) -> DecisionRecord:
+    """The ``reports/decision.json`` record (``run_id``: the run the outcome's version came from)."""
     return DecisionRecord(
         promoted=outcome.promoted if outcome is not None else decision.promoted,
         first_cycle=decision.first_cycle,
@@ -235,17 +243,25 @@ def decision_record(decision: Decision, outcome: PromotionOutcome | None, model_
         previous_version=None if outcome is None else outcome.previous_version,
         gates=decision.gates,
         summary=outcome.note if outcome is not None and outcome.note else decision.summary,
+        run_id=run_id if outcome is not None and outcome.version is not None else None,
+        registry=registry,
+        new_registry=new_registry,
     )
 
 
 def write_decision(
-    path: str | os.PathLike[str], decision: Decision, outcome: PromotionOutcome | None, model_name: str
+    path: str | os.PathLike[str],
+    decision: Decision,
+    outcome: PromotionOutcome | None,
+    model_name: str,
+    **fields: Any,
 ) -> dict[str, Any]:
     """Write ``reports/decision.json`` atomically and return what was written.
 
     The layout is :class:`driftloop.contracts.DecisionRecord`'s (``format, promoted, first_cycle,
     model_name, version, previous_version, gates, summary``). ``outcome`` None (decision without a
-    registry step) writes ``version``/``previous_version`` as null.
+    registry step) writes ``version``/``previous_version`` as null. ``fields`` are the keyword
+    arguments of :func:`decision_record` (``run_id``, ``registry``, ``new_registry``).
 
     Examples
     --------
@@ -255,7 +271,7 @@ def write_decision(
     >>> write_decision(pathlib.Path(tempfile.mkdtemp()) / "d.json", d, None, "m")["promoted"]
     False
     """
-    record = decision_record(decision, outcome, model_name).to_dict()
+    record = decision_record(decision, outcome, model_name, **fields).to_dict()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a crash never leaves a half-written metrics file for DVC to read.

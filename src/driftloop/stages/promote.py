@@ -24,6 +24,7 @@ from driftloop.promote.cycle import (
     record_without_challenger,
 )
 from driftloop.promote.gates import Decision, evaluate_gates
+from driftloop.promote.lost_registry import registry_uri
 from driftloop.promote.promotion import write_decision
 from driftloop.promote.registry import ChampionRegistry
 from driftloop.tracking import stage_run
@@ -63,6 +64,15 @@ def run_promote(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             decision = evaluate_gates(comparison.gate_view(), resolution, promote_cfg, champion is None)
             tags = cycle_lineage_tags(train, drift, ctx.cycle_run_id)
             decision, outcome = act_on_decision(registry, decision, promote_cfg, train, tags, version, lock_path)
-        result = write_decision(ctx.path(paths.DECISION_JSON), decision, outcome, identity.model_name)
+        result = write_decision(
+            ctx.path(paths.DECISION_JSON),
+            decision,
+            outcome,
+            identity.model_name,
+            # the project's own record of what serves, checked by the next snapshot
+            run_id=train.logged_challenger()[1] if outcome is not None and outcome.version else None,
+            registry=registry_uri(),
+            new_registry=None if ctx.manifest is None else ctx.manifest.new_registry,
+        )
         log_decision(result, decision, ctx.cycle_run_id)
     return result

@@ -20,6 +20,7 @@ from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.manifest import build_manifest, log_snapshot
 from driftloop.preflight import check_config
+from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
 from driftloop.tracking import stage_run, start_cycle
 from driftloop.windows import select_windows, windows_config
@@ -42,6 +43,9 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     check_config(cfg, schema, classes=data[schema.label].dropna().astype(str).unique() if labelled else ())
 
     name, alias = ctx.registry.model_name, ctx.registry.alias
+    # A registry that does not know the champion the project's records name is refused here,
+    # before anything is written, unless `driftloop new-registry` acknowledged it.
+    new_registry = verify_registry(ctx.workspace, ctx.root, name, alias)
     champion_data, champion_label, lineage = champion_training_data(name, alias, schema, ctx.root)
     windows = select_windows(
         data,
@@ -70,6 +74,7 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             current_max_days=current_days,
             reference_md5=file_md5(reference_path),
             current_md5=file_md5(current_path),
+            new_registry=new_registry,
         )
         write_json(staged.path(ctx.path(paths.MANIFEST)), manifest.to_dict())
         with stage_run("snapshot", cycle_run_id, params={"data": data_cfg}):
