@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -49,13 +49,20 @@ def reference_summary_path(ws: Path) -> Path:
 
 
 def champion_outputs(
-    champion: ChampionRef | None, schema: Schema, *, root: Path, ws: Path
+    champion: ChampionRef | None,
+    schema: Schema,
+    *,
+    root: Path,
+    ws: Path,
+    load_options: Mapping[str, Any] | None = None,
 ) -> tuple[ModelOutputs | None, str | None]:
     """The champion's predictions on its holdout (reference side) and the current window, and
     what the reference side is; ``(None, None)`` on a first cycle or for a regressor.
 
     ``champion`` is the one the cycle started with (the manifest's), so that a rerun after a
-    promotion measures the same model.
+    promotion measures the same model. ``load_options`` are :func:`driftloop.compare.load_model`'s
+    keywords (:func:`driftloop.compare.model_format.load_options`): a pickled champion is refused
+    unless ``compare.allow_pickle_models``.
     """
     if champion is None or schema.task != "classification":
         return None, None
@@ -64,7 +71,7 @@ def champion_outputs(
     from driftloop.drift import ModelOutputs
 
     champion = with_tags(champion)
-    model = load_model(champion.uri)
+    model = load_model(champion.uri, **dict(load_options or {}))
     reference, source = champion_reference_frame(champion, schema, root=root, reference=ws / paths.REFERENCE)
     current = pd.read_parquet(ws / paths.CURRENT)
     ref = predict_outputs(model, reference, schema)

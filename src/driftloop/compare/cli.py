@@ -9,6 +9,10 @@ Overrides (``-s KEY=VALUE``, repeatable):
 - compare keys as ``compare.<key>=<value>`` (values parsed as YAML), e.g.
   ``compare.confidence=0.9`` or ``compare.slices=[channel]``.
 
+Models are loaded without pickle: a folder whose MLmodel says pickle/cloudpickle (or that holds a
+``*.pkl``) is refused, naming it (exit 6), unless ``-s compare.allow_pickle_models=true``
+(it may run code: trusted folders only, e.g. a model logged by an older driftloop).
+
 It prints the evidence; whether it is enough to promote is decided by ``promote.rules``.
 
 Defaults: ``label=label``, ``task=classification``, ``id=id``, ``timestamp=timestamp``
@@ -149,8 +153,9 @@ def compare_command(
         schema_over, compare_over = parse_overrides(overrides)
         cfg = CompareConfig.from_dict(compare_over)
         frame = _read_table(Path(holdout))
-        chall = load_model(challenger)
-        champ = load_model(champion) if champion else None
+        # A folder holding a pickle is refused before loading unless -s compare.allow_pickle_models=true.
+        chall = load_model(challenger, allow_pickle=cfg.allow_pickle_models)
+        champ = load_model(champion, allow_pickle=cfg.allow_pickle_models) if champion else None
         schema = _infer_schema(frame, input_columns(chall), schema_over)
         result = compare_models(frame, schema, chall, champ, cfg)
         out = Path(out)

@@ -43,6 +43,12 @@ TABLE: dict[str, Key] = {
     "min_slice_rows": Key("integer", 30, low=1, doc="levels with fewer rows are skipped"),
     "max_slice_levels": Key("integer", 20, low=1, doc="at most this many most frequent levels per column"),
     "ece_bins": Key("integer", 10, low=2, doc="equal-width confidence bins of the calibration error"),
+    "allow_pickle_models": Key(
+        "bool",
+        False,
+        doc="load champion/challenger folders saved as pickle (can run code: trusted folders only, "
+        "e.g. a champion registered before the skops format)",
+    ),
 }
 
 
@@ -62,6 +68,10 @@ class CompareConfig:
         Levels with fewer rows are skipped; at most this many most frequent levels per column.
     ece_bins : int
         Equal-width confidence bins of the expected calibration error.
+    allow_pickle_models : bool
+        Load model folders saved as pickle or cloudpickle (or in a flavour other than
+        scikit-learn) with MLflow's loader. False: they are refused before anything in them is
+        loaded (:mod:`driftloop.compare.model_format`); skops folders always load.
     """
 
     n_bootstrap: int = TABLE["n_bootstrap"].default
@@ -72,6 +82,7 @@ class CompareConfig:
     min_slice_rows: int = TABLE["min_slice_rows"].default
     max_slice_levels: int = TABLE["max_slice_levels"].default
     ece_bins: int = TABLE["ece_bins"].default
+    allow_pickle_models: bool = TABLE["allow_pickle_models"].default
 
     KEYS = tuple(TABLE)
 

@@ -9,12 +9,14 @@ predictions only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from driftloop.compare.model_format import DEFAULT_MODEL_PREFIXES
 from driftloop.errors import ModelError
 from driftloop.schema import Schema
 
@@ -49,16 +51,30 @@ class LoadedModel:
     input_schema: Any = None  # mlflow.types.Schema or None
 
 
-def load_model(uri: str) -> LoadedModel:
+def load_model(
+    uri: str, *, allow_pickle: bool = False, allowed_targets: Iterable[str] = DEFAULT_MODEL_PREFIXES
+) -> LoadedModel:
     """Load an MLflow model (``models:/name@alias``, ``runs:/id/name``, ``models:/m-...``, a path).
 
-    The sklearn flavour is loaded as the raw estimator (keeps ``predict_proba``),
-    any other flavour as a pyfunc model.
+    The folder is checked before anything in it is deserialised
+    (:mod:`driftloop.compare.model_format`): a scikit-learn model saved as skops is loaded as the
+    raw estimator (keeps ``predict_proba``) with driftloop's explicit trusted-types list; a
+    pickle, or any other flavour, is refused unless ``allow_pickle`` (``compare.allow_pickle_models``),
+    and then loaded by MLflow (the sklearn flavour as the raw estimator, others as pyfunc models).
+
+    Parameters
+    ----------
+    uri : str
+    allow_pickle : bool
+        Load pickled (and non-sklearn) model folders too: they can run code when loaded.
+    allowed_targets : iterable of str
+        ``model.allowed_targets``: classes under these module prefixes are trusted in skops files.
 
     Raises
     ------
     ModelError
-        Naming the URI when it does not resolve or cannot be loaded.
+        Naming the URI when it does not resolve, holds a pickle (without ``allow_pickle``) or an
+        untrusted type, or cannot be loaded.
 
     Examples
     --------
@@ -66,11 +82,33 @@ def load_model(uri: str) -> LoadedModel:
 
     >>> load_model("models:/feedback@champion")  # doctest: +SKIP
     """
+    from driftloop.compare.model_format import check_model_folder, load_skops, model_folder
+
+    with model_folder(uri) as folder:
+        data = check_model_folder(folder, uri, allow_pickle)
+        if data is not None:
+            model = load_skops(data, uri, allowed_targets)
+            return LoadedModel(uri=uri, model=model, input_schema=_input_schema(folder))
+        return _load_with_mlflow(uri, folder)
+
+
+def _input_schema(folder: Any) -> Any:
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    try:
+        return Model.load(str(folder / "MLmodel")).get_input_schema()
+    except (MlflowException, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"model folder {folder}: its MLmodel signature cannot be read: {exc}") from exc
+
+
+def _load_with_mlflow(uri: str, folder: Any) -> LoadedModel:
+    """MLflow's own loader (pickles included): only after the user opted in."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
+        pyfunc = mlflow.pyfunc.load_model(str(folder))
     except (MlflowException, OSError, ValueError) as exc:
         raise ModelError(
             f"model URI {uri!r} does not resolve to a loadable MLflow model: "

@@ -54,8 +54,11 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         champion_ref = ctx.champion()
         champion_uri = champion_ref.uri if champion_ref else None
         challenger_uri, _ = train.logged_challenger()
-        challenger = load_model(challenger_uri)
-        champion = load_model(champion_uri) if champion_uri else None
+        from driftloop.compare.model_format import load_options
+
+        options = load_options(cfg)  # pickled folders refused unless compare.allow_pickle_models
+        challenger = load_model(challenger_uri, **options)
+        champion = load_model(champion_uri, **options) if champion_uri else None
         with stage_run("compare", ctx.cycle_run_id, params={"compare": section(cfg, "compare")}) as run:
             comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
             result = comparison_record(

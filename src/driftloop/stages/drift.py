@@ -30,7 +30,11 @@ def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     summary = ReferenceSummary.load(reference_summary_path(ctx.workspace))
-    outputs, outputs_reference = champion_outputs(ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace)
+    from driftloop.compare.model_format import load_options
+
+    outputs, outputs_reference = champion_outputs(
+        ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace, load_options=load_options(cfg)
+    )
     chunks = current_chunks(ctx.path(paths.CURRENT), list(ctx.schema.features), drift_cfg.chunk_size)
     report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
     report, result = drift_result(report, ctx.manifest, outputs_reference)

@@ -25,7 +25,7 @@ from driftloop.train.trigger import skip_reason
 
 def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Run the retrain stage; returns the train.json dict it wrote."""
-    from driftloop.train.model import build_model
+    from driftloop.train.model import DEFAULT_ALLOWED_TARGETS, build_model
     from driftloop.train.windows import WindowConfig, select_training_window
 
     train_cfg, model_cfg = section(cfg, "train"), section(cfg, "model")
@@ -63,6 +63,7 @@ def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
                     result,
                     run_id=run.info.run_id,
                     training_uri=ctx.path(paths.TRAINING).resolve().as_uri(),
+                    allowed_targets=model_cfg.get("allowed_targets") or DEFAULT_ALLOWED_TARGETS,
                 )
         write_json(staged.path(ctx.path(paths.TRAIN_JSON)), result.to_dict())
         write_json(staged.path(ctx.path(paths.TRAIN_METRICS)), train_metrics(result))

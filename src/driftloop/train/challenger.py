@@ -8,7 +8,7 @@ its reference — and the holdout compare scores both models on is fixed on disk
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,14 @@ def train_metrics(result: TrainResult) -> dict[str, Any]:
 
 
 def fit_and_log(
-    pipeline: Any, window: TrainingWindow, schema: Schema, record: TrainResult, *, run_id: str, training_uri: str
+    pipeline: Any,
+    window: TrainingWindow,
+    schema: Schema,
+    record: TrainResult,
+    *,
+    run_id: str,
+    training_uri: str,
+    allowed_targets: Iterable[str] = ("sklearn.",),
 ) -> TrainResult:
     """Fit the challenger and log it to the active (retrain) run: train and validation metrics,
     both datasets, the model (signature, input example, pinned requirements) and its lineage md5s.
@@ -109,7 +116,10 @@ def fit_and_log(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
         log_training_datasets(window, schema, source=training_uri)
-    model_uri = log_sklearn_model(fit.model, "model", window.train[list(schema.features)].head(5))
+    # skops, with the trusted types driftloop's loader derives from model.allowed_targets
+    model_uri = log_sklearn_model(
+        fit.model, "model", window.train[list(schema.features)].head(5), allowed_targets=allowed_targets
+    )
     set_tags({TAG_RUN_TRAIN_MD5: record.training_data_md5, TAG_RUN_HOLDOUT_MD5: record.holdout_md5})
     return record.with_fit(
         model_uri=model_uri,

@@ -20,7 +20,7 @@ __all__ = ["infer_model_signature", "log_sklearn_model", "log_training_datasets"
 _RUNTIME_PACKAGES = ("scikit-learn", "numpy", "pandas", "scipy")
 
 
-def model_pip_requirements(serialization_format: str = "cloudpickle", extra: Iterable[str] = ()) -> list[str]:
+def model_pip_requirements(serialization_format: str = "skops", extra: Iterable[str] = ()) -> list[str]:
     """Pin the packages the logged model needs to the versions installed here.
 
     Explicit requirements also skip MLflow's requirement inference (~14 s per model).
@@ -44,9 +44,10 @@ def log_sklearn_model(
     name: str,
     input_example: pd.DataFrame,
     signature: Any = None,
-    serialization_format: str = "cloudpickle",
+    serialization_format: str = "skops",
     registered_model_name: str | None = None,
     extra_pip_requirements: Iterable[str] = (),
+    allowed_targets: Iterable[str] = ("sklearn.",),
 ) -> str:
     """Log a fitted pipeline as an MLflow sklearn model in the active run.
 
@@ -61,14 +62,18 @@ def log_sklearn_model(
         the signature's input schema).
     signature : mlflow.models.ModelSignature, optional
         Inferred from ``input_example`` and the ``predict_proba`` output when omitted.
-    serialization_format : {"cloudpickle", "skops"}
-        cloudpickle by default: it loads a TF-IDF/one-hot/HGB pipeline back without a
-        list of trusted types. "skops" is refused for pipelines with types it does not
-        trust (numpy ufuncs in FunctionTransformer, ...) unless MLflow is given
-        ``skops_trusted_types``; this helper passes the untrusted types it finds.
+    serialization_format : {"skops", "cloudpickle"}
+        skops by default: no code runs when it is loaded, and driftloop's loader
+        (:func:`driftloop.compare.predict.load_model`) refuses pickled folders unless
+        ``compare.allow_pickle_models``. The ``skops_trusted_types`` written to MLmodel are
+        the types driftloop's loader will trust (:func:`driftloop.compare.model_format.trusted_types`):
+        a model holding any other type is refused here, when it is saved, rather than at load.
+        "cloudpickle" is kept for tests and for exporting to tools that need it.
     registered_model_name : str, optional
         Also register a version (the promote stage normally does that).
     extra_pip_requirements : iterable of str
+    allowed_targets : iterable of str
+        ``model.allowed_targets``: classes under these module prefixes are trusted in the skops file.
 
     Returns
     -------
@@ -80,6 +85,8 @@ def log_sklearn_model(
     ------
     RegistryError
         When MLflow refuses to log the model.
+    ModelError
+        When the model holds a type driftloop's loader would not trust (skops).
 
     Examples
     --------
@@ -99,7 +106,14 @@ def log_sklearn_model(
     if serialization_format == "skops":
         import skops.io
 
-        kwargs["skops_trusted_types"] = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        from driftloop.compare.model_format import trusted_types
+
+        try:
+            kwargs["skops_trusted_types"] = trusted_types(
+                skops.io.get_untrusted_types(data=skops.io.dumps(model)), allowed_targets
+            )
+        except ModelError as exc:
+            raise ModelError(f"the model {name!r} cannot be saved as skops: it holds {exc}.") from None
     try:
         info = mlflow.sklearn.log_model(
             model,
