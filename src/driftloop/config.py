@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from driftloop.errors import ConfigError
+from driftloop.paths import refuse_paths_outside
 from driftloop.redact import refuse_credentials_in
 from driftloop.validation import check_keys
 
@@ -75,6 +76,8 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
         When Hydra rejects an override (unknown key or group option); Hydra's own
         message, which names the key, is kept. When a value is a URI holding credentials
         (:func:`driftloop.redact.refuse_credentials_in`), so that they never reach ``params.yaml``.
+        When a configured path resolves outside the project and ``paths.allowed_outside`` does not
+        list it (:func:`driftloop.paths.refuse_paths_outside`).
     """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -94,6 +97,7 @@ def compose(overrides: Iterable[str] = (), conf_dir: Path | None = None) -> dict
         raise ConfigError(f"cannot compose conf/ with overrides {overrides}: {exc}") from exc
     composed: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     refuse_credentials_in(composed)  # before params.yaml or conf/config.yaml can be written
+    refuse_paths_outside(composed, project_root(), workspace())  # data, review, lock, artifact paths
     return composed
 
 
@@ -303,6 +307,7 @@ def _read(path: Path | None = None) -> tuple[dict[str, Any], list[str], dict[str
         raise ConfigError(f"{path} must hold a mapping at the top level.")
     try:
         refuse_credentials_in(data)
+        refuse_paths_outside(data, project_root(), workspace())  # a hand-edited or DVC-composed file
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc} Then run `driftloop params`.") from None
     digests["body_ok"] = "yes" if digests.get("body") == _text_digest(body) else ""

@@ -51,7 +51,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 #: The kinds a :class:`Key` can take, and how an expectation reads in a message.
-KINDS = ("number", "integer", "bool", "str", "choice", "names", "regex", "int_pair", "mapping", "any")
+KINDS = ("number", "integer", "bool", "str", "path", "choice", "names", "regex", "int_pair", "mapping", "any")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ class Key:
     kind : str
         One of :data:`KINDS`: ``number`` (int or float, never bool), ``integer`` (a whole
         number, given as int or float), ``bool``, ``str`` (non-empty), ``choice`` (one of
-        ``choices``), ``names`` (a list of strings), ``regex`` (a string that compiles),
+        ``choices``), ``path`` (a non-empty string naming a file or folder; whether it stays inside
+        the project is :func:`driftloop.paths.refuse_paths_outside`'s check, which needs the
+        project root), ``names`` (a list of strings), ``regex`` (a string that compiles),
         ``int_pair`` (``[a, b]`` integers with ``low <= a <= b``), ``mapping`` (checked by its
         owner, usually with another table) or ``any``.
     default : object
@@ -108,6 +110,7 @@ class Key:
             text = {
                 "bool": "true or false",
                 "str": "a non-empty string",
+                "path": "a non-empty path",
                 "names": "a list of names",
                 "regex": "a regular expression",
                 "mapping": "a mapping",
@@ -139,7 +142,7 @@ class Key:
             return self._in_range(value)
         if kind == "bool":
             return isinstance(value, bool)
-        if kind == "str":
+        if kind in ("str", "path"):
             return isinstance(value, str) and bool(value)
         if kind == "choice":
             return isinstance(value, (str, int, float)) and not isinstance(value, bool) and value in self.choices

@@ -66,11 +66,14 @@ def test_missing_column_in_a_new_batch(guarded):
         bad.unlink()
 
 
-def test_empty_batch_folder(guarded, tmp_path):
+def test_empty_batch_folder(guarded):
     project = guarded
-    empty = tmp_path / "empty"
+    empty = project / "data" / "empty"  # inside the project: a path outside it is refused (exit 3)
     empty.mkdir()
-    out = run([sys.executable, "pipelines/snapshot.py", f"data.source.path={empty}"], project, check=False)
+    try:
+        out = run([sys.executable, "pipelines/snapshot.py", f"data.source.path={empty}"], project, check=False)
+    finally:
+        empty.rmdir()
     assert out.returncode == 4, out.stderr
     assert f"batch folder {empty} is empty" in out.stderr
 

@@ -118,7 +118,7 @@ TOP: dict[str, Key] = {
     "resolution": Key("mapping", None, nullable=True, doc="the drift-resolution checks"),
     "on_reject": Key("choice", "skip", choices=ON_REJECT, doc="what happens to a rejected challenger"),
     "in_experiments": Key("choice", "skip", choices=IN_EXPERIMENTS, doc="what dvc exp run may do to the registry"),
-    "lock_path": Key("str", ".driftloop/promote.lock", doc="file lock serialising promotions"),
+    "lock_path": Key("path", ".driftloop/promote.lock", doc="file lock serialising promotions (inside the project)"),
     "lock_timeout_s": Key("number", 60.0, low=0.0, doc="seconds to wait for the lock"),
 }
 
