@@ -406,3 +406,53 @@ def test_the_allow_list_is_configurable(toy_package, schema, monkeypatch):
 def test_the_allow_list_is_validated(allowed, expected, schema):
     message = _refused(schema, {"_target_": "sklearn.linear_model.LogisticRegression"}, allowed)
     assert message.startswith(expected), message
+
+
+@pytest.mark.parametrize(
+    ("estimator", "where", "got"),
+    [
+        (
+            {
+                "_target_": "sklearn.pipeline.Pipeline",
+                "memory": "CACHE",
+                "steps": [["clf", {"_target_": "sklearn.linear_model.LogisticRegression"}]],
+            },
+            "model.estimator.memory",
+            "CACHE",
+        ),
+        (
+            {
+                "_target_": "sklearn.pipeline.Pipeline",
+                "steps": [
+                    ["agg", {"_target_": "sklearn.cluster.FeatureAgglomeration", "memory": "CACHE"}],
+                    ["clf", {"_target_": "sklearn.linear_model.LogisticRegression"}],
+                ],
+            },
+            "model.estimator.steps[0][1].memory",
+            "CACHE",
+        ),
+        (
+            {"_target_": "sklearn.feature_extraction.text.TfidfVectorizer", "input": "filename"},
+            "model.estimator.input",
+            "'filename'",
+        ),
+        (
+            {"_target_": "sklearn.feature_extraction.text.CountVectorizer", "input": "file"},
+            "model.estimator.input",
+            "'file'",
+        ),
+    ],
+)
+def test_parameters_that_touch_files_are_refused(estimator, where, got, schema, tmp_path):
+    """Pipeline(memory=...) caches (and loads back) pickles in a folder; a vectorizer's input='filename'
+    opens every value as a file: both refused by the check, before anything is built (the autouse
+    fixture fails the test if Hydra is reached)."""
+    cache = tmp_path / "cache"
+    spec = yaml.safe_load(yaml.safe_dump(estimator).replace("CACHE", str(cache)))
+    message = _refused(schema, spec)
+    assert message.startswith(f"{where} must be "), message
+    assert f"Got {got.replace('CACHE', repr(str(cache)))} instead." in message
+    assert not cache.exists()
+    # The harmless values stay allowed.
+    check_targets({"_target_": "sklearn.pipeline.Pipeline", "memory": None, "steps": []}, "model.estimator")
+    check_targets({"_target_": "sklearn.feature_extraction.text.TfidfVectorizer", "input": "content"}, "m")

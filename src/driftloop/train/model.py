@@ -99,6 +99,14 @@ NUMERIC: dict[str, Key] = {
 _MODULE_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*\.?")
 #: Hydra's instantiate keys other than ``_target_``; ``_args_`` is read, with plain values only.
 _HYDRA_KEYS = ("_partial_", "_recursive_", "_convert_")
+#: Parameters of allowed classes that make them read or write files: ``memory`` (Pipeline,
+#: FeatureUnion-like caches, AgglomerativeClustering, FeatureAgglomeration: a joblib cache folder,
+#: whose pickles are loaded back) and a text vectorizer's ``input`` other than ``content`` (it then
+#: opens each value as a file name). scikit-learn makes both keyword-only, so ``_args_`` cannot set them.
+_FILE_PARAMS = {
+    "memory": ("null", lambda v: v is None),
+    "input": ("'content'", lambda v: v == "content"),
+}
 _ESTIMATOR = (
     "a scikit-learn estimator or transformer class "
     "(a subclass of sklearn.base.BaseEstimator with fit and predict or transform)"
@@ -185,8 +193,9 @@ def _resolve_class(target: str, where: str, prefixes: tuple[str, ...]) -> type:
 
 def check_targets(node: Any, where: str, allowed: tuple[str, ...] = DEFAULT_ALLOWED_TARGETS) -> None:
     """Refuse, before anything is instantiated, every ``_target_`` in ``node`` (at any depth) that
-    is not an estimator or transformer class under ``allowed``, and every Hydra key or
-    interpolation that could make Hydra call something else.
+    is not an estimator or transformer class under ``allowed``, every Hydra key or
+    interpolation that could make Hydra call something else, and the parameters that would make
+    an allowed class touch files (a non-null ``memory``, an ``input`` other than ``content``).
 
     Parameters
     ----------
@@ -232,6 +241,12 @@ def _walk(node: Any, where: str, prefixes: tuple[str, ...], in_args: bool) -> No
             if not isinstance(target, str) or not target:
                 raise ConfigError(f"{where}._target_ must be a dotted class name. Got {target!r} instead.")
             _resolve_class(target, f"{where}._target_", prefixes)
+            for param, (expected, ok) in _FILE_PARAMS.items():
+                if param in node and not ok(node[param]):
+                    raise ConfigError(
+                        f"{where}.{param} must be {expected}: a model config never makes an estimator read "
+                        f"or write files of its choosing. Got {node[param]!r} instead."
+                    )
         for key, value in node.items():
             if key == "_target_":
                 continue
