@@ -9,6 +9,7 @@ rate is a drift signal), categorical and text features to pandas strings.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from driftloop.config import reject_unknown
 from driftloop.errors import DataError
 from driftloop.schema import Schema
 
+_SOURCE = "__driftloop_batch__"  # read_incoming's temporary column: which file a row came from
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
@@ -46,19 +48,62 @@ def list_batches(folder: Path, fmt: str = "auto") -> list[Path]:
 
 
 def read_batch(path: Path, schema: Schema) -> pd.DataFrame:
-    """Read one batch file and coerce it to the schema."""
+    """Read one batch file and coerce it to the schema.
+
+    A CSV must be UTF-8 (an invalid byte is refused naming its offset and line, never replaced),
+    and a batch must hold at least one row.
+    """
+    csv = SUFFIXES[path.suffix.lower()] == "csv"
     try:
-        if SUFFIXES[path.suffix.lower()] == "parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, encoding_errors="replace")
+        df = pd.read_csv(path) if csv else pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(_utf8_error(path)) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(
+            f"batch {path} is empty: expected a header line naming the columns {list(schema.required)} "
+            "and at least one row."
+        ) from exc
     except Exception as exc:  # pyarrow/pandas raise many types; the cause is kept
         raise DataError(f"cannot read batch {path}: {exc}") from exc
-    return coerce(df, schema, where=str(path))
+    if df.empty:
+        raise DataError(f"batch {path} holds no rows: expected at least one row (remove the file if it is not data).")
+    out = coerce(df, schema, where=str(path), first_line=2 if csv else None)
+    check_classes(out, schema, where=str(path), first_line=2 if csv else None)
+    return out
 
 
-def coerce(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
-    """Keep the schema's columns, in schema order, with one dtype per role."""
+def _utf8_error(path: Path) -> str:
+    """Where a file stops being UTF-8: byte offset, line and data row (C-speed decode, no row loop)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return (
+            f"batch {path} is not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}, data row {line - 1}) ({exc.reason}); expected UTF-8 text. "
+            "Re-export the file as UTF-8: no byte is replaced, that would alter rows."
+        )
+    return f"batch {path} is not valid UTF-8; expected UTF-8 text."
+
+
+def _rows(mask: Any, first_line: int | None, limit: int = 5) -> str:
+    """The first rows where ``mask`` holds, as CSV lines or 1-based parquet rows."""
+    pos = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if first_line is None:
+        shown, what = (pos[:limit] + 1).tolist(), "row"
+    else:
+        shown, what = (pos[:limit] + first_line).tolist(), "line"
+    more = f" and {len(pos) - limit} more" if len(pos) > limit else ""
+    return f"{what}{'s' if len(pos) > 1 else ''} {', '.join(map(str, shown))}{more}"
+
+
+def coerce(df: pd.DataFrame, schema: Schema, where: str, first_line: int | None = None) -> pd.DataFrame:
+    """Keep the schema's columns, in schema order, with one dtype per role.
+
+    ``first_line``: the file line of the first row (a CSV: 2), so that errors name lines;
+    ``None`` names 1-based rows.
+    """
     schema.check_columns(df.columns, where)
     out = pd.DataFrame(index=df.index)
     out[schema.id] = df[schema.id].astype("string")
@@ -66,21 +111,33 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
     bad = ts.isna() & df[schema.timestamp].notna()
     if bad.any():
         raise DataError(
-            f"{where}: column {schema.timestamp!r} has {int(bad.sum())} value(s) that are not timestamps, "
-            f"e.g. {df.loc[bad, schema.timestamp].iloc[0]!r}."
+            f"{where}: column {schema.timestamp!r} has {int(bad.sum())} value(s) that are not timestamps "
+            f"({_rows(bad, first_line)}), e.g. {df.loc[bad, schema.timestamp].iloc[0]!r}; "
+            "expected ISO 8601 dates or datetimes."
         )
     if ts.isna().any():
-        raise DataError(f"{where}: column {schema.timestamp!r} has {int(ts.isna().sum())} missing timestamp(s).")
+        raise DataError(
+            f"{where}: column {schema.timestamp!r} has {int(ts.isna().sum())} missing timestamp(s) "
+            f"({_rows(ts.isna(), first_line)}); expected a timestamp on every row."
+        )
     out[schema.timestamp] = ts.dt.tz_convert(None).astype("datetime64[us]")
     for col in schema.numeric:
         values = pd.to_numeric(df[col], errors="coerce")
         bad = values.isna() & df[col].notna()
         if bad.any():
             raise DataError(
-                f"{where}: numeric column {col!r} has {int(bad.sum())} non-numeric value(s), "
-                f"e.g. {df.loc[bad, col].iloc[0]!r}."
+                f"{where}: numeric column {col!r} has {int(bad.sum())} non-numeric value(s) "
+                f"({_rows(bad, first_line)}), e.g. {df.loc[bad, col].iloc[0]!r}."
             )
-        out[col] = values.astype("float64")
+        values = values.astype("float64")
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            raise DataError(
+                f"{where}: numeric column {col!r} has {int(infinite.sum())} infinite value(s) "
+                f"({_rows(infinite, first_line)}), e.g. {values[infinite].iloc[0]!r}; expected finite "
+                "numbers (leave a value empty for missing)."
+            )
+        out[col] = values
     for col in (*schema.categorical, *schema.text):
         out[col] = df[col].astype("string")
     if schema.label:
@@ -92,28 +149,94 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame:
     return out
 
 
-def read_batches(folder: Path, schema: Schema, fmt: str = "auto") -> tuple[pd.DataFrame, list[Path]]:
-    """Read every batch in ``folder`` into one time-ordered frame (duplicate ids: the last wins)."""
+@dataclass(frozen=True)
+class Incoming:
+    """Every incoming row, and where each came from.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Time-ordered rows, one per id.
+    files : list of Path
+        The batch files, in name order.
+    source : numpy.ndarray
+        For each row of ``data``, the index in ``files`` of the batch it came from.
+    corrected : pandas.DataFrame
+        Ids given again by a later batch (``id``, ``file``, ``replaced_in``): the later row wins.
+    """
+
+    data: pd.DataFrame
+    files: list[Path]
+    source: np.ndarray
+    corrected: pd.DataFrame
+
+
+def read_incoming(folder: Path, schema: Schema, fmt: str = "auto") -> Incoming:
+    """Read every batch in ``folder`` into one time-ordered frame.
+
+    An id given twice within one batch is refused (which row holds?). An id given again by a
+    later batch replaces the earlier row (a later batch corrects an earlier one); those ids are
+    returned in ``corrected`` so that the snapshot reports them.
+    """
     files = list_batches(folder, fmt)
     frames = [read_batch(p, schema) for p in files]
+    lengths = np.array([len(f) for f in frames])
     df = pd.concat(frames, ignore_index=True)
-    df = df.drop_duplicates(subset=[schema.id], keep="last")
+    source = np.repeat(np.arange(len(files)), lengths)
+    ids = df[schema.id]
+    repeated = ids.duplicated(keep=False).to_numpy()
+    corrected = pd.DataFrame(columns=["id", "file", "replaced_in"])
+    if repeated.any():
+        row = np.arange(len(df)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        dup = pd.DataFrame({"id": ids[repeated].to_numpy(), "src": source[repeated], "row": row[repeated]})
+        within = dup[dup.duplicated(["id", "src"], keep=False)]
+        if len(within):
+            first = within.sort_values(["src", "row"], kind="stable")
+            src = int(first["src"].iloc[0])
+            csv = SUFFIXES[files[src].suffix.lower()] == "csv"
+            in_file = first[(first["src"] == src) & (first["id"] == first["id"].iloc[0])]
+            shown = (in_file["row"].to_numpy() + (2 if csv else 1)).tolist()
+            raise DataError(
+                f"batch {files[src]}: id {first['id'].iloc[0]!r} is given {len(in_file)} times "
+                f"({'lines' if csv else 'rows'} {', '.join(map(str, shown))}); "
+                f"{within['id'].nunique()} id(s) repeat within a batch in all ("
+                f"{', '.join(repr(i) for i in within['id'].drop_duplicates().head(5))}). "
+                f"Expected each {schema.id!r} once per batch."
+            )
+        later = dup.sort_values(["id", "src"], kind="stable")
+        replaced = later.duplicated("id", keep="last").to_numpy()
+        corrected = pd.DataFrame(
+            {
+                "id": later["id"].to_numpy()[replaced],
+                "file": [files[i] for i in later["src"].to_numpy()[replaced]],
+                "replaced_in": [files[i] for i in later.groupby("id", sort=False)["src"].transform("last")[replaced]],
+            }
+        )
+    df = df.assign(**{_SOURCE: source}).drop_duplicates(subset=[schema.id], keep="last")
     df = df.sort_values([schema.timestamp, schema.id], kind="stable").reset_index(drop=True)
+    source = df.pop(_SOURCE).to_numpy()
     if df.empty:
         raise DataError(f"batch folder {folder}: the batches hold no rows.")
-    return df, files
+    return Incoming(df, files, source, corrected)
 
 
-def check_classes(df: pd.DataFrame, schema: Schema, where: str) -> None:
-    """Labels outside the configured classes are an error naming them."""
+def read_batches(folder: Path, schema: Schema, fmt: str = "auto") -> tuple[pd.DataFrame, list[Path]]:
+    """Every batch in ``folder`` as one time-ordered frame (see :func:`read_incoming`)."""
+    incoming = read_incoming(folder, schema, fmt)
+    return incoming.data, incoming.files
+
+
+def check_classes(df: pd.DataFrame, schema: Schema, where: str, first_line: int | None = None) -> None:
+    """Labels outside the configured classes are an error naming them and their first rows."""
     if schema.task != "classification" or not schema.label or not schema.classes:
         return
-    seen = set(df[schema.label].dropna().unique())
-    unknown = sorted(seen - set(schema.classes))
-    if unknown:
+    labels = df[schema.label]
+    outside = (labels.notna() & ~labels.isin(schema.classes)).to_numpy(dtype=bool)
+    if outside.any():
+        unknown = sorted(set(labels[outside].astype(str)))
         raise DataError(
             f"{where}: column {schema.label!r} has label(s) {unknown} outside data.schema.classes "
-            f"{list(schema.classes)}."
+            f"{list(schema.classes)} ({_rows(outside, first_line)})."
         )
 
 
@@ -166,3 +289,39 @@ def source_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if "path" not in cfg:
         raise DataError("data.source.path is missing: the folder of incoming batches.")
     return dict(cfg)
+
+
+def check_reviewed_ids(folder: Path, schema: Schema, ids: pd.Series) -> None:
+    """Refuse a reviewed-labels file (``id,label`` CSVs in ``folder``) naming ids no batch holds:
+    its labels would override nothing, without a word. Read here by the snapshot stage, so a typo
+    in an id stops the cycle before any model is trained; the labels themselves are checked where
+    they are applied (:func:`driftloop.train.labels.read_reviewed_labels`).
+
+    Raises
+    ------
+    DataError
+        Naming the file, how many of its ids are unknown and the first of them.
+    """
+    if not folder.is_dir():
+        return
+    known = pd.Index(ids.astype(str))
+    for path in sorted(folder.glob("*.csv")):  # one read per file; the rows are checked at once
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"reviewed labels file {path}: cannot be read as UTF-8 CSV ({exc}).") from exc
+        table.columns = [str(c).strip() for c in table.columns]
+        if "id" not in table.columns:
+            raise DataError(
+                f"reviewed labels file {path}: missing column 'id'; expected a header 'id,label'. "
+                f"Got columns {list(table.columns)}."
+            )
+        given = table["id"].str.strip()
+        unknown = ~given.isin(known).to_numpy() & given.ne("").to_numpy()
+        if unknown.any():
+            shown = list(dict.fromkeys(given[unknown].head(20)))[:5]
+            raise DataError(
+                f"reviewed labels file {path}: {int(unknown.sum())} of {len(given)} id(s) are in no batch of "
+                f"the incoming data ({_rows(unknown, 2)}), e.g. {shown}; expected ids of column "
+                f"{schema.id!r} of the batches. Fix the ids, or remove the rows if their batches were removed."
+            )

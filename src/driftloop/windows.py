@@ -219,7 +219,79 @@ def _days(cfg: Mapping[str, Any], key: str, default: float, *, nullable: bool = 
     return days
 
 
+WINDOW_KEYS = {"initial_reference_days", "current_max_days", "max_future_days"}
+
+
 def windows_config(cfg: Mapping[str, Any]) -> tuple[float, float | None]:
     """``data.windows`` as ``(initial_reference_days, current_max_days)``; ConfigError naming a bad key or value."""
-    reject_unknown(cfg, {"initial_reference_days", "current_max_days"}, "data.windows")
+    reject_unknown(cfg, WINDOW_KEYS, "data.windows")
     return (_days(cfg, "initial_reference_days", 21), _days(cfg, "current_max_days", 28, nullable=True))
+
+
+def max_future_days(cfg: Mapping[str, Any]) -> float | None:
+    """``data.windows.max_future_days`` (default 1): how far past the wall clock a row may be dated
+    (clock skew, time zones); ``null`` turns the check off."""
+    reject_unknown(cfg, WINDOW_KEYS, "data.windows")
+    return _days(cfg, "max_future_days", 1, nullable=True)
+
+
+def check_not_future(
+    data: pd.DataFrame,
+    schema: Schema,
+    files: list[Any],
+    source: Any,
+    max_days: float | None,
+    now: pd.Timestamp | None = None,
+) -> None:
+    """Refuse rows dated more than ``max_days`` after ``now`` (UTC, naive like the data): one such row
+    would make the newest days, hence the whole current window, a date no data has reached.
+
+    ``source`` gives, for each row of ``data``, its index in ``files``.
+
+    Raises
+    ------
+    DataError
+        Naming the first such file, its id and timestamp, the limit and the key.
+    """
+    if max_days is None or data.empty:
+        return
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_convert(None)
+    limit = now + pd.Timedelta(days=max_days)
+    ahead = (data[schema.timestamp] > limit).to_numpy()
+    if not ahead.any():
+        return
+    first = int(ahead.argmax())
+    row = data.iloc[first]
+    in_file = int(((source == source[first]) & ahead).sum())
+    raise DataError(
+        f"batch {files[int(source[first])]}: row with {schema.id} {row[schema.id]!r} is dated "
+        f"{row[schema.timestamp].isoformat()} in column {schema.timestamp!r}, after {limit.isoformat()} "
+        f"(now + data.windows.max_future_days = {max_days:g}); {in_file} row(s) of this file and "
+        f"{int(ahead.sum())} in all are dated in the future. Expected event times up to now: fix the "
+        "timestamps, or raise data.windows.max_future_days (null: no check)."
+    )
+
+
+def late_batch_warnings(
+    windows: Windows, data: pd.DataFrame, schema: Schema, files: list[Any], source: Any
+) -> list[str]:
+    """One line per batch file whose every row is ``late`` (dated inside the reference, not in it):
+    a whole batch that no cycle tests or trains on.
+
+    ``source`` gives, for each row of ``data``, its index in ``files``.
+    """
+    if windows.late.empty:
+        return []
+    import numpy as np
+
+    is_late = data[schema.id].isin(windows.late[schema.id]).to_numpy()
+    per_file = np.bincount(source, minlength=len(files))
+    late_per_file = np.bincount(source[is_late], minlength=len(files))
+    ref_ts = windows.reference[schema.timestamp]
+    return [
+        f"batch {files[i]}: all {int(per_file[i])} rows are dated inside the reference "
+        f"({windows.reference_source}, {ref_ts.min().isoformat()} to {ref_ts.max().isoformat()}) but are not "
+        "in it: counted as `late` in the manifest; no cycle tests or trains on them (every current window "
+        "starts after the reference ends)."
+        for i in np.flatnonzero((late_per_file == per_file) & (per_file > 0))
+    ]

@@ -8,11 +8,13 @@ both windows as dataset inputs with their digests and sources.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from driftloop import paths
-from driftloop.batches import check_classes, read_batches, source_config
+from driftloop.batches import check_classes, check_reviewed_ids, read_incoming, source_config
 from driftloop.champion import champion_entry, champion_training_data
 from driftloop.config import reject_unknown, section
 from driftloop.context import StageContext
@@ -23,7 +25,13 @@ from driftloop.preflight import check_config
 from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
 from driftloop.tracking import stage_run, start_cycle
-from driftloop.windows import select_windows, windows_config
+from driftloop.windows import (
+    check_not_future,
+    late_batch_warnings,
+    max_future_days,
+    select_windows,
+    windows_config,
+)
 
 
 def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,8 +44,20 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     initial_days, current_days = windows_config(data_cfg.get("windows") or {})
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     schema, folder = ctx.schema, ctx.workspace / source["path"]
-    data, files = read_batches(folder, schema, str(source.get("format", "auto")))
+    incoming = read_incoming(folder, schema, str(source.get("format", "auto")))
+    data, files = incoming.data, incoming.files
     check_classes(data, schema, where=str(folder))
+    check_not_future(data, schema, files, incoming.source, max_future_days(data_cfg.get("windows") or {}))
+    if source.get("reviewed_labels"):
+        check_reviewed_ids(ctx.workspace / str(source["reviewed_labels"]), schema, data[schema.id])
+    if len(incoming.corrected):
+        by_file = incoming.corrected.groupby("replaced_in", sort=True)["id"]
+        for later, ids in by_file:
+            earlier = sorted({str(Path(f)) for f in incoming.corrected.loc[ids.index, "file"]})
+            warn(
+                f"batch {later} gives {len(ids)} id(s) again that {', '.join(earlier)} gave "
+                f"(e.g. {list(ids.head(3))}): the later batch's rows replace the earlier ones."
+            )
     # Refuse a config naming a column, metric or class this table lacks now, not after training.
     labelled = schema.task == "classification" and schema.label in data.columns
     check_config(cfg, schema, classes=data[schema.label].dropna().astype(str).unique() if labelled else ())
@@ -55,6 +75,8 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         champion_reference=champion_data,
         champion_label=champion_label,
     )
+    for line in late_batch_warnings(windows, data, schema, files, incoming.source):
+        warn(line)
     with StagedOutputs() as staged:  # every output moves into place only if all of this succeeds
         write_parquet(reference_path := staged.path(ctx.path(paths.REFERENCE)), windows.reference)
         write_parquet(current_path := staged.path(ctx.path(paths.CURRENT)), windows.current)
@@ -82,3 +104,7 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     # the .npz has replaced it (and only now that every output is in place)
     ctx.path(paths.LEGACY_REFERENCE_SUMMARY).unlink(missing_ok=True)
     return manifest.to_dict()
+
+
+def warn(message: str) -> None:
+    print(f"driftloop snapshot: warning: {message}", file=sys.stderr)
