@@ -35,7 +35,7 @@ import pytest
 from driftloop import paths
 from driftloop.config import compose
 from driftloop.demo.feedback import Scenario, generate_week
-from driftloop.errors import DataError
+from driftloop.errors import ConfigError, DataError
 from driftloop.stages import run_stage
 from tests.stages.conftest import add_weeks
 from tests.stages.helpers import ROOT, cache_training_data, run_cycle
@@ -345,3 +345,17 @@ def test_a_batch_dated_inside_the_champions_training_period_is_named_in_a_warnin
     manifest = json.loads((project.ws / paths.MANIFEST).read_text())
     assert manifest["late"]["rows"] >= NAME_ROWS
     assert registry_state(project.uri) == registry and champion_of(project)[0] == "1"
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -1, True], ids=["text", "zero", "negative", "bool"])
+def test_a_bad_max_future_days_is_refused_naming_the_key(
+    project: Project, snapshot: Callable[[], Snapshot], monkeypatch: pytest.MonkeyPatch, value: object
+) -> None:
+    cfg = copy.deepcopy(project.cfg)
+    cfg["data"]["windows"]["max_future_days"] = value
+    monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: copy.deepcopy(cfg))
+    files, registry = snapshot_bytes(project.ws), registry_state(project.uri)
+    result = snapshot()
+    assert result.code == ConfigError.exit_code == 3, result.err
+    assert "data.windows.max_future_days must be a number of days > 0 (or null" in result.err
+    assert snapshot_bytes(project.ws) == files and registry_state(project.uri) == registry

@@ -212,7 +212,8 @@ def read_incoming(folder: Path, schema: Schema, fmt: str = "auto") -> Incoming:
                 "replaced_in": [files[i] for i in later.groupby("id", sort=False)["src"].transform("last")[replaced]],
             }
         )
-    df = df.assign(**{_SOURCE: source}).drop_duplicates(subset=[schema.id], keep="last")
+    df[_SOURCE] = source  # in place: the concatenated frame is ours, and millions of rows are not copied
+    df = df.drop_duplicates(subset=[schema.id], keep="last")
     df = df.sort_values([schema.timestamp, schema.id], kind="stable").reset_index(drop=True)
     source = df.pop(_SOURCE).to_numpy()
     if df.empty:
