@@ -102,15 +102,19 @@ def build_context(stage: str, cfg: Mapping[str, Any]) -> StageContext:
     ConfigError
         When ``data.schema``, ``promote`` or ``tracking`` is invalid.
     RegistryError
-        When MLflow refuses to open the experiment.
+        When MLflow refuses to open the experiment, or a ``sqlite:`` store is damaged.
     DataError
         When a stage after snapshot finds no manifest.
     """
+    from driftloop.local_faults import check_sqlite_store, close_dead_runs
     from driftloop.tracking import TrackingConfig, configure
 
     schema = Schema.from_config(section(cfg, "data").get("schema") or {})
     identity = registry_identity(cfg)
-    experiment_id = configure(TrackingConfig.from_dict(section(cfg, "tracking")))
+    tracking = TrackingConfig.from_dict(section(cfg, "tracking"))
+    check_sqlite_store(tracking.resolved_uri())
+    experiment_id = configure(tracking)
+    close_dead_runs(experiment_id)  # runs a killed stage left RUNNING (issue 13)
     ws = workspace()
     manifest = None
     if stage != "snapshot":

@@ -38,6 +38,14 @@ class ModelError(DriftloopError):
     exit_code = 6
 
 
+class StorageError(DriftloopError):
+    """A file or folder cannot be written or read: a full disk, a read-only or unwritable folder,
+    a file where a folder should be. The message names the path; the code is the general one
+    (no separate exit code: the path says what to fix)."""
+
+    exit_code = 2
+
+
 class LockError(DriftloopError):
     """Another process holds the promotion (or cycle) lock."""
 

@@ -64,8 +64,12 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     """Deterministic parquet (same rows -> same bytes -> same DVC md5), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        df.to_parquet(tmp, index=False, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves a partial file: remove it, keep the error
+        raise
 
 
 class StagedOutputs:

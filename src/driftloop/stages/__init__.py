@@ -34,10 +34,13 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
 
     Deliberate errors (:class:`driftloop.errors.DriftloopError`) print one clear line
     on stderr, credentials masked (:func:`driftloop.redact.redact`), and exit with the
-    error's code; anything else is a bug and keeps its traceback.
+    error's code. An ``OSError`` of the file system (full disk, read-only folder) becomes a
+    :class:`driftloop.errors.StorageError` naming the path (:func:`driftloop.local_faults.storage_error`);
+    anything else is a bug and keeps its traceback.
     """
     from driftloop.config import load_stage_config
     from driftloop.errors import DriftloopError
+    from driftloop.local_faults import storage_error
     from driftloop.redact import redact
 
     if name not in STAGES:
@@ -48,4 +51,10 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
     except DriftloopError as exc:
         print(redact(f"driftloop {name}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        named = storage_error(exc)
+        if named is None:
+            raise
+        print(redact(f"driftloop {name}: error: {named}"), file=sys.stderr)
+        return named.exit_code
     return 0
