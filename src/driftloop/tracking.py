@@ -17,19 +17,122 @@ import contextlib
 import functools
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from driftloop.config import project_root, reject_unknown
-from driftloop.errors import RegistryError
-from driftloop.redact import refuse_credentials
+from driftloop.errors import ConfigError, RegistryError
+from driftloop.redact import redact, refuse_credentials
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_KIND, TAG_STAGE
+
+DEFAULT_RETRY_MAX_SECONDS = 30.0
+# MLflow's own HTTP retries (default 7, backoff factor 2: minutes) and timeout (120 s) are set
+# small unless the user set them, so that driftloop's policy below governs the total time.
+MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+# HTTP statuses worth another try; a bare 500 is not one (MlflowException's default code maps to
+# 500, so it would retry genuine refusals and bugs too).
+TRANSIENT_HTTP_STATUS = frozenset({429, 502, 503, 504})
+
+_T = TypeVar("_T")
+_retry_max_seconds = DEFAULT_RETRY_MAX_SECONDS
+_configured_uri: str | None = None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an error another try may cure: a refused, reset or timed-out connection (anywhere
+    in the exception's cause/context chain, as MLflow wraps requests' errors), or an HTTP 429,
+    502, 503 or 504. False for everything else: a refusal, a missing entity, a bug.
+
+    >>> is_transient(ConnectionRefusedError(111, "Connection refused"))
+    True
+    >>> is_transient(ValueError("bad"))
+    False
+    """
+    import sys
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        requests = sys.modules.get("requests")
+        if requests is not None and isinstance(
+            current, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.RetryError)
+        ):
+            return True
+        urllib3 = sys.modules.get("urllib3")
+        urllib3_transient = (
+            (urllib3.exceptions.MaxRetryError, urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError)
+            if urllib3 is not None
+            else ()
+        )
+        if isinstance(current, urllib3_transient):
+            return True
+        status = getattr(current, "get_http_status_code", None)
+        if callable(status) and status() in TRANSIENT_HTTP_STATUS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def retrying(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """``fn(*args, **kwargs)``, retried with exponential backoff (0.5 s, 1 s, 2 s, ... at most 8 s)
+    while it fails with a transient error (:func:`is_transient`), for at most
+    ``tracking.retry.max_seconds`` in total; then the last error is raised as it was. Only for
+    idempotent calls (a get, a search, a tag or metric set again to the same value)."""
+    import tenacity
+
+    policy = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_transient),
+        stop=tenacity.stop_after_delay(_retry_max_seconds),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    )
+    return policy(fn, *args, **kwargs)
+
+
+def unreachable_error(exc: BaseException) -> RegistryError | None:
+    """A :class:`RegistryError` (exit 5) naming the tracking URI (credentials masked) and what to
+    do, when ``exc`` is a transient tracking error; None otherwise."""
+    if not is_transient(exc):
+        return None
+    uri = _configured_uri
+    if uri is None:
+        import sys
+
+        mlflow = sys.modules.get("mlflow")
+        uri = mlflow.get_tracking_uri() if mlflow is not None else "(not configured)"
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = reason if len(reason) <= 200 else reason[:200] + "..."
+    return RegistryError(
+        redact(
+            f"the MLflow tracking server at {uri} is unreachable or failing (idempotent calls are "
+            f"retried for up to {_retry_max_seconds:g} s, tracking.retry.max_seconds): {reason}. Start it "
+            f"again (or fix MLFLOW_TRACKING_URI / tracking.uri) and rerun the stage: a rerun registers no "
+            f"duplicate model version."
+        )
+    )
+
+
+@contextlib.contextmanager
+def unreachable_as_registry_error() -> Iterator[None]:
+    """Turn a transient tracking error escaping the block into :func:`unreachable_error`."""
+    try:
+        yield
+    except RegistryError:
+        raise
+    except Exception as exc:
+        err = unreachable_error(exc)
+        if err is None:
+            raise
+        raise err from exc
 
 
 @dataclass(frozen=True)
@@ -39,18 +142,28 @@ class TrackingConfig:
     uri: str
     artifact_root: str | None
     experiment: str
+    retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any]) -> TrackingConfig:
-        """Raises :class:`~driftloop.errors.ConfigError` for an unknown key, or a ``uri`` or
-        ``artifact_root`` holding credentials (:func:`driftloop.redact.refuse_credentials`)."""
-        reject_unknown(cfg, {"uri", "artifact_root", "experiment"}, "tracking")
+        """Raises :class:`~driftloop.errors.ConfigError` for an unknown key, a ``retry.max_seconds``
+        that is not a positive number, or a ``uri`` or ``artifact_root`` holding credentials
+        (:func:`driftloop.redact.refuse_credentials`)."""
+        reject_unknown(cfg, {"uri", "artifact_root", "experiment", "retry"}, "tracking")
         for key in ("uri", "artifact_root"):
             refuse_credentials(cfg.get(key), f"tracking.{key}")
+        retry = cfg.get("retry") or {}
+        if not isinstance(retry, Mapping):
+            raise ConfigError(f"tracking.retry must be a mapping (max_seconds: ...), got {retry!r}.")
+        reject_unknown(retry, {"max_seconds"}, "tracking.retry")
+        max_seconds = retry.get("max_seconds", DEFAULT_RETRY_MAX_SECONDS)
+        if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) or not max_seconds > 0:
+            raise ConfigError(f"tracking.retry.max_seconds must be a positive number of seconds, got {max_seconds!r}.")
         return cls(
             uri=str(cfg.get("uri") or "sqlite:///mlflow.db"),
             artifact_root=cfg.get("artifact_root"),
             experiment=str(cfg.get("experiment") or "driftloop"),
+            retry_max_seconds=float(max_seconds),
         )
 
     def resolved_uri(self) -> str:
@@ -88,18 +201,26 @@ def configure(cfg: TrackingConfig) -> str:
     """Point MLflow (tracking and registry) at the configured store; return the experiment id."""
     import mlflow
 
+    global _retry_max_seconds, _configured_uri
     uri = cfg.resolved_uri()
     refuse_credentials(os.environ.get("MLFLOW_REGISTRY_URI"), "MLFLOW_REGISTRY_URI (environment)")
+    for key, value in MLFLOW_HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    _retry_max_seconds, _configured_uri = cfg.retry_max_seconds, uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     client = mlflow.MlflowClient()
     try:
-        exp = client.get_experiment_by_name(cfg.experiment)
+        exp = retrying(client.get_experiment_by_name, cfg.experiment)
         if exp is None:
+            # Not retried (a create is not idempotent); a rerun finds the experiment by name.
             exp_id = client.create_experiment(cfg.experiment, artifact_location=cfg.resolved_artifact_location())
         else:
             exp_id = exp.experiment_id
     except mlflow.exceptions.MlflowException as exc:
+        unreachable = unreachable_error(exc)
+        if unreachable is not None:
+            raise unreachable from exc
         raise RegistryError(f"MLflow at {uri} refused to open experiment {cfg.experiment!r}: {exc}") from exc
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
@@ -213,7 +334,7 @@ def run_metric(run_id: str, key: str) -> float | None:
     """The latest value of metric ``key`` on run ``run_id`` (None when the run never logged it)."""
     import mlflow
 
-    return mlflow.MlflowClient().get_run(run_id).data.metrics.get(key)
+    return retrying(mlflow.MlflowClient().get_run, run_id).data.metrics.get(key)
 
 
 def annotate_cycle(
@@ -231,7 +352,7 @@ def annotate_cycle(
         return
     client = mlflow.MlflowClient()
     for key, value in (tags or {}).items():
-        client.set_tag(cycle_run_id, key, value)
+        retrying(client.set_tag, cycle_run_id, key, value)
     for name, data in (artifacts or {}).items():
         client.log_dict(cycle_run_id, dict(data), name)
     log_cycle_metrics(cycle_run_id, metrics or {})
@@ -292,7 +413,8 @@ def log_cycle_metrics(cycle_run_id: str | None, metrics: Mapping[str, float]) ->
         if isinstance(v, (int, float)) and v is not None and math.isfinite(float(v))
     ]
     if batch:
-        mlflow.MlflowClient().log_batch(cycle_run_id, metrics=batch)
+        # Idempotent: the same key, value, timestamp and step again is stored once.
+        retrying(mlflow.MlflowClient().log_batch, cycle_run_id, metrics=batch)
 
 
 def _now_slug() -> str:

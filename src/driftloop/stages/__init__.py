@@ -23,10 +23,12 @@ def run_configured(name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
         What the stage wrote (the manifest, drift.json, train.json, compare.json or decision.json).
     """
     from driftloop.context import build_context
+    from driftloop.tracking import unreachable_as_registry_error
 
-    ctx = build_context(name, cfg)
-    module = importlib.import_module(f"driftloop.stages.{name}")
-    return getattr(module, f"run_{name}")(ctx, cfg)
+    with unreachable_as_registry_error():  # a tracking server down past the retries: exit 5
+        ctx = build_context(name, cfg)
+        module = importlib.import_module(f"driftloop.stages.{name}")
+        return getattr(module, f"run_{name}")(ctx, cfg)
 
 
 def run_stage(name: str, argv: Sequence[str] = ()) -> int:

@@ -1,0 +1,257 @@
+"""The tracking server failing: which errors are retried (driftloop.tracking.is_transient), the
+bounded retry policy, and a real `mlflow server` killed between stages (exit 5 naming the URI;
+a rerun after it returns adds no duplicate runs or model versions)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from driftloop import tracking
+from driftloop.config import compose
+from driftloop.errors import ConfigError, RegistryError
+from driftloop.stages import run_configured, run_stage
+from driftloop.tags import TAG_STAGE
+from driftloop.tracking import TrackingConfig, is_transient, retrying
+from tests.conftest import _free_port
+from tests.stages.conftest import add_weeks
+from tests.stages.helpers import ROOT
+
+
+def _wrapped(inner: BaseException) -> BaseException:
+    """An MlflowException raised while handling ``inner``, as mlflow.utils.rest_utils does."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        try:
+            raise inner
+        except Exception as exc:
+            raise MlflowException(f"API request to http://127.0.0.1:1/x failed with exception {exc}") from None
+    except MlflowException as outer:
+        outer.__context__ = inner
+        return outer
+
+
+def test_transient_errors_are_told_from_refusals():
+    import requests
+    from mlflow.exceptions import MlflowException, RestException
+    from mlflow.protos.databricks_pb2 import (
+        INVALID_PARAMETER_VALUE,
+        REQUEST_LIMIT_EXCEEDED,
+        RESOURCE_DOES_NOT_EXIST,
+        TEMPORARILY_UNAVAILABLE,
+    )
+
+    transient = [
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        TimeoutError("timed out"),
+        requests.exceptions.ConnectionError("refused"),
+        requests.exceptions.ReadTimeout("read timed out"),
+        _wrapped(requests.exceptions.ConnectionError("Max retries exceeded: Connection refused")),
+        _wrapped(requests.exceptions.RetryError("too many 503 error responses")),
+        MlflowException("busy", error_code=TEMPORARILY_UNAVAILABLE),  # HTTP 503
+        MlflowException("slow down", error_code=REQUEST_LIMIT_EXCEEDED),  # HTTP 429
+    ]
+    refusals = [
+        ValueError("a bug"),
+        MlflowException("generic"),  # INTERNAL_ERROR (500): a refusal or a bug, not retried
+        MlflowException("bad", error_code=INVALID_PARAMETER_VALUE),
+        RestException({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such run"}),
+        MlflowException("missing", error_code=RESOURCE_DOES_NOT_EXIST),
+        FileNotFoundError("mlflow.db"),
+    ]
+    assert [is_transient(e) for e in transient] == [True] * len(transient)
+    assert [is_transient(e) for e in refusals] == [False] * len(refusals)
+
+
+def test_retrying_retries_transient_errors_only_and_gives_up_in_bounded_time(monkeypatch):
+    monkeypatch.setattr(tracking, "_retry_max_seconds", 1.5)
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return "ok"
+
+    assert retrying(flaky) == "ok" and len(calls) == 3
+
+    def refused() -> None:
+        calls.append(1)
+        raise ValueError("not transient")
+
+    calls.clear()
+    with pytest.raises(ValueError, match="not transient"):
+        retrying(refused)
+    assert len(calls) == 1
+
+    def down() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    start = time.monotonic()
+    with pytest.raises(ConnectionRefusedError):
+        retrying(down)
+    assert 1.0 <= time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("bad", [0, -1, "soon", True, [1], {"max_minutes": 1}])
+def test_retry_budget_is_validated(bad):
+    retry = bad if isinstance(bad, dict) else {"max_seconds": bad}
+    with pytest.raises(ConfigError, match=r"tracking\.retry"):
+        TrackingConfig.from_dict({"uri": "sqlite:///mlflow.db", "retry": retry})
+    assert TrackingConfig.from_dict({"retry": {"max_seconds": 2}}).retry_max_seconds == 2.0
+    assert TrackingConfig.from_dict({}).retry_max_seconds == tracking.DEFAULT_RETRY_MAX_SECONDS
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_uri: str) -> Path:
+    from dvc.repo import Repo
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.chdir(ws)
+    for name in ("DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    for name in tracking.MLFLOW_HTTP_DEFAULTS:
+        monkeypatch.delenv(name, raising=False)  # driftloop sets them; keep them out of other tests
+    Repo.init(str(ws), no_scm=True).close()
+    return ws
+
+
+def _cfg(max_seconds: float) -> dict:
+    cfg = compose([], conf_dir=ROOT / "conf")
+    cfg["compare"]["n_bootstrap"] = 200
+    cfg["tracking"]["retry"] = {"max_seconds": max_seconds}
+    return cfg
+
+
+def test_nothing_listening_is_exit_5_naming_the_uri(workspace, monkeypatch, capsys):
+    uri = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    cfg = _cfg(1)
+    monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: cfg)
+    start = time.monotonic()
+    assert run_stage("snapshot", []) == 5
+    assert time.monotonic() - start < 15
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert uri in err and "unreachable" in err and "rerun" in err, err
+    assert "Traceback" not in err
+
+
+def _start_server(root: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    with open(root / "server.log", "ab") as log:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--default-artifact-root",
+                str(root / "mlartifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            _kill(proc)
+            raise RuntimeError(f"mlflow server not healthy: {(root / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.25)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server_store(tmp_path: Path, mlflow_template_db: Path) -> Path:
+    root = tmp_path / "server"
+    root.mkdir()
+    shutil.copy(mlflow_template_db, root / "mlflow.db")
+    (root / "mlartifacts").mkdir()
+    return root
+
+
+@pytest.mark.server
+def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace, server_store, monkeypatch, capsys):
+    from mlflow.tracking import MlflowClient
+
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    cfg = _cfg(3)
+    monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: cfg)
+    add_weeks(workspace, range(1, 7))
+    server = _start_server(server_store, port)
+    try:
+        for stage in ("snapshot", "drift", "retrain", "compare"):
+            run_configured(stage, cfg)
+        _kill(server)  # SIGKILL, between compare and promote
+        capsys.readouterr()
+
+        start = time.monotonic()
+        assert run_stage("promote", []) == 5
+        assert time.monotonic() - start < 20  # 3 s of driftloop retries, MLflow's own kept short
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and uri in err and "rerun" in err, err
+        with pytest.raises(RegistryError, match="unreachable"):
+            run_configured("drift", cfg)  # and a stage already past the context: same error
+
+        server = _start_server(server_store, port)  # the same backend store, the same URI
+        assert run_stage("promote", []) == 0
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        name = cfg["registry"]["model_name"]
+        versions = client.search_model_versions(f"name = '{name}'")
+        assert [v.version for v in versions] == ["1"]
+        assert str(client.get_registered_model(name).aliases["champion"]) == "1"
+        experiment = client.get_experiment_by_name(cfg["tracking"]["experiment"])
+        runs = client.search_runs([experiment.experiment_id], max_results=1000)
+        by_stage: dict[str, int] = {}
+        for run in runs:
+            stage = run.data.tags.get(TAG_STAGE)
+            if stage:
+                by_stage[stage] = by_stage.get(stage, 0) + 1
+        # One run per stage that reached the server: the failed promote and drift left none.
+        assert {k: by_stage.get(k) for k in ("snapshot", "drift", "retrain", "promote")} == dict.fromkeys(
+            ("snapshot", "drift", "retrain", "promote"), 1
+        ), by_stage
+    finally:
+        _kill(server)
