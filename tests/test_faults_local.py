@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import copy
 import errno
+import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +29,7 @@ import pytest
 from driftloop import paths
 from driftloop.errors import ConfigError, RegistryError, StorageError
 from driftloop.stages import run_stage
+from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_PID
 from tests.stages.conftest import add_weeks, cfg, workspace  # noqa: F401 (fixtures)
 
 # ---------------------------------------------------------------- helpers ---------------------------
@@ -185,3 +192,139 @@ def test_an_oserror_without_a_path_or_disk_errno_stays_a_bug() -> None:
     assert storage_error(OSError(errno.ECONNREFUSED, "refused")) is None
     named = storage_error(OSError(errno.ENOSPC, "No space left on device", "/x/y.parquet"))
     assert named is not None and "/x/y.parquet" in str(named) and "ENOSPC" in str(named)
+
+
+# ---------------------------------------------------------------- B: SIGKILL during every stage -----
+
+#: Run one stage in this process; with ``hang``, stop inside the stage's MLflow run (retrain: while
+#: its model is being logged, the logged model PENDING), write the pid to ``marker`` and sleep
+#: until killed.
+STAGE_SCRIPT = """
+import contextlib, json, os, sys, time
+from pathlib import Path
+
+stage, cfg_path, mode, marker = sys.argv[1:5]
+cfg = json.loads(Path(cfg_path).read_text())
+
+
+def hang(*args, **kwargs):
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+if mode == "hang" and stage == "retrain":
+    import mlflow
+
+    mlflow.MlflowClient.log_model_artifacts = hang
+elif mode == "hang":
+    import driftloop.tracking as tracking
+
+    original = tracking.stage_run
+
+    @contextlib.contextmanager
+    def stage_run(*args, **kwargs):
+        with original(*args, **kwargs) as run:
+            hang()
+            yield run
+
+    tracking.stage_run = stage_run
+from driftloop.stages import run_configured
+
+run_configured(stage, cfg)
+"""
+
+KILL_WAIT_S = 120.0
+
+
+def _runs(status: str | None = None) -> list:
+    import mlflow
+
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    return [r for r in runs if status is None or r.info.status == status]
+
+
+def _stage_process(ws: Path, stage: str, cfg_file: Path, mode: str, marker: Path) -> subprocess.Popen:
+    script = ws.parent / "stage_script.py"
+    script.write_text(STAGE_SCRIPT)
+    return subprocess.Popen(
+        [sys.executable, str(script), stage, str(cfg_file), mode, str(marker)],
+        cwd=ws,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_during_every_stage_then_a_rerun_converges_and_no_run_stays_running(
+    workspace: Path,  # noqa: F811
+    cfg: dict,  # noqa: F811
+) -> None:
+    """Real processes: each stage of a first cycle is SIGKILLed inside its MLflow run (seen RUNNING
+    in the store first), then rerun; the rerun completes and closes the killed run as KILLED, and
+    retrain's logged model left PENDING as FAILED. At the end no run is RUNNING."""
+    from mlflow import MlflowClient
+
+    from driftloop.stages import STAGES
+
+    add_weeks(workspace, range(1, 7))
+    cfg_file = workspace.parent / "cfg.json"
+    cfg_file.write_text(json.dumps(cfg))
+    client = MlflowClient()
+    for stage in STAGES:
+        marker = workspace.parent / f"{stage}.hanging"
+        proc = _stage_process(workspace, stage, cfg_file, "hang", marker)
+        deadline = time.monotonic() + KILL_WAIT_S
+        while not marker.exists():
+            assert proc.poll() is None, f"{stage} ended before it hung: {proc.communicate()[0][-3000:]}"
+            assert time.monotonic() < deadline, f"{stage} never reached its hang point"
+            time.sleep(0.2)
+        killed = [r for r in _runs("RUNNING") if r.data.tags.get(TAG_PID) == str(proc.pid)]
+        assert killed, f"{stage}: no RUNNING run of pid {proc.pid} in the store"
+        assert all(r.data.tags.get(TAG_HOST) for r in killed)
+        pending = []
+        if stage == "retrain":
+            exp_ids = sorted({r.info.experiment_id for r in killed})
+            pending = [
+                m
+                for m in client.search_logged_models(exp_ids)
+                if m.source_run_id in {r.info.run_id for r in killed} and str(m.status).endswith("PENDING")
+            ]
+            assert pending, "retrain was killed while logging its model: a PENDING logged model was expected"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+
+        rerun = _stage_process(workspace, stage, cfg_file, "run", marker)
+        out, _ = rerun.communicate(timeout=600)
+        assert rerun.returncode == 0, f"{stage} rerun failed: {out[-3000:]}"
+        for run in killed:
+            after = client.get_run(run.info.run_id)
+            assert after.info.status == "KILLED", (stage, after.info.status)
+            assert str(proc.pid) in after.data.tags[TAG_CLOSED_REASON]
+        for model in pending:
+            assert str(client.get_logged_model(model.model_id).status).endswith("FAILED")
+        assert not _runs("RUNNING"), f"after {stage}: runs left RUNNING"
+    assert json.loads((workspace / paths.DECISION_JSON).read_text())["promoted"] is True
+
+
+def test_a_running_run_of_a_live_process_or_another_host_is_left_alone(
+    workspace: Path,  # noqa: F811
+    cfg: dict,  # noqa: F811
+) -> None:
+    import mlflow
+
+    from driftloop.context import build_context
+    from driftloop.local_faults import close_dead_runs
+
+    ctx = build_context("snapshot", cfg)
+    client = mlflow.MlflowClient()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = dead.stdout.strip()
+    live = client.create_run(ctx.experiment_id, tags={TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname()})
+    other = client.create_run(ctx.experiment_id, tags={TAG_PID: dead_pid, TAG_HOST: "another-host.example"})
+    untagged = client.create_run(ctx.experiment_id)
+    gone = client.create_run(ctx.experiment_id, tags={TAG_PID: dead_pid, TAG_HOST: socket.gethostname()})
+    assert close_dead_runs(ctx.experiment_id) == [gone.info.run_id]
+    for run, status in ((live, "RUNNING"), (other, "RUNNING"), (untagged, "RUNNING"), (gone, "KILLED")):
+        assert client.get_run(run.info.run_id).info.status == status

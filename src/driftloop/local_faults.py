@@ -132,8 +132,13 @@ def close_dead_runs(experiment_id: str) -> list[str]:
         client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
         closed.append(run.info.run_id)
     if closed:
-        pending = client.search_logged_models([experiment_id], filter_string="status = 'PENDING'")
-        for model in pending:
-            if model.source_run_id in closed:
-                client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        token: str | None = None
+        while True:  # every page: the status filter is not relied on across stores
+            page = client.search_logged_models([experiment_id], page_token=token)
+            for model in page:
+                if model.source_run_id in closed and model.status == LoggedModelStatus.PENDING:
+                    client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+            token = page.token
+            if not token:
+                break
     return closed

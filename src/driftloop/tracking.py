@@ -266,7 +266,10 @@ def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any]
     """
     import mlflow
 
-    kwargs: dict[str, Any] = {"run_name": stage, "tags": {TAG_STAGE: stage, TAG_GIT_COMMIT: git_commit()}}
+    from driftloop.local_faults import process_tags
+
+    tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: git_commit(), **process_tags()}
+    kwargs: dict[str, Any] = {"run_name": stage, "tags": tags}
     if cycle_run_id:
         kwargs["parent_run_id"] = cycle_run_id
         kwargs["nested"] = True
@@ -282,7 +285,9 @@ def nested_run(name: str, parent_run_id: str, tags: Mapping[str, str]) -> Iterat
     """A run nested under ``parent_run_id`` (e.g. one per model inside the compare stage's run)."""
     import mlflow
 
-    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id) as run:
+    from driftloop.local_faults import process_tags
+
+    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id, tags=process_tags()) as run:
         mlflow.set_tags(dict(tags))
         yield run
 
