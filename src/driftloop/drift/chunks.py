@@ -25,15 +25,19 @@ def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     Raises
     ------
     DataError
-        The file does not exist or has another extension.
+        The file does not exist, has another extension, or cannot be read as its extension says
+        (empty, corrupt).
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"Input file {path} does not exist.")
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        return pd.read_parquet(path, columns=columns)
-    if path.suffix.lower() in CSV_SUFFIXES:
-        return pd.read_csv(path, usecols=columns)
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            return pd.read_parquet(path, columns=columns)
+        if path.suffix.lower() in CSV_SUFFIXES:
+            return pd.read_csv(path, usecols=columns)
+    except (OSError, ValueError) as exc:  # empty, corrupt or not the format its extension says
+        raise _unreadable(path, exc) from exc
     raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
 
 
@@ -48,7 +52,8 @@ def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterabl
     Raises
     ------
     DataError
-        The file does not exist, has another extension, or lacks one of ``columns`` (named).
+        The file does not exist, has another extension, cannot be opened as its extension says
+        (empty, corrupt), or lacks one of ``columns`` (named).
     """
     path = Path(path)
     if not path.exists():
@@ -57,10 +62,18 @@ def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterabl
     if suffix in PARQUET_SUFFIXES:
         return _parquet_chunks(path, columns, chunk_size)
     if suffix in CSV_SUFFIXES:
-        head = pd.read_csv(path, nrows=0)
+        try:
+            head = pd.read_csv(path, nrows=0)
+        except (OSError, ValueError) as exc:
+            raise _unreadable(path, exc) from exc
         _check_columns(path, columns, list(head.columns))
         return _csv_chunks(path, head, columns, chunk_size)
     raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
+
+
+def _unreadable(path: Path, exc: Exception) -> DataError:
+    kind = "a parquet file" if path.suffix.lower() in PARQUET_SUFFIXES else "a CSV file with a header row"
+    return DataError(f"Input file {path} cannot be read: expected {kind}. Got: {exc}")
 
 
 def _check_columns(path: Path, wanted: list[str], present: list[str]) -> None:
@@ -74,7 +87,10 @@ def _parquet_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable
 
     # pre_buffer=False: with pre-buffering, pyarrow keeps every row group's buffers read so far
     # until the iterator ends, so memory grew with rows (~1.4 GB at 5M rows vs ~0.5 GB without)
-    pf = pq.ParquetFile(path, pre_buffer=False)
+    try:
+        pf = pq.ParquetFile(path, pre_buffer=False)
+    except (OSError, ValueError) as exc:  # not a parquet file (pyarrow's ArrowInvalid is a ValueError)
+        raise _unreadable(path, exc) from exc
     _check_columns(path, columns, pf.schema_arrow.names)
     # Column by column: split_blocks keeps each column its own block (no consolidating copy of the
     # numeric columns) and self_destruct frees Arrow's buffers as they convert: -15 MB of ~190 MB
