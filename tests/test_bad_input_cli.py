@@ -4,6 +4,7 @@ expected; the documented exit code (README "Exit codes"); no traceback; the inpu
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,83 @@ def test_drift_cli_negative_alpha_is_a_config_error(tables, tmp_path):
     code, text = run("drift", tables / "ref.csv", tables / "cur.csv", "--out", tmp_path / "out", "-s", "alpha=-0.1")
     assert code == 3 and "drift.alpha" in text and "> 0.0" in text and "-0.1" in text, text
     assert snapshot(tables) == before
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A small challenger model as a local MLflow model folder, and a holdout it was not fitted on."""
+    import os
+
+    import mlflow
+    import yaml
+
+    from driftloop.train.mlflow_model import log_sklearn_model
+    from driftloop.train.model import build_model, fit_model
+    from driftloop.train.windows import WindowConfig, select_training_window
+
+    from .synthetic import make_frame, make_schema
+
+    base = tmp_path_factory.mktemp("model")
+    sch = make_schema()
+    window = select_training_window(
+        make_frame(400, "2026-01-01", 21, 1), make_frame(400, "2026-01-22", 21, 2), sch, WindowConfig()
+    )
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "model" / "logreg_tfidf.yaml").read_text())
+    model = fit_model(build_model(cfg, sch), window, sch).model
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = f"sqlite:///{base / 'mlflow.db'}"
+    try:
+        exp = mlflow.create_experiment("bad-input", artifact_location=(base / "art").as_uri())
+        with mlflow.start_run(experiment_id=exp):
+            uri = log_sklearn_model(model, "challenger", window.train[list(sch.features)].head(3))
+        folder = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(base / "challenger")))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    holdout = base / "holdout.parquet"
+    window.holdout.to_parquet(holdout)
+    window.holdout.drop(columns=["label"]).to_parquet(base / "unlabelled.parquet")
+    return folder, holdout
+
+
+def _compare(holdout, challenger, out, *extra):
+    return run("compare", holdout, "--challenger", challenger, "--out", out, *extra)
+
+
+def test_compare_cli_sanity(model_dir, tmp_path):
+    folder, holdout = model_dir
+    code, text = _compare(holdout, folder, tmp_path / "out", "-s", "compare.n_bootstrap=100")
+    assert code == 0, text
+
+
+@pytest.mark.parametrize(
+    "case", ["no such folder", "folder without MLmodel", "unknown alias", "s3 without boto3", "no label column"]
+)
+def test_compare_cli_bad_input(model_dir, tmp_path, mlflow_uri, case):
+    folder, holdout = model_dir
+    (tmp_path / "empty_model").mkdir()
+    (tmp_path / "empty_model" / "notes.txt").write_text("no MLmodel here")
+    challenger, data, code_wanted, words = {
+        "no such folder": (str(tmp_path / "nosuch"), holdout, 6, [str(tmp_path / "nosuch")]),
+        "folder without MLmodel": (
+            str(tmp_path / "empty_model"),
+            holdout,
+            6,
+            [str(tmp_path / "empty_model"), "MLmodel"],
+        ),
+        "unknown alias": ("models:/ghost@champion", holdout, 6, ["models:/ghost@champion"]),
+        "s3 without boto3": ("s3://bucket/models/challenger", holdout, 6, ["s3://bucket/models/challenger", "boto3"]),
+        "no label column": (str(folder), holdout.parent / "unlabelled.parquet", 4, ["'label'", "-s label="]),
+    }[case]
+    if case == "s3 without boto3" and importlib.util.find_spec("boto3") is not None:
+        pytest.skip("boto3 is installed: an s3:// URI would be tried for real")
+    before = snapshot(holdout.parent) | snapshot(tmp_path)
+    code, text = _compare(data, challenger, tmp_path / "out")
+    assert code == code_wanted, text
+    for w in words:
+        assert w in text, (w, text)
+    assert snapshot(holdout.parent) | snapshot(tmp_path) == before
+    assert not (tmp_path / "out" / "compare.json").exists()

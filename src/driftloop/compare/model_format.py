@@ -90,7 +90,8 @@ def model_folder(uri: str) -> Iterator[Path]:
     Raises
     ------
     ModelError
-        Naming the URI when it does not resolve.
+        Naming the URI when it does not resolve, or when its scheme needs a package that is not
+        installed (``s3://`` without boto3).
     """
     local = _is_local(uri)
     if local is not None:
@@ -105,6 +106,13 @@ def model_folder(uri: str) -> Iterator[Path]:
     try:
         try:
             path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp)))
+        except ImportError as exc:  # e.g. s3:// needs boto3 (botocore), an optional dependency of MLflow
+            scheme = uri.partition("://")[0] if "://" in uri else uri.partition(":")[0]
+            hint = " (s3:// URIs need boto3: pip install boto3)" if scheme in ("s3", "s3a") else ""
+            raise ModelError(
+                f"model URI {uri!r} cannot be fetched: its {scheme}: scheme needs the Python package "
+                f"{exc.name or exc}, which is not installed{hint}."
+            ) from exc
         except (MlflowException, OSError, ValueError) as exc:
             raise ModelError(
                 f"model URI {uri!r} does not resolve to a loadable MLflow model: "
