@@ -154,3 +154,27 @@ def test_compare_cli_bad_input(model_dir, tmp_path, mlflow_uri, case):
         assert w in text, (w, text)
     assert snapshot(holdout.parent) | snapshot(tmp_path) == before
     assert not (tmp_path / "out" / "compare.json").exists()
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("model=nosuch", ["model/nosuch", "Available options in 'model'", "hgb"]),
+        ("drift.alpha=-0.1", ["drift.alpha", "> 0.0", "-0.1"]),
+        ("promote.rules=[{metric: nosuch, min_gain: 0.0}]", ["promote.rules[0].metric", "'nosuch'", "f1_macro"]),
+        ("compare.nosuch=1", ["compare.nosuch"]),
+    ],
+)
+def test_params_bad_config_value_is_exit_3_and_writes_nothing(project, override, words):
+    before = snapshot(project)
+    code, text = run("params", override)
+    assert code == 3, text
+    for w in words:
+        assert w in text, (w, text)
+    assert snapshot(project) == before and not (project / "params.yaml").exists()
+
+
+def test_compare_cli_unknown_key_is_exit_3(model_dir, tmp_path):
+    folder, holdout = model_dir
+    code, text = _compare(holdout, folder, tmp_path / "out", "-s", "compare.primary_metric=nosuch")
+    assert code == 3 and "compare.primary_metric" in text and "promote.rules" in text, text
