@@ -87,27 +87,21 @@ class Server:
     root: Path
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path):
-    """A real ``mlflow server`` on 127.0.0.1 for the whole session (stopped at the end)."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    db = root / "mlflow.db"
-    shutil.copy(mlflow_template_db, db)
-    (root / "mlartifacts").mkdir()
-    port = _free_port()
+def start_mlflow_server(root: Path, port: int) -> subprocess.Popen:
+    """Start a real ``mlflow server`` on 127.0.0.1:``port`` over ``root/mlflow.db`` and
+    ``root/mlartifacts``, in its own process group, and wait until it is healthy."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     # The job runner and its ~6 huey consumer processes are not needed and eat both cores.
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
     # The server inherits the log file descriptor: ours can close once it has started.
-    with open(root / "server.log", "wb") as log:
+    with open(root / "server.log", "ab") as log:
         proc = subprocess.Popen(
             [
-                str(mlflow_bin),
+                str(Path(sys.executable).with_name("mlflow")),
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{db}",
+                f"sqlite:///{root / 'mlflow.db'}",
                 "--default-artifact-root",
                 str(root / "mlartifacts"),
                 "--host",
@@ -123,26 +117,37 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: 
             cwd=root,
             start_new_session=True,
         )
-    uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            log_tail = (root / "server.log").read_text()[-2000:]
+            raise RuntimeError(f"mlflow server exited with {proc.returncode}: {log_tail}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet: keep polling until the deadline
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise RuntimeError(
+                f"mlflow server on port {port} not healthy after {SERVER_START_TIMEOUT_S} s: "
+                f"{(root / 'server.log').read_text()[-2000:]}"
+            )
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path):
+    """A real ``mlflow server`` on 127.0.0.1 for the whole session (stopped at the end)."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    db = root / "mlflow.db"
+    shutil.copy(mlflow_template_db, db)
+    (root / "mlartifacts").mkdir()
+    port = _free_port()
+    proc = start_mlflow_server(root, port)
+    uri = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow server exited with {proc.returncode}: {(root / 'server.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass  # not listening yet: keep polling until the deadline
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"mlflow server on {uri} not healthy after {SERVER_START_TIMEOUT_S} s: "
-                    f"{(root / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.25)
         yield Server(uri=uri, root=root)
     finally:
         # The server spawns workers: stop its whole process group, which we created.

@@ -9,10 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from driftloop.errors import ConfigError, RegistryError
 from driftloop.stages import run_configured, run_stage
 from driftloop.tags import TAG_STAGE
 from driftloop.tracking import TrackingConfig, is_transient, retrying
-from tests.conftest import _free_port
+from tests.conftest import _free_port, start_mlflow_server
 from tests.stages.conftest import add_weeks
 from tests.stages.helpers import ROOT
 
@@ -151,48 +148,6 @@ def test_nothing_listening_is_exit_5_naming_the_uri(workspace, monkeypatch, caps
     assert "Traceback" not in err
 
 
-def _start_server(root: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    with open(root / "server.log", "ab") as log:
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("mlflow")),
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
-                "--default-artifact-root",
-                str(root / "mlartifacts"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            _kill(proc)
-            raise RuntimeError(f"mlflow server not healthy: {(root / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.25)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -219,7 +174,7 @@ def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace,
     cfg = _cfg(3)
     monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: cfg)
     add_weeks(workspace, range(1, 7))
-    server = _start_server(server_store, port)
+    server = start_mlflow_server(server_store, port)
     try:
         for stage in ("snapshot", "drift", "retrain", "compare"):
             run_configured(stage, cfg)
@@ -234,7 +189,7 @@ def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace,
         with pytest.raises(RegistryError, match="unreachable"):
             run_configured("drift", cfg)  # and a stage already past the context: same error
 
-        server = _start_server(server_store, port)  # the same backend store, the same URI
+        server = start_mlflow_server(server_store, port)  # the same backend store, the same URI
         assert run_stage("promote", []) == 0
 
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
