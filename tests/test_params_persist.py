@@ -62,6 +62,15 @@ def test_a_fresh_params_yaml_is_checked_without_composing(project, monkeypatch):
     assert check_params()["model"]["name"] == "logreg_tfidf"
 
 
+def test_the_committed_params_yaml_is_checked_without_composing(monkeypatch):
+    """The repository's own params.yaml (copied by the demo and every scaffold) carries the digests
+    of conf/ and of its body: a stale digest costs every stage a Hydra compose (~0.5 s)."""
+    monkeypatch.chdir(ROOT)
+    _, _, digests = config._read(ROOT / "params.yaml")
+    assert digests.get("conf") == config.conf_digest(ROOT / "conf"), "conf/ changed: run `driftloop params`"
+    assert digests["body_ok"], "params.yaml's body was edited after composing: run `driftloop params`"
+
+
 def test_a_comment_edit_in_conf_is_accepted_after_composing(project):
     write_params([])
     path = project / "conf" / "train" / "sliding.yaml"
