@@ -14,6 +14,9 @@ SNAPSHOT_DIR = Path("data/snapshot")
 REFERENCE = SNAPSHOT_DIR / "reference.parquet"
 CURRENT = SNAPSHOT_DIR / "current.parquet"
 MANIFEST = SNAPSHOT_DIR / "manifest.json"
+# The champion the snapshot was taken against (driftloop.promote.cycle_champion): promote rewrites it
+# when it finds the cycle's decision stale, so that the next `dvc repro` reruns the cycle from the snapshot.
+CYCLE_CHAMPION = SNAPSHOT_DIR / "champion.json"
 SUMMARY_DIR = Path("data/summary")
 REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.npz"
 LEGACY_REFERENCE_SUMMARY = SUMMARY_DIR / "reference_summary.json"  # format 1, written before 2026-11-26

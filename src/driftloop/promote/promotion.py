@@ -36,6 +36,34 @@ if TYPE_CHECKING:
 ANY_CHAMPION = object()
 
 
+class StaleDecision(RegistryError):
+    """The champion moved since the comparison was made (another cycle promoted, or a rollback):
+    nothing was registered or moved. A :class:`~driftloop.errors.RegistryError` (exit 5).
+
+    Attributes
+    ----------
+    model_name, alias : str
+    expected : str or None
+        The champion version the comparison was made against (None: there was none).
+    serving : str or None
+        The version the alias names now (None: no champion).
+    advice : str
+        How the message ends: what to do about it.
+    """
+
+    def __init__(self, model_name: str, alias: str, expected: str | None, serving: str | None, advice: str) -> None:
+        self.model_name, self.alias, self.expected, self.serving = model_name, alias, expected, serving
+        self.advice = advice
+        super().__init__(
+            f"The {alias!r} alias of {model_name!r} moved from version {expected} to {serving} since the "
+            f"comparison was made; this decision is stale{advice}"
+        )
+
+    def with_advice(self, advice: str) -> StaleDecision:
+        """The same refusal, ending with ``advice`` (what the caller did about it) instead."""
+        return StaleDecision(self.model_name, self.alias, self.expected, self.serving, advice)
+
+
 @dataclass(frozen=True)
 class PromotionOutcome:
     """What :func:`promote` did.
@@ -161,7 +189,8 @@ def promote(
         Another promotion holds the lock.
     RegistryError
         The registry refused a call; nothing after the failing call ran.
-        Also when ``expected_champion`` is given and no longer the champion.
+    StaleDecision
+        A RegistryError: ``expected_champion`` is given and no longer the champion.
     ConfigError
         ``on_reject`` is not one of ``promote.on_reject``'s choices.
     """
@@ -185,11 +214,9 @@ def promote(
             registry.record_decision({**record, "summary": outcome.note, "version": outcome.version, "promoted": True})
             return outcome
         if expected_champion is not ANY_CHAMPION and serving != expected_champion:
-            raise RegistryError(
-                f"The {registry.alias!r} alias of {registry.model_name!r} moved from version "
-                f"{expected_champion} to {serving} since the comparison was made; this decision is stale. "
-                "Rerun the cycle to compare against the current champion."
-            )
+            expected = None if expected_champion is None else str(expected_champion)
+            advice = ". Rerun the cycle to compare against the current champion."
+            raise StaleDecision(registry.model_name, registry.alias, expected, serving, advice)
         if not decision.promoted and on_reject == "skip":
             outcome = PromotionOutcome(version=None, previous_version=serving, promoted=False)
         else:

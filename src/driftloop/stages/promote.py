@@ -23,9 +23,10 @@ from driftloop.promote.cycle import (
     log_decision,
     record_without_challenger,
 )
+from driftloop.promote.cycle_champion import rerun_against
 from driftloop.promote.gates import Decision, evaluate_gates
 from driftloop.promote.lost_registry import registry_uri
-from driftloop.promote.promotion import write_decision
+from driftloop.promote.promotion import StaleDecision, write_decision
 from driftloop.promote.registry import ChampionRegistry
 from driftloop.tracking import stage_run
 
@@ -63,7 +64,10 @@ def run_promote(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
                 )
             decision = evaluate_gates(comparison.gate_view(), resolution, promote_cfg, champion is None)
             tags = cycle_lineage_tags(train, drift, ctx.cycle_run_id)
-            decision, outcome = act_on_decision(registry, decision, promote_cfg, train, tags, version, lock_path)
+            try:
+                decision, outcome = act_on_decision(registry, decision, promote_cfg, train, tags, version, lock_path)
+            except StaleDecision as stale:  # another cycle promoted first: the next `dvc repro` starts over
+                raise rerun_against(ctx.workspace, ctx.root, stale) from stale
         result = write_decision(
             ctx.path(paths.DECISION_JSON),
             decision,

@@ -1,9 +1,10 @@
 """Stage 1 — snapshot: turn the incoming batches into a reference and a current window.
 
 The windows are :mod:`driftloop.windows`' (the reference is the champion's training data, found
-through its lineage tags). Writes both windows, the manifest and the reference's drift summary
-(so later stages never rescan the reference), starts the cycle's parent MLflow run, and logs
-both windows as dataset inputs with their digests and sources.
+through its lineage tags). Writes both windows, the manifest, the champion it was taken against
+(:mod:`driftloop.promote.cycle_champion`) and the reference's drift summary (so later stages never
+rescan the reference), starts the cycle's parent MLflow run, and logs both windows as dataset
+inputs with their digests and sources.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.manifest import build_manifest, log_snapshot
 from driftloop.preflight import check_config
+from driftloop.promote.cycle_champion import write_cycle_champion
 from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
 from driftloop.tracking import stage_run, start_cycle
@@ -99,6 +101,8 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             new_registry=new_registry,
         )
         write_json(staged.path(ctx.path(paths.MANIFEST)), manifest.to_dict())
+        # What promote rewrites when it finds this cycle's decision stale (the next `dvc repro` reruns from here).
+        write_cycle_champion(staged.path(ctx.path(paths.CYCLE_CHAMPION)), name, alias, lineage.get("version"))
         with stage_run("snapshot", cycle_run_id, params={"data": data_cfg}):
             log_snapshot(windows, schema, manifest, ctx.workspace)
     # the .npz has replaced it (and only now that every output is in place)
