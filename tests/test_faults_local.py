@@ -5,8 +5,9 @@ next stage has started.
 Real parts: MLflow on a sqlite file, a DVC workspace (``tests/stages``), the stage runner
 (``run_stage``, as ``dvc repro`` calls it) and, for SIGKILL, real stage processes.
 
-A full disk is simulated (a tmpfs needs privileges the tests do not assume): ``DataFrame.to_parquet``
-raises ``OSError(ENOSPC)`` for the staged output it writes, as the kernel would on the write.
+A full disk is simulated here (runs without privileges): ``DataFrame.to_parquet`` raises
+``OSError(ENOSPC)`` for the staged output it writes, as the kernel would on the write. The real
+one, a filled tmpfs under each stage's output folder, is tests/test_full_disk.py (needs root).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -30,6 +30,15 @@ def _umask() -> int:
     return mask
 
 
+def _raise_naming(exc: OSError, path: Path | str) -> NoReturn:
+    """Raise ``exc`` naming the file it failed on: a write that fails on a full disk says so with an
+    errno but no file name (a file object's ``write``; pyarrow's "Error writing bytes to file.
+    Detail: [errno 28]"), and the stage runner reports the path the error carries (exit 2)."""
+    if exc.filename is not None or exc.errno is None:
+        raise exc
+    raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +48,9 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        _raise_naming(exc, tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -67,8 +79,11 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     try:
         df.to_parquet(tmp, index=False, compression="zstd")
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)  # a full disk leaves a partial file: remove it, keep the error
+        _raise_naming(exc, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 
