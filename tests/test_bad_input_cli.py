@@ -5,6 +5,7 @@ expected; the documented exit code (README "Exit codes"); no traceback; the inpu
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ def tables(tmp_path):
     df.to_csv(d / "ref.csv", index=False)
     df.to_csv(d / "cur.csv", index=False)
     df[["a"]].to_csv(d / "less.csv", index=False)
+    df.assign(extra=1.0, note="n").to_csv(d / "more.csv", index=False)
+    df.assign(extra=1.0).to_parquet(d / "more.parquet")
     (d / "empty.csv").write_bytes(b"")
     (d / "header.csv").write_text("a,b\n")
     (d / "garbage.parquet").write_bytes(b"not a parquet file")
@@ -51,6 +54,16 @@ DRIFT_CASES = {
     "0-row reference": ("header.csv", "cur.csv", ["header.csv", "0 rows"]),
     "0-row current": ("ref.csv", "header.csv", ["header.csv", "0 rows"]),
     "current lacks a column": ("ref.csv", "less.csv", ["less.csv", "['b']", "present in the reference"]),
+    "current has a column the reference lacks": (
+        "ref.csv",
+        "more.csv",
+        ["more.csv", "['extra', 'note']", "ref.csv", "does not have", "-s columns.extra=skip -s columns.note=skip"],
+    ),
+    "current parquet has a column the reference lacks": (
+        "ref.csv",
+        "more.parquet",
+        ["more.parquet", "['extra']", "ref.csv", "expected the reference's columns", "-s columns.extra=skip"],
+    ),
     "corrupt parquet reference": ("garbage.parquet", "cur.csv", ["garbage.parquet", "expected a parquet file"]),
     "corrupt parquet current": ("ref.csv", "garbage.parquet", ["garbage.parquet", "expected a parquet file"]),
     "unknown format": ("ref.csv", "sheet.xlsx", ["sheet.xlsx", "must be .parquet or .csv", "'.xlsx'"]),
@@ -67,6 +80,15 @@ def test_drift_cli_bad_input(tables, tmp_path, case):
         assert w in text, (w, text)
     assert snapshot(tables) == before
     assert not (tmp_path / "out" / "drift.json").exists()
+
+
+def test_drift_cli_a_column_only_the_current_file_has_can_be_left_out_on_purpose(tables, tmp_path):
+    args = ("drift", tables / "ref.csv", tables / "more.csv", "--out", tmp_path / "out", "-s", "columns.extra=skip")
+    code, text = run(*args)
+    assert code == 4 and "['note']" in text and "'extra'" not in text, text  # each one named, each one skipped
+    code, text = run(*args, "-s", "columns.note=skip")
+    assert code in (0, 1), text
+    assert set(json.loads((tmp_path / "out" / "drift.json").read_text())["columns"]) == {"a", "b"}
 
 
 def test_drift_cli_negative_alpha_is_a_config_error(tables, tmp_path):

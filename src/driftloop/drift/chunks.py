@@ -71,6 +71,33 @@ def iter_file_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterabl
     raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
 
 
+def file_columns(path: Path) -> list[str]:
+    """The column names of a parquet or CSV file, from its schema or header row (no rows read);
+    a parquet file's stored pandas index is not a column.
+
+    Raises
+    ------
+    DataError
+        As :func:`iter_file_chunks`: missing, another extension, unreadable as its extension says.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"Input file {path} does not exist.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            index = (schema.pandas_metadata or {}).get("index_columns", [])
+            return [c for c in schema.names if c not in {i for i in index if isinstance(i, str)}]
+        if suffix in CSV_SUFFIXES:
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from exc
+    raise DataError(f"Input file {path} must be .parquet or .csv. Got {path.suffix!r}.")
+
+
 def _unreadable(path: Path, exc: Exception) -> DataError:
     kind = "a parquet file" if path.suffix.lower() in PARQUET_SUFFIXES else "a CSV file with a header row"
     return DataError(f"Input file {path} cannot be read: expected {kind}. Got: {exc}")

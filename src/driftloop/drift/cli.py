@@ -8,6 +8,10 @@ no rows is refused (exit 4) rather than reported as "no drift"; a window too sma
 Kind inference: bool and string columns with few words -> categorical; numbers -> numeric; strings
 whose median word count is at least 5 -> text; datetimes and identifier-like string columns (every
 value distinct) are skipped. Overrides fix any of this (``-s columns.comment=text``).
+
+A column only one of the files has is refused (exit 4), naming it and both files: one only the
+reference has cannot be measured, and one only the current file has would go unchecked unless left
+out on purpose (``-s columns.<name>=skip``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import pandas as pd
 import typer
 import yaml
 
-from driftloop.drift.chunks import iter_file_chunks, read_table
+from driftloop.drift.chunks import file_columns, iter_file_chunks, read_table
 from driftloop.errors import ConfigError, DataError, DriftloopError
 
 TEXT_MIN_WORDS = 5
@@ -97,6 +101,19 @@ def infer_kinds(df: pd.DataFrame) -> dict[str, str]:
     return kinds
 
 
+def _refuse_current_only(reference: Path, current: Path, columns: list[str]) -> None:
+    """A column only the current file has would go unmeasured (drift is measured against the
+    reference's columns): refused, as a column only the reference has is, unless skipped on purpose."""
+    if columns:
+        skips = " ".join(f"-s columns.{c}=skip" for c in columns)
+        raise DataError(
+            f"{current} has column(s) {columns} that the reference {reference} does not have: expected "
+            "the reference's columns (each column is measured against the reference, so these would go "
+            f"unchecked). Add them to the reference, drop them from {current}, or leave them out on "
+            f"purpose with {skips}."
+        )
+
+
 def drift_command(reference: Path, current: Path, out: Path, overrides: list[str] | None = None) -> int:
     """Compare two tables and write ``out/drift.json`` and ``out/drift.html``.
 
@@ -132,12 +149,18 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
         ref = read_table(Path(reference))
         if len(ref) == 0:
             raise DataError(f"{reference} has 0 rows: there is nothing to compare {current} with.")
+        current_only = [c for c in file_columns(Path(current)) if c not in ref.columns]
         kinds = infer_kinds(ref)
         for c, ov in cfg.columns.items():
+            if c in current_only and ov.skip:
+                continue  # left out on purpose: see below
             if c not in ref.columns:
                 raise DataError(f"Override names column {c!r}, which {reference} does not have.")
             if ov.kind:
                 kinds[c] = ov.kind
+        _refuse_current_only(
+            reference, current, [c for c in current_only if not (c in cfg.columns and cfg.columns[c].skip)]
+        )
         summary = summarize_reference(ref, kinds, cfg)
         del ref
         cols = list(summary.columns)
