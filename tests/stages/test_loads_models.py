@@ -1,4 +1,4 @@
-"""Each stage's ``loads_models`` hint: true exactly when the stage will load or save a model, so that
+"""``driftloop.stages.model_hints.loads_models``: true exactly when the stage will load or save a model, so that
 :func:`driftloop.stages.import_model_tools` runs before MLflow is imported (issue 12, fixed cost).
 
 A wrong ``True`` costs a stage a needless scikit-learn import; a wrong ``False`` only the old,
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import compose
-from driftloop.stages import compare, drift, retrain
+from driftloop.stages.model_hints import loads_models
 
 from .helpers import ROOT
 
@@ -45,7 +45,7 @@ def with_task(cfg: dict, task: str) -> dict:
 )
 def test_drift_loads_the_champion_only_for_a_classification_champion(tmp_path, cfg, champion, task, expected):
     put(tmp_path, "data/snapshot/manifest.json", {"champion": champion})
-    assert drift.loads_models(tmp_path, with_task(cfg, task)) is expected
+    assert loads_models("drift", tmp_path, with_task(cfg, task)) is expected
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_drift_loads_the_champion_only_for_a_classification_champion(tmp_path, c
 )
 def test_compare_loads_models_when_a_challenger_was_trained(tmp_path, cfg, trained, expected):
     put(tmp_path, "reports/train.json", {"trained": trained})
-    assert compare.loads_models(tmp_path, cfg) is expected
+    assert loads_models("compare", tmp_path, cfg) is expected
 
 
 @pytest.mark.parametrize(
@@ -70,25 +70,25 @@ def test_retrain_saves_a_model_exactly_when_it_will_train(tmp_path, cfg, champio
     put(tmp_path, "data/snapshot/manifest.json", {"champion": champion})
     put(tmp_path, "reports/drift.json", {"dataset": {"drifted": drifted}})
     cfg = {**cfg, "train": {**cfg["train"], "trigger": trigger}}
-    assert retrain.loads_models(tmp_path, cfg) is expected
+    assert loads_models("retrain", tmp_path, cfg) is expected
 
 
-@pytest.mark.parametrize("stage", [drift, retrain, compare], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@pytest.mark.parametrize("stage", ["snapshot", "drift", "retrain", "compare", "promote"])
 def test_missing_or_corrupt_inputs_are_no_hint_and_no_error(tmp_path, cfg, stage):
-    assert stage.loads_models(tmp_path, cfg) is False  # nothing there: the stage itself will say what is missing
+    assert loads_models(stage, tmp_path, cfg) is False  # nothing there: the stage itself will say what is missing
     for relative in ("data/snapshot/manifest.json", "reports/drift.json", "reports/train.json"):
         put(tmp_path, relative, "{not json")
-    assert stage.loads_models(tmp_path, cfg) is False
+    assert loads_models(stage, tmp_path, cfg) is False
 
 
 def test_the_hints_import_neither_mlflow_nor_scikit_learn(tmp_path):
     """The point of the hint is to run before MLflow is imported: it must not import it itself."""
     code = (
         "import sys, json; from pathlib import Path; from driftloop.config import compose;"
-        "from driftloop.stages import compare, drift, retrain;"
+        "from driftloop.stages.model_hints import loads_models;"
         f"cfg = compose([], conf_dir=Path({str(ROOT / 'conf')!r}));"
         f"ws = Path({str(tmp_path)!r});"
-        "[m.loads_models(ws, cfg) for m in (drift, retrain, compare)];"
+        "assert all(loads_models(s, ws, cfg) for s in ('drift', 'retrain', 'compare'));"
         "print(json.dumps(sorted(m for m in ('mlflow', 'sklearn', 'skops') if m in sys.modules)))"
     )
     put(tmp_path, "data/snapshot/manifest.json", {"champion": CHAMPION})

@@ -1,10 +1,9 @@
 """Stage shells: compose the config, build the stage context once, call ``run_<stage>(ctx, cfg)``.
 
 Entry points in ``pipelines/`` are one line each and errors become exit codes only here;
-tests call :func:`run_configured` (or ``run_<stage>`` with a context) directly. A stage module
-that may load or save a model also defines ``loads_models(workspace, cfg) -> bool``, a cheap
-guess from its input files, so that its model tools are imported first
-(:func:`import_model_tools`).
+tests call :func:`run_configured` (or ``run_<stage>`` with a context) directly. Before MLflow
+is imported, :mod:`driftloop.stages.model_hints` guesses from the input files whether the stage
+will load or save a model, so that its model tools are imported first.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 STAGES = ("snapshot", "drift", "retrain", "compare", "promote")
@@ -28,41 +26,15 @@ def run_configured(name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """
     from driftloop.config import workspace
     from driftloop.context import build_context
+    from driftloop.stages.model_hints import import_model_tools, loads_models
     from driftloop.tracking import unreachable_as_registry_error
 
-    module = importlib.import_module(f"driftloop.stages.{name}")
-    loads_models = getattr(module, "loads_models", None)
-    if loads_models is not None and loads_models(workspace(), cfg):
+    if loads_models(name, workspace(), cfg):
         import_model_tools()
+    module = importlib.import_module(f"driftloop.stages.{name}")
     with unreachable_as_registry_error():  # a tracking server down past the retries: exit 5
         ctx = build_context(name, cfg)
         return getattr(module, f"run_{name}")(ctx, cfg)
-
-
-def import_model_tools() -> None:
-    """Import skops (and with it scikit-learn) before MLflow, in a stage that will load or save a model.
-
-    At import, skops builds its trusted-type lists by looking each numpy and scipy ufunc up in
-    every loaded module (``skops.io._utils.whichmodule``). Before MLflow's ~2,000 modules are
-    loaded that scan is cheap; after them it took 2-3 s of a stage on 2 cores (measured with
-    ``bench/bench_cycle.py --fixed-only``). The order changes nothing else: the same modules end
-    up loaded.
-    """
-    import skops.io  # noqa: F401
-
-
-def peek_json(path: Path) -> Any:
-    """The JSON at ``path``, or None when it is missing or unreadable.
-
-    For a stage's ``loads_models`` hint only, never for a decision: the stage itself reads its
-    inputs through their contracts and names what is wrong with them.
-    """
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def run_stage(name: str, argv: Sequence[str] = ()) -> int:

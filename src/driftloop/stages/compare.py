@@ -7,7 +7,6 @@ the DVC metrics and plots, the per-row predictions and one nested MLflow run per
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,15 +25,8 @@ from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.contracts import TrainResult
 from driftloop.io import StagedOutputs, write_json, write_parquet
-from driftloop.stages import peek_json
 from driftloop.tags import TAG_COMPARE_SKIPPED
 from driftloop.tracking import log_artifacts, set_tags, stage_run
-
-
-def loads_models(ws: Path, cfg: Mapping[str, Any]) -> bool:
-    """Whether this run will load models: the retrain stage trained a challenger."""
-    train = peek_json(ws / paths.TRAIN_JSON)
-    return isinstance(train, dict) and train.get("trained") is True
 
 
 def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:

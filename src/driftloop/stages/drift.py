@@ -7,7 +7,6 @@ current window in chunks and the champion's outputs, and shapes the reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from driftloop import paths
@@ -21,22 +20,8 @@ from driftloop.drift_files import (
     log_drift,
     reference_summary_path,
 )
-from driftloop.errors import DriftloopError
 from driftloop.io import StagedOutputs, atomic_write_text, write_json
-from driftloop.schema import Schema
-from driftloop.stages import peek_json
 from driftloop.tracking import stage_run
-
-
-def loads_models(ws: Path, cfg: Mapping[str, Any]) -> bool:
-    """Whether this run will load the champion: the manifest names one and the task is classification
-    (the champion's outputs are compared only there; see :func:`driftloop.drift_files.champion_outputs`)."""
-    manifest = peek_json(ws / paths.MANIFEST)
-    try:
-        task = Schema.from_config((cfg.get("data") or {}).get("schema") or {}).task
-    except DriftloopError:
-        return False
-    return isinstance(manifest, dict) and bool(manifest.get("champion")) and task == "classification"
 
 
 def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,35 +9,18 @@ the logged model are :mod:`driftloop.train.challenger`'s.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from driftloop import paths
 from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.contracts import DriftResult
-from driftloop.errors import DriftloopError
 from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
-from driftloop.stages import peek_json
 from driftloop.tags import TAG_RETRAIN_SKIPPED
 from driftloop.tracking import set_tags, stage_run
 from driftloop.train.challenger import fit_and_log, read_windows, train_metrics, train_record, training_table
 from driftloop.train.trigger import skip_reason
-
-
-def loads_models(ws: Path, cfg: Mapping[str, Any]) -> bool:
-    """Whether this run will fit and save a challenger (:func:`skip_reason` gives no reason to skip)."""
-    from driftloop.train.windows import WindowConfig
-
-    drift, manifest = peek_json(ws / paths.DRIFT_JSON), peek_json(ws / paths.MANIFEST)
-    if not isinstance(drift, dict) or not isinstance(manifest, dict):
-        return False
-    try:
-        trigger = WindowConfig.from_dict(dict(cfg.get("train") or {})).trigger
-        return skip_reason(drift, trigger, "champion" if manifest.get("champion") else None) is None
-    except (DriftloopError, KeyError, TypeError, ValueError):
-        return False
 
 
 def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
