@@ -73,6 +73,29 @@ def test_retrain_saves_a_model_exactly_when_it_will_train(tmp_path, cfg, champio
     assert loads_models("retrain", tmp_path, cfg) is expected
 
 
+@pytest.mark.parametrize("champion", [CHAMPION, None], ids=["champion", "first-cycle"])
+@pytest.mark.parametrize("trigger", ["on_drift", "always"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        {"drifted": True},
+        {"drifted": False, "verdict": "no drift"},
+        {"drifted": False, "verdict": "too few rows"},
+    ],
+    ids=["drifted", "calm", "too-few-rows"],
+)
+@pytest.mark.parametrize("concept", [True, False], ids=["concept", "no-concept"])
+def test_the_retrain_hint_agrees_with_the_trigger(tmp_path, cfg, champion, trigger, dataset, concept):
+    """The hint restates skip_reason's rule without importing driftloop.train: they must agree."""
+    from driftloop.train.trigger import skip_reason
+
+    report = {"dataset": dataset, "concept": {"drifted": concept}}
+    put(tmp_path, "data/snapshot/manifest.json", {"champion": champion})
+    put(tmp_path, "reports/drift.json", report)
+    will_train = skip_reason(report, trigger, "m v1" if champion else None) is None
+    assert loads_models("retrain", tmp_path, {**cfg, "train": {**cfg["train"], "trigger": trigger}}) is will_train
+
+
 @pytest.mark.parametrize("stage", ["snapshot", "drift", "retrain", "compare", "promote"])
 def test_missing_or_corrupt_inputs_are_no_hint_and_no_error(tmp_path, cfg, stage):
     assert loads_models(stage, tmp_path, cfg) is False  # nothing there: the stage itself will say what is missing

@@ -41,15 +41,18 @@ def _drift(ws: Path, cfg: Mapping[str, Any]) -> bool:
 
 
 def _retrain(ws: Path, cfg: Mapping[str, Any]) -> bool:
-    """The retrain stage will fit and save a challenger (the trigger gives no reason to skip)."""
-    from driftloop.train.trigger import skip_reason
-    from driftloop.train.windows import WindowConfig
+    """The retrain stage will fit and save a challenger: a first cycle, ``train.trigger: always``, or
+    drift.json fires the trigger. The rule of :func:`driftloop.train.trigger.skip_reason`, restated
+    so that this module imports nothing the drift and compare stages do not
+    (``tests/stages/test_loads_models.py`` holds the two to agree)."""
+    from driftloop.contracts import DriftResult
 
     drift, manifest = peek_json(ws / paths.DRIFT_JSON), peek_json(ws / paths.MANIFEST)
     if not isinstance(drift, dict) or not isinstance(manifest, dict):
         return False
-    trigger = WindowConfig.from_dict(dict(cfg.get("train") or {})).trigger
-    return skip_reason(drift, trigger, "champion" if manifest.get("champion") else None) is None
+    verdict = DriftResult.from_dict(drift)
+    trigger = (cfg.get("train") or {}).get("trigger", "on_drift")
+    return not manifest.get("champion") or trigger != "on_drift" or verdict.drifted or verdict.concept_drifted
 
 
 def _compare(ws: Path, cfg: Mapping[str, Any]) -> bool:
