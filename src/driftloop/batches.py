@@ -18,7 +18,7 @@ import pandas as pd
 
 from driftloop.config import reject_unknown
 from driftloop.errors import DataError
-from driftloop.schema import Schema
+from driftloop.schema import Schema, class_name
 
 _SOURCE = "__driftloop_batch__"  # read_incoming's temporary column: which file a row came from
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -142,11 +142,22 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str, first_line: int | None 
         out[col] = df[col].astype("string")
     if schema.label:
         out[schema.label] = (
-            df[schema.label].astype("string")
+            class_labels(df[schema.label])
             if schema.task == "classification"
             else pd.to_numeric(df[schema.label], errors="coerce").astype("float64")
         )
     return out
+
+
+def class_labels(values: pd.Series) -> pd.Series:
+    """Classification labels as pandas strings, one spelling per class (:func:`driftloop.schema.class_name`:
+    ``1``, ``1.0`` and ``"1"`` are the class ``"1"``); missing values of any kind stay missing.
+
+    Each distinct value is named once (a label has few), then spread back by its code.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = np.array([class_name(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(names[codes], index=values.index, dtype="string")
 
 
 @dataclass(frozen=True)

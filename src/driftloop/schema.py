@@ -18,6 +18,36 @@ if TYPE_CHECKING:  # pandas only where a frame is read: a schema alone costs no 
 from driftloop.errors import ConfigError, DataError
 from driftloop.validation import Key, check, check_value, mapping_of
 
+#: Whole numbers up to this size are exact in a float64, so ``1.0`` can be written ``1`` safely.
+_EXACT_INT = 2**53
+
+
+def class_name(value: Any) -> str:
+    """The one spelling of a classification label: labels that are equal as values are one class.
+
+    A CSV read with integers in one file and floats in another (or a parquet file and a
+    hand-written ``classes`` list) must not make ``1``, ``1.0`` and ``"1"`` three classes.
+    Numbers, and text that reads as a number, are written as a whole number when they are one
+    and as the shortest float text otherwise; booleans and any other text are kept as they are.
+
+    Examples
+    --------
+    >>> [class_name(v) for v in (1, 1.0, "1", " 1.0", "1e0", 2.5, "spam", True, "01")]
+    ['1', '1', '1', '1', '1', '2.5', 'spam', 'True', '1']
+    """
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(value)  # "nan"/"inf" as text: kept (a missing label never reaches here)
+    if number.is_integer() and abs(number) < _EXACT_INT:
+        return str(int(number))
+    return repr(number)
+
+
 ColumnKind = Literal["numeric", "categorical", "text"]
 Task = Literal["classification", "regression"]
 KINDS: tuple[ColumnKind, ...] = ("numeric", "categorical", "text")
@@ -94,7 +124,7 @@ class Schema:
             categorical=tuple(m["categorical"] or ()),
             text=tuple(m["text"] or ()),
             task=m["task"],
-            classes=tuple(str(c) for c in (m["classes"] or ())),
+            classes=tuple(dict.fromkeys(class_name(c) for c in (m["classes"] or ()))),
         )
 
     @property

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.errors import DataError
-from driftloop.schema import Schema, labelled_mask
+from driftloop.schema import Schema, class_name, labelled_mask
 
 # labelled_mask lives in driftloop.schema (compare uses it too; compare must not import train).
 __all__ = ["apply_reviewed_labels", "labelled_mask", "read_reviewed_labels"]
@@ -44,6 +44,8 @@ def read_reviewed_labels(folder: Path, schema: Schema) -> pd.Series:
                 )
         ids = table["id"].str.strip()
         labels = table["label"].str.strip()
+        if schema.task == "classification":
+            labels = labels.where(labels == "", labels.map(class_name))  # "1.0" and "1" are one class
         empty = (ids == "") | (labels == "")
         if empty.any():
             bad = int(np.flatnonzero(empty.to_numpy())[0]) + 2  # +2: header line, 1-based lines
