@@ -150,3 +150,41 @@ def test_missing_values_of_every_pandas_kind_fit_and_predict(model_file):
     model = build_model(cfg, schema).fit(features_frame(frame, schema, "train"), y)
     out = predict_outputs(model, frame, schema)
     assert len(out.pred) == n and set(out.pred) <= {"up", "down"}
+
+
+@pytest.mark.parametrize("model_file", ["logreg_tfidf", "hgb"])
+def test_a_categorical_with_thousands_of_levels_keeps_at_most_max_levels_columns(model_file):
+    """An id-like categorical (3,000 merchants) pools all but its most frequent levels into one
+    infrequent column: model.preprocessing.categorical.max_levels (default 100)."""
+    import pandas as pd
+
+    from driftloop.schema import Schema
+    from driftloop.train.model import features_frame
+
+    rng = np.random.default_rng(1)
+    n = 6000
+    schema = Schema(
+        id="id", timestamp="ts", label="label", numeric=("x",), categorical=("merchant",), task="classification"
+    )
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "merchant": pd.array([f"m{i}" for i in rng.integers(0, 3000, n)], dtype="string")}
+    )
+    y = np.where(frame["x"] > 0, "up", "down")
+    cfg = yaml.safe_load((CONF / f"{model_file}.yaml").read_text())
+    cfg["preprocessing"]["categorical"].pop("min_frequency", None)  # the level cap alone
+    X = features_frame(frame, schema, "train")
+    model = build_model(cfg, schema).fit(X, y)
+    encoder = model.named_steps["preprocess"].named_transformers_["cat"][-1]
+    assert 2 <= len(encoder.get_feature_names_out()) <= 100
+    unseen = X.assign(merchant=pd.array(["never-seen"] * n, dtype="string"))
+    assert len(model.predict(unseen)) == n  # an unseen level goes to the infrequent column
+    cfg["preprocessing"]["categorical"]["max_levels"] = 10
+    capped = build_model(cfg, schema).fit(X, y).named_steps["preprocess"].named_transformers_["cat"][-1]
+    assert len(capped.get_feature_names_out()) <= 10
+
+
+def test_max_levels_must_be_an_integer_of_at_least_two(schema):
+    cfg = yaml.safe_load((CONF / "logreg_tfidf.yaml").read_text())
+    cfg["preprocessing"]["categorical"]["max_levels"] = 1
+    with pytest.raises(ConfigError, match=r"categorical\.max_levels must be an integer >= 2 or null\. Got 1"):
+        build_model(cfg, schema)

@@ -89,6 +89,16 @@ CATEGORICAL: dict[str, Key] = {
     "min_frequency": Key(
         "number", None, low=0, low_open=True, nullable=True, doc="rarer levels pool into one infrequent level"
     ),
+    # An id-like column (zip codes, merchants) must not become thousands of one-hot columns: the
+    # most frequent levels keep their own column, the rest share the infrequent one.
+    "max_levels": Key(
+        "integer",
+        100,
+        low=2,
+        nullable=True,
+        doc="at most this many levels per column keep their own one-hot column (the most frequent; "
+        "the rest pool into one infrequent level); null: no limit",
+    ),
 }
 NUMERIC: dict[str, Key] = {
     "impute": Key("choice", "median", choices=("median", "mean", "most_frequent")),
@@ -305,8 +315,9 @@ def _preprocessor(pre: Mapping[str, Any], schema: Schema) -> Any:
                     # Missing categories become their own level instead of failing the encoder.
                     SimpleImputer(strategy="constant", fill_value="__missing__"),
                     OneHotEncoder(
-                        handle_unknown="infrequent_if_exist" if cat["min_frequency"] else "ignore",
+                        handle_unknown="infrequent_if_exist" if cat["min_frequency"] or cat["max_levels"] else "ignore",
                         min_frequency=_count_or_share(cat["min_frequency"]),
+                        max_categories=cat["max_levels"],
                         sparse_output=not pre["dense"],
                     ),
                 ),
