@@ -37,6 +37,7 @@ from driftloop.config import compose
 from driftloop.demo.feedback import Scenario, generate_week
 from driftloop.errors import ConfigError, DataError
 from driftloop.stages import run_stage
+from tests.records import registry_state, snapshot_bytes
 from tests.stages.conftest import add_weeks
 from tests.stages.helpers import ROOT, cache_training_data, run_cycle
 
@@ -91,21 +92,6 @@ def project(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path) 
             fluent._active_experiment_id = None
 
 
-def registry_state(uri: str) -> dict:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    state: dict = {}
-    for model in client.search_registered_models():
-        versions = client.search_model_versions(f"name = '{model.name}'")
-        state[model.name] = {
-            "aliases": dict(client.get_registered_model(model.name).aliases),
-            "tags": dict(client.get_registered_model(model.name).tags),
-            "versions": sorted((v.version, v.run_id, v.status, tuple(sorted(v.tags.items()))) for v in versions),
-        }
-    return state
-
-
 def champion_of(project: Project) -> tuple[str, str]:
     from mlflow.tracking import MlflowClient
 
@@ -118,12 +104,6 @@ def runs_state() -> list[tuple[str, str]]:
 
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     return sorted((r.info.run_id, r.info.status) for r in runs)
-
-
-def snapshot_bytes(ws: Path) -> dict[str, bytes]:
-    files = [*sorted((ws / paths.SNAPSHOT_DIR).iterdir()), *sorted((ws / paths.SUMMARY_DIR).iterdir())]
-    files += [ws / paths.DECISION_JSON]
-    return {str(p.relative_to(ws)): p.read_bytes() for p in files}
 
 
 @dataclass
@@ -164,6 +144,17 @@ def incoming(ws: Path, name: str) -> Path:
     return ws / "data" / "incoming" / name
 
 
+def bad_cell(ws: Path, name: str, column: str, row: int, value: object, dtype: str | None = None) -> None:
+    """Week 9 as ``name`` (.parquet or .csv) in the incoming folder, with one cell replaced (the
+    column cast to ``dtype`` first, when given, so that it can hold the value)."""
+    df = week9() if dtype is None else week9().astype({column: dtype})
+    df.loc[row, column] = value
+    if name.endswith(".csv"):
+        df.to_csv(incoming(ws, name), index=False)
+    else:
+        df.to_parquet(incoming(ws, name), index=False)
+
+
 def csv_invalid_utf8(ws: Path) -> list[str]:
     path = incoming(ws, "week_09.csv")
     week9().to_csv(path, index=False)
@@ -183,24 +174,18 @@ def duplicate_id_in_a_batch(ws: Path) -> list[str]:
 
 
 def positive_inf(ws: Path) -> list[str]:
-    df = week9().astype({"stars": "float64"})
-    df.loc[3, "stars"] = np.inf
-    df.to_parquet(incoming(ws, "week_09.parquet"), index=False)
+    bad_cell(ws, "week_09.parquet", "stars", 3, np.inf, "float64")
     return ["week_09.parquet", "numeric column 'stars'", "infinite", "row 4", "expected finite"]
 
 
 def negative_inf_in_csv(ws: Path) -> list[str]:
-    df = week9().astype({"comment_length": "object"})
-    df.loc[10, "comment_length"] = "-inf"
-    df.to_csv(incoming(ws, "week_09.csv"), index=False)
+    bad_cell(ws, "week_09.csv", "comment_length", 10, "-inf", "object")
     return ["week_09.csv", "numeric column 'comment_length'", "-inf", "line 12", "expected finite"]
 
 
 def one_row_in_the_future(ws: Path) -> list[str]:
-    df = week9()
     when = (pd.Timestamp.now() + pd.Timedelta(days=400)).floor("s")
-    df.loc[7, "timestamp"] = when
-    df.to_parquet(incoming(ws, "week_09.parquet"), index=False)
+    bad_cell(ws, "week_09.parquet", "timestamp", 7, when)
     return ["week_09.parquet", "'w09-00007'", when.isoformat(), "column 'timestamp'", "max_future_days"]
 
 
@@ -214,23 +199,17 @@ def reviewed_labels_with_unknown_ids(ws: Path) -> list[str]:
 
 
 def label_outside_the_classes(ws: Path) -> list[str]:
-    df = week9()
-    df.loc[5, "label"] = "angry"
-    df.to_parquet(incoming(ws, "week_09.parquet"), index=False)
+    bad_cell(ws, "week_09.parquet", "label", 5, "angry")
     return ["week_09.parquet", "column 'label'", "'angry'", "data.schema.classes", "row 6"]
 
 
 def timestamp_that_does_not_parse(ws: Path) -> list[str]:
-    df = week9().astype({"timestamp": "object"})
-    df.loc[8, "timestamp"] = "next tuesday"
-    df.to_csv(incoming(ws, "week_09.csv"), index=False)
+    bad_cell(ws, "week_09.csv", "timestamp", 8, "next tuesday", "object")
     return ["week_09.csv", "column 'timestamp'", "'next tuesday'", "line 10", "expected ISO 8601"]
 
 
 def missing_timestamp(ws: Path) -> list[str]:
-    df = week9().astype({"timestamp": "object"})
-    df.loc[0, "timestamp"] = None
-    df.to_parquet(incoming(ws, "week_09.parquet"), index=False)
+    bad_cell(ws, "week_09.parquet", "timestamp", 0, None, "object")
     return ["week_09.parquet", "column 'timestamp'", "missing timestamp", "row 1", "expected a timestamp"]
 
 
@@ -250,9 +229,7 @@ def missing_feature_column(ws: Path) -> list[str]:
 
 
 def text_in_a_numeric_column(ws: Path) -> list[str]:
-    df = week9().astype({"stars": "object"})
-    df.loc[4, "stars"] = "five"
-    df.to_csv(incoming(ws, "week_09.csv"), index=False)
+    bad_cell(ws, "week_09.csv", "stars", 4, "five", "object")
     return ["week_09.csv", "numeric column 'stars'", "'five'", "line 6"]
 
 

@@ -22,13 +22,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from driftloop import paths
-from driftloop.errors import ConfigError, RegistryError, StorageError
+from driftloop.errors import ConfigError, DriftloopError, RegistryError, StorageError
 from driftloop.stages import run_stage
 from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_PID
 from tests.stages.conftest import add_weeks, cfg, workspace  # noqa: F401 (fixtures)
@@ -36,13 +38,49 @@ from tests.stages.conftest import add_weeks, cfg, workspace  # noqa: F401 (fixtu
 # ---------------------------------------------------------------- helpers ---------------------------
 
 
-def run(
-    name: str, config: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: copy.deepcopy(config))
-    capsys.readouterr()
-    code = run_stage(name, [])
-    return code, capsys.readouterr().err
+@dataclass(frozen=True)
+class Snapshot:
+    """The snapshot stage of workspace ``ws``, run through ``run_stage`` as ``dvc repro`` does:
+    ``snapshot(config)`` (the test's ``cfg`` by default) gives its exit code and stderr."""
+
+    ws: Path
+    cfg: dict
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, config: dict | None = None) -> tuple[int, str]:
+        used = copy.deepcopy(self.cfg if config is None else config)
+        self.monkeypatch.setattr("driftloop.config.load_stage_config", lambda argv: copy.deepcopy(used))
+        self.capsys.readouterr()
+        code = run_stage("snapshot", [])
+        return code, self.capsys.readouterr().err
+
+
+@pytest.fixture
+def snapshot(
+    workspace: Path,  # noqa: F811
+    cfg: dict,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Snapshot:
+    return Snapshot(workspace, cfg, monkeypatch, capsys)
+
+
+#: The documented exit codes (README "Exit codes") of the errors these faults end in.
+DOCUMENTED = {ConfigError: 3, RegistryError: 5, StorageError: 2}
+
+
+def assert_named_error(code: int, err: str, error: type[DriftloopError], *named: str) -> None:
+    """The documented exit code of ``error``, a message naming each of ``named``, no traceback."""
+    assert code == error.exit_code == DOCUMENTED[error], err
+    for part in named:
+        assert part in err, (part, err)
+    assert "Traceback" not in err, err
+
+
+def nothing_written(ws: Path) -> bool:
+    folder = ws / paths.SNAPSHOT_DIR
+    return not folder.exists() or not any(folder.iterdir())
 
 
 def snapshot_files(ws: Path) -> dict[str, bytes]:
@@ -55,20 +93,14 @@ def snapshot_files(ws: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("key", ["initial_reference_days", "current_max_days", "max_future_days"])
 @pytest.mark.parametrize("value", [0, -3])
 def test_a_data_window_of_zero_or_negative_days_is_refused_naming_the_key(
-    workspace: Path,  # noqa: F811
-    cfg: dict,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    key: str,
-    value: int,
+    snapshot: Snapshot, key: str, value: int
 ) -> None:
-    add_weeks(workspace, range(1, 4))
-    bad = copy.deepcopy(cfg)
+    add_weeks(snapshot.ws, range(1, 4))
+    bad = copy.deepcopy(snapshot.cfg)
     bad["data"]["windows"][key] = value
-    code, err = run("snapshot", bad, monkeypatch, capsys)
-    assert code == ConfigError.exit_code == 3, err
-    assert f"data.windows.{key} must be a number of days > 0" in err and "Traceback" not in err
-    assert not (workspace / paths.SNAPSHOT_DIR).exists() or not any((workspace / paths.SNAPSHOT_DIR).iterdir())
+    code, err = snapshot(bad)
+    assert_named_error(code, err, ConfigError, f"data.windows.{key} must be a number of days > 0")
+    assert nothing_written(snapshot.ws)
 
 
 @pytest.mark.parametrize("key", ["window_days", "holdout_days"])
@@ -88,89 +120,70 @@ def _db(uri: str) -> Path:
 
 
 @pytest.mark.parametrize("damage", ["random_bytes", "truncated"])
-def test_a_corrupt_mlflow_db_exits_5_naming_its_path(
-    workspace: Path,  # noqa: F811
-    cfg: dict,  # noqa: F811
-    mlflow_uri: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    damage: str,
-) -> None:
-    add_weeks(workspace, range(1, 4))
+def test_a_corrupt_mlflow_db_exits_5_naming_its_path(snapshot: Snapshot, mlflow_uri: str, damage: str) -> None:
+    add_weeks(snapshot.ws, range(1, 4))
     db = _db(mlflow_uri)
     if damage == "random_bytes":
         db.write_bytes(os.urandom(8192))
     else:
         data = db.read_bytes()
         db.write_bytes(data[: len(data) // 3])
-    code, err = run("snapshot", cfg, monkeypatch, capsys)
-    assert code == RegistryError.exit_code == 5, err
-    assert str(db) in err and "not a sound SQLite database" in err and "Traceback" not in err
-    assert not (workspace / paths.SNAPSHOT_DIR).exists() or not any((workspace / paths.SNAPSHOT_DIR).iterdir())
+    code, err = snapshot()
+    assert_named_error(code, err, RegistryError, str(db), "not a sound SQLite database")
+    assert nothing_written(snapshot.ws)
 
 
 # ---------------------------------------------------------------- A3/A4: unwritable, full disk ------
 
 
+@dataclass(frozen=True)
+class Snapshotted:
+    """A workspace ``ws`` whose snapshot stage ran once, new weeks arrived since: its snapshot
+    ``folder``, the files there (``before``), and ``run`` for the snapshot stage again."""
+
+    ws: Path
+    folder: Path
+    before: dict[str, bytes]
+    run: Callable[[], tuple[int, str]]
+
+
 @pytest.fixture
-def snapshotted(
-    workspace: Path,  # noqa: F811
-    cfg: dict,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Path:
-    """A workspace whose snapshot stage ran once; new weeks have arrived since."""
-    add_weeks(workspace, range(1, 7))
-    code, err = run("snapshot", cfg, monkeypatch, capsys)
+def snapshotted(snapshot: Snapshot) -> Snapshotted:
+    ws = snapshot.ws
+    add_weeks(ws, range(1, 7))
+    code, err = snapshot()
     assert code == 0, err
-    add_weeks(workspace, range(7, 9))
-    return workspace
+    add_weeks(ws, range(7, 9))
+    return Snapshotted(ws, ws / paths.SNAPSHOT_DIR, snapshot_files(ws), snapshot)
 
 
-def test_a_read_only_snapshot_folder_is_a_named_error(
-    snapshotted: Path,
-    cfg: dict,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    folder = snapshotted / paths.SNAPSHOT_DIR
-    before = snapshot_files(snapshotted)
+def test_a_read_only_snapshot_folder_is_a_named_error(snapshotted: Snapshotted) -> None:
+    folder = snapshotted.folder
     folder.chmod(0o555)
     try:
         if os.access(folder, os.W_OK):
             pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 0o555 does not stop writes")
-        code, err = run("snapshot", cfg, monkeypatch, capsys)
+        code, err = snapshotted.run()
     finally:
         folder.chmod(0o755)
-    assert code == StorageError.exit_code == 2, err
-    assert str(folder) in err and "EACCES" in err and "Traceback" not in err
-    assert snapshot_files(snapshotted) == before
+    assert_named_error(code, err, StorageError, str(folder), "EACCES")
+    assert snapshot_files(snapshotted.ws) == snapshotted.before
 
 
-def test_a_file_where_the_snapshot_folder_should_be_is_a_named_error(
-    snapshotted: Path,
-    cfg: dict,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_file_where_the_snapshot_folder_should_be_is_a_named_error(snapshotted: Snapshotted) -> None:
     """The folder made unusable in a way root cannot write through either: a file in its place."""
-    folder = snapshotted / paths.SNAPSHOT_DIR
+    folder = snapshotted.folder
     shutil.rmtree(folder)
     folder.write_text("not a folder\n")
-    code, err = run("snapshot", cfg, monkeypatch, capsys)
-    assert code == StorageError.exit_code == 2, err
-    assert str(folder) in err and "Traceback" not in err
+    code, err = snapshotted.run()
+    assert_named_error(code, err, StorageError, str(folder))
     assert folder.read_text() == "not a folder\n"
 
 
 def test_a_full_disk_names_the_file_and_leaves_earlier_outputs_unchanged(
-    snapshotted: Path,
-    cfg: dict,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    snapshotted: Snapshotted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Simulated: the staged parquet write fails with ENOSPC, as a write on a full disk does."""
-    before = snapshot_files(snapshotted)
     failed: list[str] = []
 
     def no_space(self: pd.DataFrame, path: object, *args: object, **kwargs: object) -> None:
@@ -179,11 +192,11 @@ def test_a_full_disk_names_the_file_and_leaves_earlier_outputs_unchanged(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
-    code, err = run("snapshot", cfg, monkeypatch, capsys)
-    assert code == StorageError.exit_code == 2, err
-    assert failed and failed[0] in err and "ENOSPC" in err and "Traceback" not in err
-    assert snapshot_files(snapshotted) == before
-    leftovers = [p.name for p in (snapshotted / paths.SNAPSHOT_DIR).iterdir() if p.name.startswith(".")]
+    code, err = snapshotted.run()
+    assert failed
+    assert_named_error(code, err, StorageError, failed[0], "ENOSPC")
+    assert snapshot_files(snapshotted.ws) == snapshotted.before
+    leftovers = [p.name for p in snapshotted.folder.iterdir() if p.name.startswith(".")]
     assert not [name for name in leftovers if name.endswith(".staged")], leftovers
 
 
@@ -202,6 +215,8 @@ def test_an_oserror_without_a_path_or_disk_errno_stays_a_bug() -> None:
 #: until killed.
 STAGE_SCRIPT = """
 import contextlib, json, os, sys, time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 stage, cfg_path, mode, marker = sys.argv[1:5]

@@ -27,6 +27,7 @@ import pytest
 from driftloop.demo.feedback import write_weeks
 from driftloop.demo.scaffold import clean_env, scaffold
 from driftloop.errors import StorageError
+from tests import records
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 150
@@ -136,23 +137,17 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def registry_state(project: Path) -> dict:
+    """The registry (tests/records.py) and the runs left RUNNING."""
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    state: dict = {}
-    for model in client.search_registered_models():
-        versions = client.search_model_versions(f"name = '{model.name}'")
-        state[model.name] = {
-            "aliases": {k: str(v) for k, v in model.aliases.items()},
-            "versions": sorted((v.version, v.run_id, v.status, tuple(sorted(v.tags.items()))) for v in versions),
-        }
+    client = MlflowClient(tracking_uri=uri)
     running = [
         r.info.run_id
         for e in client.search_experiments()
         for r in client.search_runs([e.experiment_id], filter_string="attributes.status = 'RUNNING'")
     ]
-    return {"models": state, "running": running}
+    return {"models": records.registry_state(uri), "running": running}
 
 
 def error_lines(stderr: str, stage: str) -> list[str]:
@@ -173,7 +168,8 @@ def test_a_stage_on_a_full_disk_exits_2_naming_the_file_and_keeps_earlier_output
 ) -> None:
     stage, rel = CASES[case]
     before = digests(project), registry_state(project)
-    assert before[1]["models"] and all(m["aliases"] == {"champion": "1"} for m in before[1]["models"].values())
+    models = before[1]["models"].values()
+    assert models and all({k: str(v) for k, v in m["aliases"].items()} == {"champion": "1"} for m in models)
     folder = full_disk(rel)
     proc = run([sys.executable, f"pipelines/{stage}.py"], project)
     assert proc.returncode == StorageError.exit_code == 2, proc.stderr[-3000:]

@@ -60,52 +60,33 @@ RULE: dict[str, Key] = {
     "reason": _REASON,
 }
 
-TRAINING_DATA: dict[str, Key] = {
-    "mode": _MODE,
-    "reason": _REASON,
-    "min_relative_improvement": Key(
-        "number",
-        0.10,
-        low=0.0,
-        high=1.0,
-        high_open=True,
-        doc="closer: an effect size at least this fraction below the champion's",
-    ),
-}
 
-OUTPUT_LABELS: dict[str, Key] = {
-    "mode": _MODE,
-    "reason": _REASON,
-    "max_tvd": Key("number", 0.10, low=0.0, high=1.0, doc="classification: total variation distance allowed"),
-    "alpha": Key(
-        "number", 0.01, low=0.0, high=1.0, low_open=True, high_open=True, doc="classification: chi-squared level"
-    ),
-    "max_bias": Key("number", 0.25, low=0.0, doc="regression: |mean residual| / sd(label)"),
-    "max_distance": Key("number", 0.35, low=0.0, doc="regression: W1(predictions, labels) / sd(label)"),
-}
+def _check_table(**keys: Key) -> dict[str, Key]:
+    """A drift-resolution check's table: its mode and reason, then its own keys."""
+    return {"mode": _MODE, "reason": _REASON, **keys}
 
-VALIDATION_GAP: dict[str, Key] = {
-    "mode": _MODE,
-    "reason": _REASON,
-    "alpha": Key(
-        "number",
-        0.05,
-        low=0.0,
-        high=1.0,
-        low_open=True,
-        high_open=True,
-        doc="one-sided level of the drop against its standard error",
-    ),
-    "max_relative_drop": Key("number", 0.10, low=0.0, doc="drop allowed, as a share of the validation value"),
-    "min_relative_improvement": Key(
-        "number",
-        0.10,
-        low=0.0,
-        high=1.0,
-        high_open=True,
-        doc="passes when its drop is this much smaller than the champion's",
-    ),
-}
+
+def _share(default: float, doc: str, *, low_open: bool = False) -> Key:
+    """A fraction in [0, 1) (``low_open``: in (0, 1)): a level or a relative improvement."""
+    return Key("number", default, low=0.0, high=1.0, low_open=low_open, high_open=True, doc=doc)
+
+
+TRAINING_DATA: dict[str, Key] = _check_table(
+    min_relative_improvement=_share(0.10, "closer: an effect size at least this fraction below the champion's"),
+)
+
+OUTPUT_LABELS: dict[str, Key] = _check_table(
+    max_tvd=Key("number", 0.10, low=0.0, high=1.0, doc="classification: total variation distance allowed"),
+    alpha=_share(0.01, "classification: chi-squared level", low_open=True),
+    max_bias=Key("number", 0.25, low=0.0, doc="regression: |mean residual| / sd(label)"),
+    max_distance=Key("number", 0.35, low=0.0, doc="regression: W1(predictions, labels) / sd(label)"),
+)
+
+VALIDATION_GAP: dict[str, Key] = _check_table(
+    alpha=_share(0.05, "one-sided level of the drop against its standard error", low_open=True),
+    max_relative_drop=Key("number", 0.10, low=0.0, doc="drop allowed, as a share of the validation value"),
+    min_relative_improvement=_share(0.10, "passes when its drop is this much smaller than the champion's"),
+)
 
 RESOLUTION: dict[str, Key] = {
     name: Key("mapping", None, nullable=True) for name in ("training_data", "output_labels", "validation_gap")
