@@ -169,6 +169,38 @@ def new_registry(
 
 
 @app.command()
+def init(
+    folder: Path = typer.Argument(..., help="The new project folder (must not exist, or be empty)"),
+    data: Path = typer.Option(..., "--data", help="The table: CSV, parquet or JSON lines"),
+    target: str = typer.Option(..., "--target", help="The label column"),
+    time: str | None = typer.Option(None, "--time", help="The event-time column (default: inferred)"),
+    id: str | None = typer.Option(None, "--id", help="The row id column (default: inferred, or a content hash)"),
+    task: str | None = typer.Option(None, "--task", help="classification | regression (default: inferred)"),
+    kind: list[str] | None = typer.Option(
+        None, "--kind", help="COLUMN=KIND to override an inference (numeric|categorical|text|ignore); repeatable"
+    ),
+) -> None:
+    """Make a ready driftloop project in FOLDER for your table: infer each column's kind and the task,
+    choose a model and windows (printing each choice and why), add the table as the first batch.
+    Then `cd FOLDER && dvc repro` runs the first cycle."""
+    from driftloop.project.cli import init_command
+
+    raise typer.Exit(_guard(init_command, folder, data, target, time=time, id=id, task=task, kinds=kind or []))
+
+
+@app.command()
+def ingest(
+    files: list[Path] = typer.Argument(..., help="Batch files: CSV, parquet or JSON lines"),
+) -> None:
+    """Validate new batches against the project's schema (naming the file, row and column of the first
+    problem) and add them to the batch folder, tracked by DVC; nothing is added when one fails.
+    The next `dvc repro` runs the next cycle."""
+    from driftloop.project.cli import ingest_command
+
+    raise typer.Exit(_guard(ingest_command, files))
+
+
+@app.command()
 def demo(
     rows: int = typer.Option(1000, help="Rows per weekly batch"),
     reset: bool = typer.Option(True, help="Start from an empty registry and no incoming data"),
