@@ -242,8 +242,44 @@ def test_dangerous_targets_are_refused_uncalled(target, allowed, schema, tmp_pat
             {"_target_": "sklearn.linear_model.LogisticRegression", "_args_": [{"_target_": "sklearn.base.clone"}]},
             "model.estimator._args_[0]._target_",
         ),
+        # The two places above again with a function inside the allowed package: a prefix check
+        # (before issue 13) refused builtins.open and subprocess.run at any depth, not these.
+        (
+            {
+                "_target_": "sklearn.ensemble.StackingClassifier",
+                "estimators": [["lr", {"_target_": "sklearn.linear_model.LogisticRegression"}]],
+                "final_estimator": {
+                    "_target_": "sklearn.utils.parallel.joblib.dump",
+                    "value": 1,
+                    "filename": "{sentinel}",
+                },
+            },
+            "model.estimator.final_estimator._target_",
+        ),
+        (
+            {
+                "_target_": "sklearn.ensemble.VotingClassifier",
+                "estimators": [
+                    [
+                        "a",
+                        {
+                            "_target_": "sklearn.tree.DecisionTreeClassifier",
+                            "criterion": {"_target_": "sklearn.os.system", "command": "touch {sentinel}"},
+                        },
+                    ]
+                ],
+            },
+            "model.estimator.estimators[0][1].criterion._target_",
+        ),
     ],
-    ids=["pipeline-step", "stacking-final", "deep-in-a-list", "in-args"],
+    ids=[
+        "pipeline-step",
+        "stacking-final",
+        "deep-in-a-list",
+        "in-args",
+        "stacking-final-allowed-package",
+        "deep-in-a-list-allowed-package",
+    ],
 )
 def test_nested_targets_are_checked_before_anything_is_built(estimator, where, schema, tmp_path):
     sentinel = tmp_path / "pwned"
