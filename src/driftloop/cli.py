@@ -83,11 +83,47 @@ def drift(
     current: Path = typer.Argument(..., help="Current data (parquet or CSV)"),
     out: Path = typer.Option(Path("drift-report"), "--out", "-o", help="Output folder"),
     set_: list[str] | None = typer.Option(None, "--set", "-s", help="Config override key=value"),
+    id: str | None = typer.Option(None, "--id", help="The row id column (not a feature)"),
+    time: str | None = typer.Option(None, "--time", help="The event-time column (not a feature)"),
+    label: str | None = typer.Option(None, "--label", help="The label column (not a feature)"),
+    exclude: list[str] | None = typer.Option(None, "--exclude", help="A column that is not a feature; repeatable"),
 ) -> None:
-    """Ad-hoc drift report: writes OUT/drift.json and OUT/drift.html."""
+    """Ad-hoc drift report: writes OUT/drift.json and OUT/drift.html.
+
+    Inside a project (a params.yaml here) the project's schema says which columns are features and
+    their kinds: the id, timestamp and label are never measured. Elsewhere every column is a feature
+    (kinds inferred) except those given by --id, --time, --label and --exclude. Either way
+    -s columns.NAME=KIND|skip overrides one column.
+
+    \b
+    Exit codes:
+      0  no drift
+      1  drift
+      8  too few rows to test (drift.min_rows)
+      3  configuration error (an option or -s key)
+      4  data error (a file missing, unreadable or empty; a column missing)
+      2  other error
+    """
     from driftloop.drift.cli import drift_command
 
-    raise typer.Exit(_guard(drift_command, reference, current, out, set_ or []))
+    not_features = [c for c in (id, time, label, *(exclude or [])) if c]
+    kinds = None if not_features else _project_features()
+    if kinds is not None:
+        typer.echo(f"Using the project's schema (params.yaml): features {', '.join(kinds)}.")
+    raise typer.Exit(_guard(drift_command, reference, current, out, set_ or [], not_features=not_features, kinds=kinds))
+
+
+def _project_features() -> dict[str, str] | None:
+    """The feature columns and kinds of the project in the current directory (its params.yaml's
+    schema), or None outside a project."""
+    if not Path("params.yaml").is_file():
+        return None
+    from driftloop.config import read_params
+    from driftloop.schema import Schema
+
+    data, _ = read_params()
+    schema = Schema.from_config((data.get("data") or {}).get("schema") or {})
+    return {c: k for k in ("numeric", "categorical", "text") for c in getattr(schema, k)}
 
 
 @app.command()

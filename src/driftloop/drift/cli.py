@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,7 +115,15 @@ def _refuse_current_only(reference: Path, current: Path, columns: list[str]) -> 
         )
 
 
-def drift_command(reference: Path, current: Path, out: Path, overrides: list[str] | None = None) -> int:
+def drift_command(
+    reference: Path,
+    current: Path,
+    out: Path,
+    overrides: list[str] | None = None,
+    *,
+    not_features: Sequence[str] = (),
+    kinds: Mapping[str, str] | None = None,
+) -> int:
     """Compare two tables and write ``out/drift.json`` and ``out/drift.html``.
 
     Parameters
@@ -125,6 +134,12 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
         Output directory (created).
     overrides : list of str, optional
         ``key=value`` entries into the drift config; see :func:`parse_overrides`.
+    not_features : sequence of str
+        Columns that are not features (the id, the time, the label, ``--exclude``): never measured.
+        Each must be a column of the reference.
+    kinds : mapping of str to str, optional
+        The feature columns and their kinds (a project's schema); then no kind is inferred and
+        every other column is left out. ``-s columns.<name>=<kind>`` still wins.
 
     Returns
     -------
@@ -149,8 +164,18 @@ def drift_command(reference: Path, current: Path, out: Path, overrides: list[str
         ref = read_table(Path(reference))
         if len(ref) == 0:
             raise DataError(f"{reference} has 0 rows: there is nothing to compare {current} with.")
-        current_only = [c for c in file_columns(Path(current)) if c not in ref.columns]
-        kinds = infer_kinds(ref)
+        missing = [c for c in [*not_features, *(kinds or {})] if c not in ref.columns]
+        if missing:
+            raise DataError(
+                f"{reference} has no column(s) {missing}, which {'the schema' if kinds else 'the options'} "
+                f"name; its columns are {list(ref.columns)}."
+            )
+        if kinds is None:  # every column is a feature unless left out: one only current has is refused
+            current_only = [c for c in file_columns(Path(current)) if c not in ref.columns and c not in not_features]
+            kinds = infer_kinds(ref)
+        else:  # a project's schema: only its features are measured, other columns are not features
+            current_only = []
+        kinds = {c: k for c, k in kinds.items() if c not in not_features}
         for c, ov in cfg.columns.items():
             if c in current_only and ov.skip:
                 continue  # left out on purpose: see below
