@@ -33,12 +33,15 @@ from driftloop.schema import class_name
 Kind = Literal["numeric", "categorical", "text", "ignore"]
 KINDS: tuple[Kind, ...] = ("numeric", "categorical", "text", "ignore")
 
+# Words in a column name are separated by any non-alphanumeric character, not only "_": a
+# table exported from a spreadsheet has "Zip Code", "customer id" or "order-date" (with "_" alone,
+# those were read as plain numbers, not codes or ids). ``[\W_]``: a space, punctuation or "_".
 #: Names that say "time" (a column named like this that parses as dates is the timestamp).
-_TIME_NAME = re.compile(r"(^|_)(time|timestamp|date|datetime|ts|created|updated|at)$|_at$|_date$|_time$", re.I)
+_TIME_NAME = re.compile(r"(^|[\W_])(time|timestamp|date|datetime|ts|created|updated|at)$", re.I)
 #: Names that say "a code": whole numbers that name a category (zip codes lose nothing as levels).
-_CODE_NAME = re.compile(r"(^|_)(zip|zipcode|postal|postcode|code|cd|category|class|type)$", re.I)
+_CODE_NAME = re.compile(r"(^|[\W_])(zip|zipcode|postal|postcode|code|cd|category|class|type)$", re.I)
 #: Names that say "identifier".
-_ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|number|no)$|^id_|_id$", re.I)
+_ID_NAME = re.compile(r"(^|[\W_])(id|uuid|guid|key|number|no)$|^id[\W_]", re.I)
 #: A classification target has at most this many distinct values; a numeric one with more is regression.
 MAX_CLASSES = 20
 #: Prose: at least this many words, or characters, per value on average.
@@ -189,7 +192,8 @@ def column_kind(values: pd.Series, name: str) -> tuple[str, str]:
         return "ignore", "no values in the sample"
     distinct = int(present.astype("string").nunique())
     if distinct == 1:
-        return "ignore", f"a single value ({present.iloc[0]!r}) in the sample: it carries no signal"
+        # tolist(): a plain Python value, so the reason reads 5, not np.int64(5)
+        return "ignore", f"a single value ({present.tolist()[0]!r}) in the sample: it carries no signal"
     if pd.api.types.is_bool_dtype(values):
         return "categorical", "true/false values"
     if pd.api.types.is_numeric_dtype(values):
