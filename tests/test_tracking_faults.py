@@ -102,6 +102,45 @@ def test_retrying_retries_transient_errors_only_and_gives_up_in_bounded_time(mon
     assert 1.0 <= time.monotonic() - start < 5
 
 
+def test_a_registry_error_raised_from_a_transient_error_names_the_server(monkeypatch):
+    """The registry and model-logging helpers wrap MLflow's failure as "MLflow ... refused to ...":
+    for a server killed mid-call that misleads, so the stage says the server is unreachable."""
+    import requests
+
+    monkeypatch.setattr(tracking, "_configured_uri", "http://127.0.0.1:1")
+
+    def registry_error(cause: BaseException | None, *, implicit: bool = False) -> RegistryError:
+        err = RegistryError("MLflow registry refused to create a version for model 'm'")
+        if implicit:
+            err.__context__ = cause
+        else:
+            err.__cause__ = cause
+        return err
+
+    down = _wrapped(requests.exceptions.ConnectionError("Max retries exceeded: Connection refused"))
+    with pytest.raises(RegistryError) as info, tracking.unreachable_as_registry_error():
+        raise registry_error(down)
+    message = str(info.value)
+    assert "tracking server at http://127.0.0.1:1 is unreachable" in message and "rerun" in message, message
+    assert "registry refused" not in message and "API request to" in message, message
+
+    # Deliberate refusals pass unchanged: no cause, a cause that is not transient, or a transient
+    # error only in the implicit context (raised while handling it, not from it).
+    from mlflow.exceptions import MlflowException
+
+    for cause, implicit in ((None, False), (MlflowException("bad"), False), (down, True)):
+        refusal = registry_error(cause, implicit=implicit)
+        with pytest.raises(RegistryError) as info, tracking.unreachable_as_registry_error():
+            raise refusal
+        assert info.value is refusal
+    # An error that already says "unreachable" is not wrapped again.
+    already = tracking.unreachable_error(down)
+    assert already is not None
+    with pytest.raises(RegistryError) as info, tracking.unreachable_as_registry_error():
+        raise already
+    assert info.value is already
+
+
 @pytest.mark.parametrize("bad", [0, -1, "soon", True, [1], {"max_minutes": 1}])
 def test_retry_budget_is_validated(bad):
     retry = bad if isinstance(bad, dict) else {"max_seconds": bad}
@@ -210,3 +249,49 @@ def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace,
         ), by_stage
     finally:
         _kill(server)
+
+
+def test_a_snapshot_rerun_takes_over_the_cycle_run_its_failed_attempt_left(workspace, monkeypatch, tmp_path):
+    """A snapshot killed (or failed) after opening its cycle run left that run without a finished
+    snapshot run and no manifest naming it: the rerun takes it over instead of opening a second
+    cycle run. A complete cycle, one a live process opened, or another workspace's is left alone."""
+    import socket
+
+    from mlflow.tracking import MlflowClient
+
+    from driftloop import local_faults
+    from driftloop.tags import TAG_HOST, TAG_KIND, TAG_PID
+
+    experiment_id = tracking.configure(TrackingConfig.from_dict({"experiment": "cycles"}))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+
+    def opened_by(pid: int) -> None:
+        monkeypatch.setattr(local_faults, "process_tags", lambda: {TAG_PID: str(pid), TAG_HOST: socket.gethostname()})
+
+    opened_by(gone.pid)
+    abandoned = tracking.start_cycle(experiment_id, tags={"attempt": "1"})
+    assert tracking.start_cycle(experiment_id, tags={"attempt": "2"}) == abandoned
+    client = MlflowClient()
+    assert client.get_run(abandoned).data.tags["attempt"] == "2"  # the tags are the rerun's
+
+    with tracking.stage_run("snapshot", abandoned):
+        pass  # the snapshot finished: a complete cycle
+    complete = abandoned
+    latest = tracking.start_cycle(experiment_id)
+    assert latest != complete
+
+    opened_by(os.getpid())  # taken over by a live process: a second snapshot may not take it
+    assert tracking.start_cycle(experiment_id) == latest
+    live = tracking.start_cycle(experiment_id)
+    assert live != latest
+
+    opened_by(gone.pid)
+    here = tracking.start_cycle(experiment_id)
+    assert here != live
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert tracking.start_cycle(experiment_id) not in (here, live, latest, complete)
+    cycles = client.search_runs([experiment_id], filter_string=f"tags.`{TAG_KIND}` = 'cycle'")
+    assert len(cycles) == 5 and {r.info.status for r in cycles} == {"FINISHED"}

@@ -81,6 +81,7 @@ TAG_MODEL_URI = "driftloop.model_uri"  # compare's nested model runs
 TAG_RUN_DECISION = TAG_DECISION  # promote run and cycle run: the decision's summary
 TAG_PID = "driftloop.pid"  # every stage run (and compare's nested runs): the process that opened it
 TAG_HOST = "driftloop.host"  # ... and its host, so a later stage can close it if that process is gone
+TAG_WORKSPACE = "driftloop.workspace"  # cycle run: the workspace whose snapshot opened it
 TAG_CLOSED_REASON = "driftloop.closed_reason"  # a run a later stage closed as KILLED: why
 TAG_GATE_PREFIX = "driftloop.gate."  # promote run: ``driftloop.gate.<gate>`` for non-enforced gates
 

@@ -29,7 +29,7 @@ from driftloop.redact import redact, refuse_credentials
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_KIND, TAG_STAGE
+from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_KIND, TAG_STAGE, TAG_WORKSPACE
 
 DEFAULT_RETRY_MAX_SECONDS = 30.0
 # MLflow's own HTTP retries (default 7, backoff factor 2: minutes) and timeout (120 s) are set
@@ -98,10 +98,29 @@ def retrying(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     return policy(fn, *args, **kwargs)
 
 
+class TrackingUnreachableError(RegistryError):
+    """:func:`unreachable_error`'s error: it already names the server and what to do, so it is
+    never wrapped again."""
+
+
 def unreachable_error(exc: BaseException) -> RegistryError | None:
     """A :class:`RegistryError` (exit 5) naming the tracking URI (credentials masked) and what to
-    do, when ``exc`` is a transient tracking error; None otherwise."""
-    if not is_transient(exc):
+    do, when ``exc`` is a transient tracking error; None otherwise.
+
+    A :class:`RegistryError` raised ``from`` a transient error counts as one: the registry and
+    model-logging helpers wrap MLflow's failures as "MLflow refused to ...", which for a server
+    that is down or was killed mid-call misleads (the rerun advice is what the user needs).
+    """
+    if isinstance(exc, TrackingUnreachableError):
+        return exc
+    if isinstance(exc, RegistryError):
+        # Only an explicit cause: a deliberate refusal raised while handling some other error
+        # (its implicit context) stays as written.
+        cause = exc.__cause__
+        if cause is None or not is_transient(cause):
+            return None
+        exc = cause
+    elif not is_transient(exc):
         return None
     uri = _configured_uri
     if uri is None:
@@ -111,7 +130,7 @@ def unreachable_error(exc: BaseException) -> RegistryError | None:
         uri = mlflow.get_tracking_uri() if mlflow is not None else "(not configured)"
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     reason = reason if len(reason) <= 200 else reason[:200] + "..."
-    return RegistryError(
+    return TrackingUnreachableError(
         redact(
             f"the MLflow tracking server at {uri} is unreachable or failing (idempotent calls are "
             f"retried for up to {_retry_max_seconds:g} s, tracking.retry.max_seconds): {reason}. Start it "
@@ -123,14 +142,13 @@ def unreachable_error(exc: BaseException) -> RegistryError | None:
 
 @contextlib.contextmanager
 def unreachable_as_registry_error() -> Iterator[None]:
-    """Turn a transient tracking error escaping the block into :func:`unreachable_error`."""
+    """Turn a transient tracking error escaping the block (or a :class:`RegistryError` raised from
+    one) into :func:`unreachable_error`; every other error passes unchanged."""
     try:
         yield
-    except RegistryError:
-        raise
     except Exception as exc:
         err = unreachable_error(exc)
-        if err is None:
+        if err is None or err is exc:
             raise
         raise err from exc
 
@@ -244,15 +262,27 @@ def _git_commit(root: Path) -> str:
 
 def start_cycle(experiment_id: str, tags: Mapping[str, str] | None = None) -> str:
     """Create the parent run of a new cycle and return its id (the run is left FINISHED;
-    stage runs attach to it as children)."""
+    stage runs attach to it as children).
+
+    The cycle run an earlier snapshot of this workspace opened and never completed (killed, or
+    failed after opening it: :func:`driftloop.local_faults.abandoned_cycle`) is taken over instead,
+    its tags refreshed, so that a snapshot rerun after a crash leaves one cycle run, not two.
+    """
     import mlflow
+    from mlflow.entities import RunTag
+
+    from driftloop.config import workspace
+    from driftloop.local_faults import abandoned_cycle, process_tags
 
     client = mlflow.MlflowClient()
-    run = client.create_run(
-        experiment_id,
-        run_name=f"cycle-{_now_slug()}",
-        tags={TAG_KIND: "cycle", TAG_GIT_COMMIT: git_commit(), **(tags or {})},
-    )
+    ws = str(workspace().resolve())
+    all_tags = {TAG_KIND: "cycle", TAG_GIT_COMMIT: git_commit(), TAG_WORKSPACE: ws, **process_tags(), **(tags or {})}
+    abandoned = abandoned_cycle(experiment_id, ws)
+    if abandoned is not None:
+        # Setting tags is idempotent, so retried like the other tag writes.
+        retrying(client.log_batch, abandoned, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
+        return abandoned
+    run = client.create_run(experiment_id, run_name=f"cycle-{_now_slug()}", tags=all_tags)
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
 
