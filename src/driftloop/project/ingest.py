@@ -12,6 +12,7 @@ one: a hash of the row's content, numbered when a batch repeats a row.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -47,7 +48,25 @@ def _stored(path: Path, add_id: bool, dest: Path) -> Path:
         table.to_csv(out, index=False)
     else:
         out = dest.with_suffix(".parquet")
-        table.to_parquet(out, index=False)
+        _mixed_as_text(table).to_parquet(out, index=False)
+    return out
+
+
+def _mixed_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each column whose values have more than one Python type as text.
+
+    JSON lines give such columns (``1.5`` on one line, ``"lots"`` on the next), and pyarrow
+    refuses them ("Could not convert 'lots' with type str: tried to convert to double"), a
+    traceback naming no file or row. As text they are stored, and the batch check then names
+    the file, the column, the row and the value (``"lots"`` is not a number) as for a CSV.
+    """
+    out = table
+    for col in table.columns:
+        values = table[col]
+        if values.dtype == object and len({type(v) for v in values.dropna()}) > 1:
+            if out is table:
+                out = table.copy()
+            out[col] = values.astype("string")
     return out
 
 
@@ -84,7 +103,7 @@ def ingest(files: Sequence[Path], *, guess_id: bool | None = None, track: bool =
     names = [Path(f).name for f in files]
     if len(set(names)) != len(names):
         raise DataError(f"the same file name is given twice: {names}; ingest each batch once.")
-    start = len(list_batches(folder)) if folder.is_dir() and any(folder.iterdir()) else 0
+    start = _last_number(list_batches(folder)) if folder.is_dir() and any(folder.iterdir()) else 0
     with tempfile.TemporaryDirectory(dir=workspace()) as tmp:
         staged = [
             _stored(Path(f), add_id, Path(tmp) / f"batch_{start + i + 1:04d}_{Path(f).stem}")
@@ -103,6 +122,20 @@ def ingest(files: Sequence[Path], *, guess_id: bool | None = None, track: bool =
     if track:
         _dvc_add(folder)
     return added
+
+
+def _last_number(batches: Sequence[Path]) -> int:
+    """The number the next batch counts on from: the highest ``batch_NNNN_`` number, at least the count.
+
+    Not the count alone: after an earlier batch is removed (``batch_0001_a`` gone,
+    ``batch_0002_b`` kept) the count is 1, and the next batch, ``batch_0002_c``, would share a
+    number with the newest one and sort before or after it by name alone.
+    """
+    numbers = [int(m.group(1)) for p in batches if (m := _NUMBERED.match(p.name))]
+    return max([len(batches), *numbers])
+
+
+_NUMBERED = re.compile(r"batch_(\d+)_")
 
 
 def _check_one(path: Path, original: Path, schema: Schema) -> None:

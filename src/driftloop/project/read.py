@@ -34,9 +34,29 @@ def read_table(path: Path) -> pd.DataFrame:
         else:
             table = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export it as UTF-8.") from exc
+        raise DataError(_utf8_error(path, exc)) from exc
     except Exception as exc:  # pandas and pyarrow raise many types; the cause is kept
         raise DataError(f"{path}: cannot be read as {fmt}: {exc}") from exc
     if table.empty:
         raise DataError(f"{path}: holds no rows; expected a header and at least one row.")
     return table
+
+
+def _utf8_error(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where ``path`` stops being UTF-8: the byte offset in the file and its line.
+
+    Decoded again as a whole: pandas' CSV reader decodes in chunks, so ``exc.start`` counts from
+    the start of a chunk (a bad byte at offset 67 was reported "at byte 1"), and names no line.
+    """
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as whole:
+        exc = whole
+    else:  # pragma: no cover - pandas found a bad byte the whole decode does not
+        return f"{path}: not valid UTF-8 ({exc.reason}); re-export it as UTF-8."
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return (
+        f"{path}: not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte offset {exc.start} (line {line}) "
+        f"({exc.reason}); re-export it as UTF-8 (no byte is replaced, that would alter rows)."
+    )
