@@ -93,12 +93,12 @@ KIND_TABLES: dict[str, dict[str, Key]] = {
         ("token_js", "oov_rate", "length_ks"),
         ("token_js", "oov_rate", "length_ks"),
         {"token_js": 0.1, "oov_rate": 0.02, "length_ks": 0.1},
-        lowercase=Key("bool", True),
-        ngram_range=Key("int_pair", (1, 1), low=1),
-        token_pattern=Key("regex", r"(?u)\b\w\w+\b"),
+        lowercase=Key("bool", True, doc="lowercase the text before tokenising"),
+        ngram_range=Key("int_pair", (1, 1), low=1, doc="[min, max] word n-gram lengths counted as terms"),
+        token_pattern=Key("regex", r"(?u)\b\w\w+\b", doc="what a token is (CountVectorizer's token_pattern)"),
         max_vocab=Key("integer", 50_000, low=1, doc="reference vocabulary kept (most frequent terms)"),
         js_vocab_size=Key("integer", 500, low=2, doc="terms compared by token_js"),
-        top_terms=Key("integer", 15, low=1),
+        top_terms=Key("integer", 15, low=1, doc="new, rising and falling terms listed per column in the report"),
         doc_sample=Key("integer", 2000, low=2, doc="documents per side for token_js's permutation p-value"),
         # at least 99 so that token_js's exact p-values reach 0.01
         n_permutations=Key("integer", 1000, low=99, doc="token_js: random reassignments of documents"),
@@ -106,19 +106,19 @@ KIND_TABLES: dict[str, dict[str, Key]] = {
 }
 
 MISSING: dict[str, Key] = {
-    "enabled": Key("bool", True),
+    "enabled": Key("bool", True, doc="run the missing-rate test on every column"),
     "threshold": Key("number", 0.02, low=0.0, high=1.0, doc="absolute change in the missing-value rate"),
 }
 
 MULTIVARIATE: dict[str, Key] = {
-    "enabled": Key("bool", True),
+    "enabled": Key("bool", True, doc="run the domain classifier (reference rows against current rows)"),
     "max_rows": Key("integer", 2000, low=20, doc="rows sampled per side for the domain classifier"),
     "test_share": Key("number", 0.5, low=0.0, high=0.9, low_open=True, doc="held out per side for the AUC"),
     "ridge": Key("number", 0.1, low=0.0, low_open=True, doc="shrinkage of the discriminant"),
     "max_interactions": Key("integer", 20, low=0, doc="features whose pairs get their own weight"),
-    "n_permutations": Key("integer", 1000, low=1),
+    "n_permutations": Key("integer", 1000, low=1, doc="permutations of the side labels for the AUC's p-value"),
     "min_auc": Key("number", 0.55, low=0.5, high=1.0, doc="effect threshold on ROC AUC"),
-    "top_features": Key("integer", 10, low=1),
+    "top_features": Key("integer", 10, low=1, doc="columns reported by their share of the classifier's score gap"),
     "alpha_share": Key(
         "number",
         0.5,
@@ -131,21 +131,21 @@ MULTIVARIATE: dict[str, Key] = {
 }
 
 OUTPUT_THRESHOLDS: dict[str, Key] = {
-    "prediction_chi2": Key("number", 0.1, low=0.0),
-    "confidence_ks": Key("number", 0.1, low=0.0),
+    "prediction_chi2": Key("number", 0.1, low=0.0, doc="Cramer's V of the champion's predicted-class shares"),
+    "confidence_ks": Key("number", 0.1, low=0.0, doc="KS D of the champion's top-class probability"),
 }
 OUTPUT: dict[str, Key] = {"thresholds": Key("mapping", None, nullable=True)}
 
 CONCEPT: dict[str, Key] = {
-    "metric": Key("choice", "accuracy", choices=("accuracy", "f1_macro")),
-    "n_bootstrap": Key("integer", 1000, low=10),
+    "metric": Key("choice", "accuracy", choices=("accuracy", "f1_macro"), doc="metric of the concept-drift check"),
+    "n_bootstrap": Key("integer", 1000, low=10, doc="bootstrap resamples of the metric change's 95 % interval"),
     "tolerance": Key("number", 0.02, low=0.0, high=1.0, doc="drop in performance that counts as concept drift"),
 }
 
 COLUMN: dict[str, Key] = {
-    "kind": Key("choice", None, choices=(*KINDS, "skip"), nullable=True),
-    "skip": Key("bool", False),
-    "thresholds": Key("mapping", None, nullable=True),
+    "kind": Key("choice", None, choices=(*KINDS, "skip"), nullable=True, doc="force its kind; skip leaves it out"),
+    "skip": Key("bool", False, doc="leave the column out of every drift test and the domain classifier"),
+    "thresholds": Key("mapping", None, nullable=True, doc="effect thresholds per test, for this column only"),
 }
 
 #: Every table of the group, by dotted section (``""`` is the top level): what the tests and docs read.

@@ -78,12 +78,12 @@ PREPROCESSING: dict[str, Key] = {
     "seed": Key("integer", 0, low=0, doc="seed of the SVD"),
 }
 TEXT: dict[str, Key] = {
-    "max_features": Key("integer", 20000, low=1, nullable=True),
-    "ngram_range": Key("int_pair", (1, 1), low=1),
+    "max_features": Key("integer", 20000, low=1, nullable=True, doc="TF-IDF terms kept, the most frequent (null: all)"),
+    "ngram_range": Key("int_pair", (1, 1), low=1, doc="[min, max] word n-gram lengths of the TF-IDF terms"),
     "min_df": Key("number", 1, low=0, low_open=True, doc="documents (int) or share of them (float)"),
-    "sublinear_tf": Key("bool", True),
+    "sublinear_tf": Key("bool", True, doc="TF-IDF term frequency as 1 + log(tf)"),
     "svd_components": Key("integer", None, low=1, nullable=True, doc="reduce TF-IDF to this many (dense models)"),
-    "lowercase": Key("bool", True),
+    "lowercase": Key("bool", True, doc="lowercase the text before tokenising"),
 }
 CATEGORICAL: dict[str, Key] = {
     "min_frequency": Key(
@@ -101,8 +101,8 @@ CATEGORICAL: dict[str, Key] = {
     ),
 }
 NUMERIC: dict[str, Key] = {
-    "impute": Key("choice", "median", choices=("median", "mean", "most_frequent")),
-    "scale": Key("bool", True),
+    "impute": Key("choice", "median", choices=("median", "mean", "most_frequent"), doc="how missing values are filled"),
+    "scale": Key("bool", True, doc="standardise each numeric column (StandardScaler)"),
 }
 
 
