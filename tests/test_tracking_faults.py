@@ -295,3 +295,38 @@ def test_a_snapshot_rerun_takes_over_the_cycle_run_its_failed_attempt_left(works
     assert tracking.start_cycle(experiment_id) not in (here, live, latest, complete)
     cycles = client.search_runs([experiment_id], filter_string=f"tags.`{TAG_KIND}` = 'cycle'")
     assert len(cycles) == 5 and {r.info.status for r in cycles} == {"FINISHED"}
+
+
+def test_a_failing_stage_reports_its_own_error_when_closing_its_run_fails_too(workspace, monkeypatch):
+    """With the server gone, closing the failing stage's run fails as well (MLflow reads the run
+    to print its URL, then updates it): the error the user sees is the call that failed first,
+    and nothing stays active in the process. The run stays RUNNING for the next stage to close."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    tracking.configure(TrackingConfig.from_dict({"experiment": "closing"}))
+
+    def gone(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    opened: list = []
+
+    def fail_while_the_server_goes(patch: pytest.MonkeyPatch) -> None:
+        with tracking.stage_run("retrain", None) as run:
+            opened.append(run)
+            patch.setattr(MlflowClient, "set_terminated", gone)
+            raise RegistryError("MLflow refused to log the model 'model'") from ConnectionRefusedError(111, "refused")
+
+    with monkeypatch.context() as patch, pytest.raises(RegistryError, match="refused to log the model") as info:
+        fail_while_the_server_goes(patch)
+    assert mlflow.active_run() is None
+    assert MlflowClient().get_run(opened[0].info.run_id).info.status == "RUNNING"
+    assert "tracking server" in str(tracking.unreachable_error(info.value))
+
+    # A stage that succeeds, or fails with the server up, closes its run as before.
+    with tracking.stage_run("drift", None) as ok:
+        pass
+    with pytest.raises(ValueError, match="a bug"), tracking.stage_run("compare", None) as failed:
+        raise ValueError("a bug")
+    statuses = [MlflowClient().get_run(r.info.run_id).info.status for r in (ok, failed)]
+    assert statuses == ["FINISHED", "FAILED"] and mlflow.active_run() is None

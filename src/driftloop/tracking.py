@@ -304,7 +304,7 @@ def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any]
         kwargs["parent_run_id"] = cycle_run_id
         kwargs["nested"] = True
         kwargs["tags"][TAG_CYCLE_RUN_ID] = cycle_run_id
-    with mlflow.start_run(**kwargs) as run:
+    with _ended(mlflow.start_run(**kwargs)) as run:
         if params:
             log_flat_params(params)
         yield run
@@ -317,9 +317,36 @@ def nested_run(name: str, parent_run_id: str, tags: Mapping[str, str]) -> Iterat
 
     from driftloop.local_faults import process_tags
 
-    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id, tags=process_tags()) as run:
+    with _ended(mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id, tags=process_tags())) as run:
         mlflow.set_tags(dict(tags))
         yield run
+
+
+@contextlib.contextmanager
+def _ended(run: Any) -> Iterator[Any]:
+    """End the active ``run`` ``FINISHED``, or ``FAILED`` when the block raises, as
+    ``mlflow.start_run``'s own context does, except that on the failing path a tracking server
+    that is gone does not replace the stage's error with the one from closing the run: the user
+    is told which call failed, not that closing failed too. The run then stays ``RUNNING`` until
+    a later stage closes it ``KILLED`` (:func:`driftloop.local_faults.close_dead_runs`)."""
+    import mlflow
+
+    def still_active() -> bool:
+        active = mlflow.active_run()
+        return active is not None and active.info.run_id == run.info.run_id
+
+    try:
+        yield run
+    except BaseException:
+        if still_active():
+            try:
+                mlflow.end_run("FAILED")  # pops the run first, so nothing is left active either way
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+        raise
+    if still_active():
+        mlflow.end_run("FINISHED")
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:

@@ -194,12 +194,14 @@ def _configure_tracking(project: Path, uri: str) -> None:
     run(["git", "commit", "-qm", "track on the server"], project)
 
 
-def _assert_failed_cleanly(out: subprocess.CompletedProcess, stage: str, uri: str) -> None:
+def _assert_failed_cleanly(out: subprocess.CompletedProcess, stage: str, uri: str, trigger: bytes) -> None:
     text = out.stdout + out.stderr
     assert out.returncode != 0, text[-4000:]
     lines = [line for line in text.splitlines() if line.startswith(f"driftloop {stage}: error:")]
     assert len(lines) == 1, text[-4000:]
     assert f"the MLflow tracking server at {uri} is unreachable" in lines[0], lines[0]
+    # The call that failed, not the closing of the stage's run, which then failed too.
+    assert f"API request to {uri}{trigger.split()[1].decode()}" in lines[0], lines[0]
     assert "rerun" in lines[0], lines[0]
     assert "exited with 5" in text or "exit code 5" in text or "return code 5" in text, text[-4000:]
     assert "Traceback" not in text, text[-4000:]
@@ -251,7 +253,7 @@ def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, 
             proxy.arm(trigger, functools.partial(_kill_group, server), after_response=after_response)
             out = _repro(project, env, f"killed-in-{stage}.log")
             assert proxy.fired.is_set(), (stage, proxy.requests[-20:], out.stderr[-4000:])
-            _assert_failed_cleanly(out, stage, uri)
+            _assert_failed_cleanly(out, stage, uri, trigger)
             assert _lock_entry(project, stage) == locked, stage  # dvc.lock moves only on success
             _assert_lock_matches_files(project)  # the stages before it: cycle 2's outputs, intact
             assert file_md5(project / "reports" / "decision.json") == decision_md5
