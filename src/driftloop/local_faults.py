@@ -10,8 +10,8 @@
   the process that opened it; the next stage to start closes as ``KILLED`` each run of the
   experiment still ``RUNNING`` whose process, on this host, is gone (SIGKILL, OOM killer, power),
   and marks as ``FAILED`` the logged models such a run left ``PENDING``.
-* :func:`abandoned_cycle`: the cycle run a snapshot opened before it was killed or failed, which
-  the next snapshot of the same workspace takes over (:func:`driftloop.tracking.start_cycle`).
+* :func:`pid_alive` also tells :func:`driftloop.tracking.abandoned_cycle` whether the snapshot
+  that opened a cycle run is gone, so that its rerun takes that run over.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlite3
 from pathlib import Path
 
 from driftloop.errors import RegistryError, StorageError
-from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_KIND, TAG_PID, TAG_STAGE, TAG_WORKSPACE
+from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_PID
 
 #: errnos that are a file-system condition, not a bug, even without a file name attached.
 _FS_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
@@ -144,45 +144,3 @@ def close_dead_runs(experiment_id: str) -> list[str]:
             if not token:
                 break
     return closed
-
-
-def abandoned_cycle(experiment_id: str, workspace: str) -> str | None:
-    """The cycle run the last snapshot of ``workspace`` opened on this host and never completed:
-    its process is gone and no snapshot run under it finished (so no manifest names it). None
-    when the workspace's latest cycle run is complete, was opened elsewhere or by a live process,
-    or carries no workspace tag (opened before the tag existed).
-
-    Only the latest cycle run of the workspace is considered: an older one was superseded.
-    ``dvc repro`` lets one cycle run in a workspace at a time, and a ``dvc exp run`` copy is a
-    workspace of its own, so two snapshots never take over the same run.
-    """
-    import mlflow
-
-    from driftloop.tracking import retrying
-
-    if "'" in workspace:  # it goes into a search filter; such a workspace just gets a new run
-        return None
-    client = mlflow.MlflowClient()
-    latest = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=f"tags.`{TAG_KIND}` = 'cycle' and tags.`{TAG_WORKSPACE}` = '{workspace}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not latest:
-        return None
-    run = latest[0]
-    pid = run.data.tags.get(TAG_PID, "")
-    if run.data.tags.get(TAG_HOST) != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
-        return None
-    finished = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=(
-            f"tags.`mlflow.parentRunId` = '{run.info.run_id}' and tags.`{TAG_STAGE}` = 'snapshot' "
-            "and attributes.status = 'FINISHED'"
-        ),
-        max_results=1,
-    )
-    return None if finished else run.info.run_id

@@ -29,7 +29,7 @@ from driftloop.redact import redact, refuse_credentials
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_KIND, TAG_STAGE, TAG_WORKSPACE
+from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_HOST, TAG_KIND, TAG_PID, TAG_STAGE, TAG_WORKSPACE
 
 DEFAULT_RETRY_MAX_SECONDS = 30.0
 # MLflow's own HTTP retries (default 7, backoff factor 2: minutes) and timeout (120 s) are set
@@ -260,19 +260,63 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
+def abandoned_cycle(experiment_id: str, workspace: str) -> str | None:
+    """The cycle run the last snapshot of ``workspace`` opened on this host and never completed:
+    its process is gone and no snapshot run under it finished (so no manifest names it). None
+    when the workspace's latest cycle run is complete, was opened elsewhere or by a live process,
+    or carries no workspace tag (opened before the tag existed).
+
+    Only the latest cycle run of the workspace is considered: an older one was superseded.
+    ``dvc repro`` lets one cycle run in a workspace at a time, and a ``dvc exp run`` copy is a
+    workspace of its own, so two snapshots never take over the same run.
+    """
+    import socket
+
+    import mlflow
+
+    from driftloop.local_faults import pid_alive
+
+    if "'" in workspace:  # it goes into a search filter; such a workspace just gets a new run
+        return None
+    client = mlflow.MlflowClient()
+    latest = retrying(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"tags.`{TAG_KIND}` = 'cycle' and tags.`{TAG_WORKSPACE}` = '{workspace}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not latest:
+        return None
+    run = latest[0]
+    pid = run.data.tags.get(TAG_PID, "")
+    if run.data.tags.get(TAG_HOST) != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
+        return None
+    finished = retrying(
+        client.search_runs,
+        [experiment_id],
+        filter_string=(
+            f"tags.`mlflow.parentRunId` = '{run.info.run_id}' and tags.`{TAG_STAGE}` = 'snapshot' "
+            "and attributes.status = 'FINISHED'"
+        ),
+        max_results=1,
+    )
+    return None if finished else run.info.run_id
+
+
 def start_cycle(experiment_id: str, tags: Mapping[str, str] | None = None) -> str:
     """Create the parent run of a new cycle and return its id (the run is left FINISHED;
     stage runs attach to it as children).
 
     The cycle run an earlier snapshot of this workspace opened and never completed (killed, or
-    failed after opening it: :func:`driftloop.local_faults.abandoned_cycle`) is taken over instead,
+    failed after opening it: :func:`abandoned_cycle`) is taken over instead,
     its tags refreshed, so that a snapshot rerun after a crash leaves one cycle run, not two.
     """
     import mlflow
     from mlflow.entities import RunTag
 
     from driftloop.config import workspace
-    from driftloop.local_faults import abandoned_cycle, process_tags
+    from driftloop.local_faults import process_tags
 
     client = mlflow.MlflowClient()
     ws = str(workspace().resolve())
