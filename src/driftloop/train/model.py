@@ -456,7 +456,9 @@ def _fit_svd_to_vocabulary(model: Any, train: pd.DataFrame, schema: Schema) -> N
     for name, branch, columns in model.named_steps["preprocess"].transformers:
         if not name.startswith("text_") or not isinstance(branch[-1], TruncatedSVD):
             continue
-        head = clone(branch[:-1]).fit(train.loc[:, columns])
+        # Through features_frame, as the fit itself: the coerced text column is a pandas string
+        # column, and its pd.NA stops the imputer ("boolean value of NA is ambiguous").
+        head = clone(branch[:-1]).fit(features_frame(train, schema, "train").loc[:, columns])
         vocabulary = len(head[-1].vocabulary_)
         if branch[-1].n_components >= vocabulary:
             branch[-1].set_params(n_components=max(1, vocabulary - 1))
