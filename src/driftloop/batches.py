@@ -106,7 +106,15 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str, first_line: int | None 
     """
     schema.check_columns(df.columns, where)
     out = pd.DataFrame(index=df.index)
-    out[schema.id] = df[schema.id].astype("string")
+    out[schema.id] = level_names(df[schema.id])
+    if out[schema.id].isna().any():
+        # Refused, not kept: a missing id is no id. Two batches with one each made the second
+        # row "correct" the first (read_incoming keeps the later row per id), losing a row.
+        missing = out[schema.id].isna()
+        raise DataError(
+            f"{where}: column {schema.id!r} has {int(missing.sum())} missing id(s) "
+            f"({_rows(missing, first_line)}); expected an id on every row."
+        )
     ts = pd.to_datetime(df[schema.timestamp], errors="coerce", utc=True)
     bad = ts.isna() & df[schema.timestamp].notna()
     if bad.any():
@@ -138,7 +146,9 @@ def coerce(df: pd.DataFrame, schema: Schema, where: str, first_line: int | None 
                 "numbers (leave a value empty for missing)."
             )
         out[col] = values
-    for col in (*schema.categorical, *schema.text):
+    for col in schema.categorical:
+        out[col] = level_names(df[col])
+    for col in schema.text:
         out[col] = df[col].astype("string")
     if schema.label:
         out[schema.label] = (
@@ -157,6 +167,42 @@ def class_labels(values: pd.Series) -> pd.Series:
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     names = np.array([class_name(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(names[codes], index=values.index, dtype="string")
+
+
+def level_names(values: pd.Series) -> pd.Series:
+    """Categorical levels and ids as pandas strings, a number written one way: ``10001`` whether
+    the column is read as integers or, because a cell is empty, as floats (``10001.0``).
+
+    Without this, a CSV zip-code column gave the level ``"10001"`` in a batch without a hole and
+    ``"10001.0"`` in one with a hole: an unseen level for the model, a shift for the drift tests,
+    and an id that no longer matched the same id in an earlier batch. Text values are kept as they
+    are (``"01234"`` stays a different level from ``1234``); missing values of any kind stay missing.
+
+    Examples
+    --------
+    >>> level_names(pd.Series([10001.0, None, 2.5])).tolist()
+    ['10001', <NA>, '2.5']
+    >>> level_names(pd.Series([10001, "10001", "01234", 1.0, pd.NA], dtype=object)).tolist()
+    ['10001', '10001', '01234', '1', <NA>]
+    """
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+        if (whole | np.isnan(numbers)).all():  # the usual case: whole numbers and holes
+            return pd.Series(pd.array(numbers, dtype="Int64"), index=values.index).astype("string")
+        out = values.astype("string")
+        out[whole] = numbers[whole].astype(np.int64).astype(str)
+        return out
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values.astype("string")  # integers, booleans, text: one spelling already
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # a few levels: named once each
+
+    def name(value: Any) -> str:
+        numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        return class_name(value) if numeric else str(value)
+
+    names = np.array([name(u) for u in uniques] + [None], dtype=object)
     return pd.Series(names[codes], index=values.index, dtype="string")
 
 

@@ -174,6 +174,8 @@ BAD = {
     "a repeated id, parquet": (_cell(7, "order_id", "o5002"), ".parquet", ["'o5002'", "rows 3, 8"]),
     "not a timestamp": (_cell(2, "ts", "soon"), ".jsonl", ["'ts'", "row 3", "'soon'"]),
     "a missing timestamp": (_cell(2, "ts", None), ".csv", ["'ts'", "line 4", "missing timestamp"]),
+    "a missing id": (_cell(4, "order_id", None), ".csv", ["'order_id'", "line 6", "1 missing id"]),
+    "a missing id, jsonl": (_cell(4, "order_id", None), ".jsonl", ["'order_id'", "row 5", "1 missing id"]),
 }
 
 

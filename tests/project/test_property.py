@@ -17,6 +17,7 @@ column, and labels mixing ``1``, ``1.0`` and ``"1"``. For each one:
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from driftloop.batches import check_classes, coerce
+from driftloop.batches import check_classes, coerce, level_names
 from driftloop.errors import ConfigError, DataError
 from driftloop.project.infer import AUTO_ID, infer_table
 from driftloop.project.ingest import content_ids
@@ -321,3 +322,28 @@ def test_a_text_column_with_holes_fits_every_model_config():
     for name in ("hgb", "logreg_tfidf"):
         fit = fit_model(build_model(MODELS[name], schema), window, schema)
         assert fit.classes == ["0", "1"], name
+
+
+def _csv(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text))
+
+
+def test_a_level_or_id_is_spelled_one_way_with_or_without_holes():
+    """A CSV integer column with an empty cell is read as floats: the zip code 10001 and the id 3
+    must stay "10001" and "3" (not "10001.0", "3.0": an unseen level, an id that no longer
+    matches the same row in another batch)."""
+    schema = Schema("id", "ts", "y", numeric=("x",), categorical=("zip",), classes=("0", "1"))
+    whole = coerce(_csv("id,ts,zip,x,y\n3,2026-01-01,10001,1,0\n4,2026-01-02,10002,2,1\n"), schema, "a.csv", 2)
+    holed = coerce(_csv("id,ts,zip,x,y\n3.0,2026-01-01,10001,1,0\n4,2026-01-02,,2,1\n"), schema, "b.csv", 2)
+    assert whole["zip"].tolist() == ["10001", "10002"]
+    assert holed["zip"].tolist() == ["10001", pd.NA]
+    assert holed["id"].tolist() == whole["id"].tolist() == ["3", "4"]
+    # Text stays text: a zip code written "01234" is not the number 1234, and 2.5 is "2.5".
+    mixed = pd.Series(["01234", 1234, 1234.0, 2.5, None, pd.NA, np.nan], dtype=object)
+    assert level_names(mixed).tolist() == ["01234", "1234", "1234", "2.5", pd.NA, pd.NA, pd.NA]
+
+
+def test_a_missing_id_is_refused_naming_the_column_and_line():
+    schema = Schema("id", "ts", "y", numeric=("x",), classes=("0", "1"))
+    with pytest.raises(DataError, match=r"b.csv: column 'id' has 1 missing id\(s\) \(line 3\)"):
+        coerce(_csv("id,ts,x,y\n3,2026-01-01,1,0\n,2026-01-02,2,1\n"), schema, "b.csv", 2)
