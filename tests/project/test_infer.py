@@ -45,6 +45,14 @@ KIND_CASES = {
     "all NaN": ([np.nan] * N, "amount", "ignore", "no values"),
     "all None": ([None] * N, "channel", "ignore", "no values"),
     "all pd.NA (string dtype)": (pd.array([pd.NA] * N, dtype="string"), "channel", "ignore", "no values"),
+    "numbers with a stray word": (
+        pd.Series([*np.arange(59.0).tolist(), "n/a"], dtype=object),
+        "prix €",
+        "numeric",
+        "numbers except 1 value(s) such as 'n/a'",
+    ),
+    "numbers with many words": ([*np.arange(50.0).tolist(), *["n/a"] * 10], "prix €", "categorical", "51 distinct"),
+    "zip codes as text, leading zeros": (["02139", "01776", "02115", "01002"] * 15, "zip", "categorical", "4 distinct"),
     "a second date column": (DAYS.strftime("%Y-%m-%d").tolist(), "signup", "ignore", "second time column"),
 }
 
@@ -254,3 +262,12 @@ def test_choose_settings_model(columns, target, model):
     choices = {c.key: c.value for c in choose_settings(guess, _times(30, 10), "shop")}
     assert choices["model"] == model
     assert choices["compare/promote"] == guess.task
+
+
+def test_zip_codes_as_text_are_no_timestamp():
+    # The "mixed" date parser reads "02139" as the year 2139: digits alone are a date only as YYYYMMDD.
+    table = _table(zip=["02139", "01776", "02115", "01002"] * 15).drop(columns="ts")
+    with pytest.raises(ConfigError, match="no timestamp column found"):
+        infer_table(table, "y")
+    table["day"] = DAYS.strftime("%Y%m%d")
+    assert infer_table(table, "y").timestamp == "day"

@@ -2,7 +2,7 @@
 stage accepts it or refuses it with a named error, and nothing crashes later.
 
 The tables have column names with spaces and unicode, every pandas missing-value kind (NaN,
-None, pd.NA, NaT) in every column kind and in plain, object and nullable dtypes, constant and
+None, pd.NA, NaT) in every column kind and in plain, object, nullable and category dtypes, constant and
 all-missing columns, single-level and many-level categoricals, prose, booleans, a second date
 column, and labels mixing ``1``, ``1.0`` and ``"1"``. For each one:
 
@@ -84,6 +84,8 @@ def _as_dtype(values: list[Any], dtype: str, kind: str) -> Any:
     """The column as pandas would hold it from a CSV or parquet (plain), as objects, or nullable."""
     if dtype == "object":
         return pd.Series(values, dtype=object)
+    if dtype == "category":  # parquet files written from pandas keep it
+        return pd.Series(values).astype("category")
     if dtype == "nullable":
         nullable = {"float": "Float64", "int": "Int64", "code": "Int64", "bool": "boolean"}.get(kind, "string")
         plain = [
@@ -175,7 +177,7 @@ def tables(draw: st.DrawFn) -> Generated:
     for name in names:
         kind = draw(st.sampled_from(FEATURE_KINDS))
         hole = draw(st.sampled_from([*MISSING, "mixed"]))
-        dtype = draw(st.sampled_from(["plain", "object", "nullable"]))
+        dtype = draw(st.sampled_from(["plain", "object", "nullable", "category"]))
         if kind == "all missing":
             values = [MISSING[hole] if hole != "mixed" else list(MISSING.values())[i % 4] for i in range(n)]
         else:

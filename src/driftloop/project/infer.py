@@ -11,6 +11,8 @@ The rules, in the order they are tried for a column that is not the target, time
 * booleans: ``categorical``;
 * numbers: ``numeric``, except unique whole numbers named like an identifier (``ignore``) and
   whole numbers named like a code (``zip``, ``postal``, ``*_code``: ``categorical``);
+* text that is numbers but for a few values (at least 95 %): ``numeric`` (the batch check then
+  refuses the other values, naming them);
 * text: ``text`` when values read as prose (on average at least 4 words or 40 characters);
   ``ignore`` when nearly every value is distinct (an identifier: an id-like column
   with thousands of levels is not a feature); otherwise ``categorical``.
@@ -50,6 +52,8 @@ TEXT_MIN_WORDS, TEXT_MIN_CHARS = 4.0, 40.0
 ID_DISTINCT_SHARE, ID_MIN_DISTINCT = 0.9, 50
 #: A column is a date column when at least this share of its values parse as dates.
 DATE_SHARE = 0.95
+#: A text column is numbers with stray values when at least this share (not all) of them parse as numbers.
+NUMBER_SHARE = 0.95
 #: Rows the holdout should hold to make a comparison worth having (compare's bootstrap needs them).
 HOLDOUT_TARGET_ROWS = 300
 
@@ -116,7 +120,12 @@ def parse_dates(values: pd.Series) -> pd.Series:
         return pd.to_datetime(values, utc=True)
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(values.astype("string"), errors="coerce", utc=True, format="mixed")
+    text = values.astype("string")
+    # Digits alone are a date only as YYYYMMDD: the "mixed" parser reads the zip code "02139" as
+    # the year 2139 and "00012" as 0001-01-12, so a column of zip codes written as text (with
+    # their leading zeros) was taken for a second date column, or for the timestamp.
+    digits = text.str.strip().str.fullmatch(r"\d+").fillna(False) & text.str.strip().str.len().ne(8)
+    return pd.to_datetime(text.mask(digits.astype(bool)), errors="coerce", utc=True, format="mixed")
 
 
 def _date_share(values: pd.Series) -> float:
@@ -205,6 +214,16 @@ def column_kind(values: pd.Series, name: str) -> tuple[str, str]:
         return "numeric", f"numbers ({distinct} distinct)"
     if _date_share(values) >= DATE_SHARE:
         return "ignore", "dates or datetimes: a second time column is not a feature (derive features from it)"
+    # Numbers with a few stray words ("?", "n/a" in JSON lines) are read as text by pandas; by the
+    # text rules below nearly-distinct prices became an "identifier", silently ignored. As numeric,
+    # the batch check refuses the stray values naming column, row and value.
+    numbers = pd.to_numeric(present.astype("string"), errors="coerce")
+    if NUMBER_SHARE <= float(numbers.notna().mean()) < 1.0:
+        stray = present[numbers.isna().to_numpy()]
+        return "numeric", (
+            f"numbers except {len(stray)} value(s) such as {stray.tolist()[0]!r}: the batch check refuses "
+            "those (leave them empty, or pass --kind to read the column otherwise)"
+        )
     text = present.astype("string")
     words = float(text.str.count(r"\S+").mean())
     chars = float(text.str.len().mean())
