@@ -276,3 +276,20 @@ def test_content_ids_are_stable_and_distinct():
     changed = rows.copy()
     changed.loc[0, "amount"] += 1
     assert content_ids(changed).iloc[0] != a.iloc[0] and content_ids(changed).iloc[1] == a.iloc[1]
+
+
+def test_nested_json_values_get_content_ids(auto_id_project, tmp_path):
+    """A JSON-lines batch with arrays and objects (pandas cannot hash a list: ingest stopped with
+    "unhashable type: 'list'")."""
+    rows = _rows(9000, 4, seed=11).drop(columns="order_id")
+    rows["tags"] = [["late", "box"], ["late", "box"], [], None]
+    rows["meta"] = [{"k": 1}, {"k": 1}, {"k": 2}, None]
+    rows = pd.concat([rows, rows.iloc[[0]]], ignore_index=True)
+    ids = content_ids(rows)
+    assert ids.is_unique and ids.iloc[4] == ids.iloc[0].replace("-0", "-1")
+    assert ids.tolist() == content_ids(rows.copy()).tolist()
+    with _inside(auto_id_project):
+        added = ingest([_write(tmp_path / "nested.jsonl", rows)])
+    stored = pd.read_parquet(added[0])
+    assert stored[AUTO_ID].is_unique and len(stored) == 5
+    assert _dvc_status(auto_id_project) == "{}"

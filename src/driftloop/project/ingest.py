@@ -12,12 +12,14 @@ one: a hash of the row's content, numbered when a batch repeats a row.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from driftloop.errors import DataError
@@ -28,9 +30,37 @@ from driftloop.schema import Schema
 
 def content_ids(table: pd.DataFrame) -> pd.Series:
     """A stable id per row from its content: a 64-bit hash, then ``-k`` for the k-th repeat in this table."""
-    digest = pd.util.hash_pandas_object(table, index=False).to_numpy()
+    digest = pd.util.hash_pandas_object(_hashable(table), index=False).to_numpy()
     seen = pd.Series(digest).groupby(digest).cumcount().to_numpy()
     return pd.Series([f"{h:016x}-{k}" for h, k in zip(digest, seen, strict=True)], index=table.index, dtype="string")
+
+
+def _hashable(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with nested values (JSON arrays and objects, parquet lists) as JSON text.
+
+    pandas cannot hash a list ("unhashable type: 'list'"): a JSON-lines batch with an array
+    anywhere stopped ``driftloop ingest`` with a traceback. Only the columns that need it are
+    converted, so the id of every row pandas could hash before is unchanged.
+    """
+    out = table
+    for col in table.columns:
+        if table[col].dtype != object:
+            continue
+        try:
+            pd.util.hash_pandas_object(table[col], index=False)
+        except TypeError:
+            if out is table:
+                out = table.copy()
+            out[col] = table[col].map(_json_text)
+    return out
+
+
+def _json_text(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 def _stored(path: Path, add_id: bool, dest: Path) -> Path:
