@@ -24,6 +24,13 @@ def run(*args: str):
     return result.exit_code, text
 
 
+@pytest.fixture(autouse=True)
+def outside_any_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLIs run from an empty folder: inside a project (this repository has a params.yaml),
+    `driftloop drift` measures the project's schema instead of the files' own columns."""
+    monkeypatch.chdir(tmp_path)
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

@@ -87,13 +87,20 @@ def drift(
     time: str | None = typer.Option(None, "--time", help="The event-time column (not a feature)"),
     label: str | None = typer.Option(None, "--label", help="The label column (not a feature)"),
     exclude: list[str] | None = typer.Option(None, "--exclude", help="A column that is not a feature; repeatable"),
+    project: bool = typer.Option(
+        True, "--project/--no-project", help="Inside a project, measure its schema's features (default) or every column"
+    ),
 ) -> None:
     """Ad-hoc drift report: writes OUT/drift.json and OUT/drift.html.
 
     Inside a project (a params.yaml here) the project's schema says which columns are features and
-    their kinds: the id, timestamp and label are never measured. Elsewhere every column is a feature
-    (kinds inferred) except those given by --id, --time, --label and --exclude. Either way
-    -s columns.NAME=KIND|skip overrides one column.
+    their kinds: the id, timestamp and label are never measured. Elsewhere, or with --no-project,
+    every column is a feature (kinds inferred) except those given by --id, --time, --label and
+    --exclude. Either way -s columns.NAME=KIND|skip overrides one column.
+
+    \b
+    Example:
+      driftloop drift data/snapshot/reference.parquet new_week.csv -o drift-report/
 
     \b
     Exit codes:
@@ -107,7 +114,7 @@ def drift(
     from driftloop.drift.cli import drift_command
 
     not_features = [c for c in (id, time, label, *(exclude or [])) if c]
-    kinds = None if not_features else _project_features()
+    kinds = None if not_features or not project else _project_features()
     if kinds is not None:
         typer.echo(f"Using the project's schema (params.yaml): features {', '.join(kinds)}.")
     raise typer.Exit(_guard(drift_command, reference, current, out, set_ or [], not_features=not_features, kinds=kinds))

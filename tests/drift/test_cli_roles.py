@@ -78,3 +78,15 @@ def test_help_documents_the_exit_codes(capsys):
     text = capsys.readouterr().out
     for line in ("0  no drift", "1  drift", "8  too few rows", "3  configuration error", "4  data error"):
         assert line in text
+
+
+def test_inside_a_project_other_tables_are_measured_with_no_project(files, tmp_path, monkeypatch, capsys):
+    """Tables that are not the project's: the refusal says how to measure them anyway."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"a": range(100), "b": ["x", "y"] * 50}).to_csv(other, index=False)
+    assert main(["drift", str(other), str(other), "-o", "out"]) == 4
+    assert "--no-project" in capsys.readouterr().err
+    assert main(["drift", str(other), str(other), "-o", "out", "--no-project"]) == 0
+    assert measured(tmp_path / "out") == {"a", "b"}

@@ -164,14 +164,20 @@ def drift_command(
         ref = read_table(Path(reference))
         if len(ref) == 0:
             raise DataError(f"{reference} has 0 rows: there is nothing to compare {current} with.")
+        current_columns = file_columns(Path(current))  # a missing or unreadable current file is named first
         missing = [c for c in [*not_features, *(kinds or {})] if c not in ref.columns]
         if missing:
+            where = (
+                "the project's schema (params.yaml) names as features; to measure every column of "
+                "these files instead, add --no-project"
+                if kinds
+                else "the options name"
+            )
             raise DataError(
-                f"{reference} has no column(s) {missing}, which {'the schema' if kinds else 'the options'} "
-                f"name; its columns are {list(ref.columns)}."
+                f"{reference} has no column(s) {missing}, which {where}. Its columns are {list(ref.columns)}."
             )
         if kinds is None:  # every column is a feature unless left out: one only current has is refused
-            current_only = [c for c in file_columns(Path(current)) if c not in ref.columns and c not in not_features]
+            current_only = [c for c in current_columns if c not in ref.columns and c not in not_features]
             kinds = infer_kinds(ref)
         else:  # a project's schema: only its features are measured, other columns are not features
             current_only = []
