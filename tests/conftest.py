@@ -6,6 +6,7 @@ a session builds a template DB once and each test copies it (~0.3 s).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -137,28 +138,46 @@ def start_mlflow_server(root: Path, port: int) -> subprocess.Popen:
         time.sleep(0.25)
 
 
+def server_root(root: Path, template_db: Path) -> Path:
+    """``root`` made ready for :func:`start_mlflow_server`: a migrated ``mlflow.db`` (a copy of
+    ``template_db``) and an empty ``mlartifacts/``."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, root / "mlflow.db")
+    (root / "mlartifacts").mkdir()
+    return root
+
+
+def stop_mlflow_server(proc: subprocess.Popen, *, kill: bool = False) -> None:
+    """Stop a server from :func:`start_mlflow_server` and its workers (its whole process group):
+    SIGTERM, then SIGKILL after 5 s; ``kill`` sends SIGKILL at once (a crash, not a shutdown)."""
+    with contextlib.suppress(ProcessLookupError):
+        if not kill:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=5)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server_store(tmp_path: Path, mlflow_template_db: Path) -> Path:
+    """A folder for one test's own ``mlflow server`` (:func:`server_root`)."""
+    return server_root(tmp_path / "server", mlflow_template_db)
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template_db: Path):
     """A real ``mlflow server`` on 127.0.0.1 for the whole session (stopped at the end)."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    db = root / "mlflow.db"
-    shutil.copy(mlflow_template_db, db)
-    (root / "mlartifacts").mkdir()
+    root = server_root(tmp_path_factory.mktemp("mlflow-server"), mlflow_template_db)
     port = _free_port()
     proc = start_mlflow_server(root, port)
-    uri = f"http://127.0.0.1:{port}"
     try:
-        yield Server(uri=uri, root=root)
+        yield Server(uri=f"http://127.0.0.1:{port}", root=root)
     finally:
-        # The server spawns workers: stop its whole process group, which we created.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass  # already gone
+        stop_mlflow_server(proc)
 
 
 @pytest.fixture

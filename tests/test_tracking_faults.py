@@ -4,10 +4,7 @@ a rerun after it returns adds no duplicate runs or model versions)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +17,7 @@ from driftloop.errors import ConfigError, RegistryError
 from driftloop.stages import run_configured, run_stage
 from driftloop.tags import TAG_STAGE
 from driftloop.tracking import TrackingConfig, is_transient, retrying
-from tests.conftest import _free_port, start_mlflow_server
+from tests.conftest import _free_port, start_mlflow_server, stop_mlflow_server
 from tests.stages.conftest import add_weeks
 from tests.stages.helpers import ROOT
 
@@ -187,21 +184,6 @@ def test_nothing_listening_is_exit_5_naming_the_uri(workspace, monkeypatch, caps
     assert "Traceback" not in err
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def server_store(tmp_path: Path, mlflow_template_db: Path) -> Path:
-    root = tmp_path / "server"
-    root.mkdir()
-    shutil.copy(mlflow_template_db, root / "mlflow.db")
-    (root / "mlartifacts").mkdir()
-    return root
-
-
 @pytest.mark.server
 def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace, server_store, monkeypatch, capsys):
     from mlflow.tracking import MlflowClient
@@ -217,7 +199,7 @@ def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace,
     try:
         for stage in ("snapshot", "drift", "retrain", "compare"):
             run_configured(stage, cfg)
-        _kill(server)  # SIGKILL, between compare and promote
+        stop_mlflow_server(server, kill=True)  # SIGKILL, between compare and promote
         capsys.readouterr()
 
         start = time.monotonic()
@@ -248,7 +230,7 @@ def test_server_killed_mid_cycle_exit_5_then_rerun_without_duplicates(workspace,
             ("snapshot", "drift", "retrain", "promote"), 1
         ), by_stage
     finally:
-        _kill(server)
+        stop_mlflow_server(server, kill=True)
 
 
 def test_a_snapshot_rerun_takes_over_the_cycle_run_its_failed_attempt_left(workspace, monkeypatch, tmp_path):

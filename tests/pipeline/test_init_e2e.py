@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ import pytest
 
 from driftloop.cli import main
 from driftloop.demo.scaffold import run
+from tests.tables import write_table
 
 START = pd.Timestamp("2025-03-01")
 
@@ -121,16 +121,6 @@ TABLES = {
 }
 
 
-def _write(df: pd.DataFrame, path: Path) -> Path:
-    if path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    else:
-        df.to_json(path, orient="records", lines=True)
-    return path
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -141,11 +131,11 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
 )
 def test_init_repro_ingest_repro_reaches_a_decision(name, tmp_path, mlflow_template_db, monkeypatch):
     make, target, rows, fmt, expected = TABLES[name]
-    first = _write(make(1, 0, 30, rows, drift=False), tmp_path / f"{name}.csv")
+    first = write_table(tmp_path / f"{name}.csv", make(1, 0, 30, rows, drift=False))
     second_frame = make(2, 30, 10, rows // 2, drift=True)
     if name == "loans":
         second_frame["default"] = second_frame["default"].astype(int)  # 1 here, 1.0 in the first file
-    second = _write(second_frame, tmp_path / f"{name}_new.{fmt}")
+    second = write_table(tmp_path / f"{name}_new.{fmt}", second_frame)
     project = tmp_path / name
 
     assert main(["init", str(project), "--data", str(first), "--target", target]) == 0

@@ -21,9 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +34,7 @@ from driftloop.demo.feedback import write_weeks
 from driftloop.demo.scaffold import clean_env, run, scaffold
 from driftloop.lineage import file_md5
 from driftloop.tags import TAG_CLOSED_REASON, TAG_CYCLE_RUN_ID, TAG_KIND, TAG_STAGE
-from tests.conftest import _free_port, start_mlflow_server
+from tests.conftest import _free_port, start_mlflow_server, stop_mlflow_server
 
 from .project import ROOT
 
@@ -157,12 +154,6 @@ class KillSwitchProxy:
             sock.shutdown(socket.SHUT_WR)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 def _repro(project: Path, env: dict[str, str], log: str) -> subprocess.CompletedProcess:
     """`dvc repro`, its output also kept next to the project (``log``) for a failure's post-mortem."""
     out = subprocess.run(
@@ -217,16 +208,7 @@ def _assert_lock_matches_files(project: Path) -> None:
                 assert file_md5(project / out["path"]) == out["md5"], (stage, out["path"])
 
 
-@pytest.fixture
-def store(tmp_path: Path, mlflow_template_db: Path) -> Path:
-    root = tmp_path / "server"
-    root.mkdir()
-    shutil.copy(mlflow_template_db, root / "mlflow.db")
-    (root / "mlartifacts").mkdir()
-    return root
-
-
-def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, store):
+def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, server_store):
     from mlflow.tracking import MlflowClient
 
     port, upstream = _free_port(), _free_port()
@@ -234,7 +216,7 @@ def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, 
     project = scaffold(ROOT, tmp_path / "project", remote=tmp_path / "dvcstore")
     _configure_tracking(project, uri)
     env = clean_env()
-    server = start_mlflow_server(store, upstream)
+    server = start_mlflow_server(server_store, upstream)
     proxy = KillSwitchProxy(port, upstream)
     proxy.open()
     try:
@@ -247,10 +229,10 @@ def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, 
 
         for n, (stage, trigger, after_response) in enumerate(KILLS):
             if n:  # back on the same store, behind the same address
-                server = start_mlflow_server(store, upstream)
+                server = start_mlflow_server(server_store, upstream)
                 proxy.open()
             locked = _lock_entry(project, stage)
-            proxy.arm(trigger, functools.partial(_kill_group, server), after_response=after_response)
+            proxy.arm(trigger, functools.partial(stop_mlflow_server, server, kill=True), after_response=after_response)
             out = _repro(project, env, f"killed-in-{stage}.log")
             assert proxy.fired.is_set(), (stage, proxy.requests[-20:], out.stderr[-4000:])
             _assert_failed_cleanly(out, stage, uri, trigger)
@@ -260,7 +242,7 @@ def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, 
         cycle2 = json.loads((project / "data" / "snapshot" / "manifest.json").read_text())["cycle_run_id"]
 
         # The server back on the same store and the same port, no proxy: the rerun finishes.
-        server = start_mlflow_server(store, port)
+        server = start_mlflow_server(server_store, port)
         out = _repro(project, env, "rerun.log")
         assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
         assert "Traceback" not in out.stdout + out.stderr
@@ -308,4 +290,4 @@ def test_server_killed_mid_stage_exit_5_then_rerun_without_duplicates(tmp_path, 
         assert pending == []
     finally:
         proxy.close()
-        _kill_group(server)
+        stop_mlflow_server(server, kill=True)

@@ -14,10 +14,7 @@ cycle from the snapshot against v2 and finishes on the merits. Real parts throug
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,7 +23,7 @@ import pytest
 
 from driftloop.demo.feedback import write_weeks
 from driftloop.demo.scaffold import clean_env, run, scaffold
-from tests.conftest import _free_port, start_mlflow_server
+from tests.conftest import _free_port, start_mlflow_server, stop_mlflow_server
 
 from .project import ROOT
 
@@ -52,14 +49,7 @@ def shared_server(tmp_path, mlflow_template_db):
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass  # already gone
+        stop_mlflow_server(proc)
 
 
 def read(project: Path, relative: str) -> dict:

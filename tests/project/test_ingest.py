@@ -5,11 +5,9 @@ naming the user's file, the column and the row or line, and the batch folder is 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +18,9 @@ from driftloop.batches import list_batches, read_incoming
 from driftloop.errors import DataError
 from driftloop.project.infer import AUTO_ID
 from driftloop.project.ingest import content_ids, ingest
-from driftloop.project.init import init_project
+from driftloop.project.init import init_project, inside
 from driftloop.schema import Schema
+from tests.tables import write_table
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,16 +36,6 @@ def _rows(start: int, n: int, seed: int) -> pd.DataFrame:
             "y": rng.choice([0, 1], n),
         }
     )
-
-
-@contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def _make_project(root: Path, table: pd.DataFrame) -> Path:
@@ -84,16 +73,6 @@ def _dvc_status(project: Path) -> str:
     return proc.stdout.strip()
 
 
-def _write(path: Path, table: pd.DataFrame) -> Path:
-    if path.suffix == ".csv":
-        table.to_csv(path, index=False)
-    elif path.suffix == ".parquet":
-        table.to_parquet(path, index=False)
-    else:
-        table.to_json(path, orient="records", lines=True)
-    return path
-
-
 def test_the_first_table_is_the_first_batch(project):
     assert list(_incoming(project)) == ["batch_0001_first.csv"]
     assert (project / "data" / "incoming.dvc").is_file()
@@ -104,11 +83,11 @@ def test_good_files_in_every_format_are_added_in_order_and_tracked(project, tmp_
     dvc_before = (project / "data" / "incoming.dvc").read_text()
     before = _incoming(project)
     files = [
-        _write(tmp_path / "week2.csv", _rows(200, 50, seed=1)),
-        _write(tmp_path / "week3.parquet", _rows(250, 50, seed=2)),
-        _write(tmp_path / "week4.jsonl", _rows(300, 50, seed=3)),
+        write_table(tmp_path / "week2.csv", _rows(200, 50, seed=1)),
+        write_table(tmp_path / "week3.parquet", _rows(250, 50, seed=2)),
+        write_table(tmp_path / "week4.jsonl", _rows(300, 50, seed=3)),
     ]
-    with _inside(project):
+    with inside(project):
         added = ingest(files)
     names = [p.name for p in added]
     assert names == sorted(names)
@@ -132,19 +111,19 @@ def test_good_files_in_every_format_are_added_in_order_and_tracked(project, tmp_
 
 
 def test_names_count_on_from_the_highest_batch_number(project, tmp_path):
-    with _inside(project):
-        first = ingest([_write(tmp_path / "a.csv", _rows(1000, 5, seed=4))], track=False)[0]
+    with inside(project):
+        first = ingest([write_table(tmp_path / "a.csv", _rows(1000, 5, seed=4))], track=False)[0]
         number = int(first.name.split("_")[1])
         removed = sorted((project / "data" / "incoming").iterdir())[0]
         gone = removed.read_bytes()
         removed.unlink()  # an earlier batch removed: the count drops, the numbers do not
         try:
-            second = ingest([_write(tmp_path / "b.csv", _rows(1010, 5, seed=5))], track=False)[0]
+            second = ingest([write_table(tmp_path / "b.csv", _rows(1010, 5, seed=5))], track=False)[0]
         finally:
             removed.write_bytes(gone)
     assert int(second.name.split("_")[1]) == number + 1
     assert second.name == max(p.name for p in list_batches(project / "data" / "incoming"))
-    with _inside(project):
+    with inside(project):
         ingest([], track=True)  # brings the .dvc file back in step for the tests that follow
     assert _dvc_status(project) == "{}"
 
@@ -181,14 +160,14 @@ BAD = {
 
 def _bad_file(tmp_path: Path, case: str) -> Path:
     change, suffix, _ = BAD[case]
-    return _write(tmp_path / f"bad batch{suffix}", change(_rows(5000, 10, seed=6)))
+    return write_table(tmp_path / f"bad batch{suffix}", change(_rows(5000, 10, seed=6)))
 
 
 @pytest.mark.parametrize("case", BAD)
 def test_a_bad_file_is_refused_naming_file_column_and_row(project, tmp_path, case):
     before = _incoming(project)
     bad = _bad_file(tmp_path, case)
-    with _inside(project), pytest.raises(DataError) as info:
+    with inside(project), pytest.raises(DataError) as info:
         ingest([bad])
     message = str(info.value)
     assert str(bad) in message  # the user's file, not a staged copy
@@ -201,13 +180,13 @@ def test_a_bad_file_is_refused_naming_file_column_and_row(project, tmp_path, cas
 @pytest.mark.parametrize("case", ["non-numeric jsonl", "a repeated id"])
 def test_a_bad_second_file_adds_nothing(project, tmp_path, case):
     before = _incoming(project)
-    good = _write(tmp_path / "good.csv", _rows(6000, 10, seed=7))
+    good = write_table(tmp_path / "good.csv", _rows(6000, 10, seed=7))
     bad = _bad_file(tmp_path, case)
-    with _inside(project), pytest.raises(DataError, match="bad batch"):
+    with inside(project), pytest.raises(DataError, match="bad batch"):
         ingest([good, bad])
     assert _incoming(project) == before
     assert not [p for p in project.iterdir() if p.name.startswith("tmp")]  # no staging folder left behind
-    with _inside(project):  # the good file alone is accepted: the refusal was the bad one's
+    with inside(project):  # the good file alone is accepted: the refusal was the bad one's
         assert len(ingest([good], track=False)) == 1
 
 
@@ -220,12 +199,12 @@ def test_invalid_utf8_is_refused_naming_file_and_line(request, tmp_path, which, 
     project = request.getfixturevalue(which)
     before = _incoming(project)
     rows = _rows(7000, 10, seed=8).assign(city="Orleans")
-    good = _write(tmp_path / f"latin{suffix}", rows if which == "project" else rows.drop(columns="order_id"))
+    good = write_table(tmp_path / f"latin{suffix}", rows if which == "project" else rows.drop(columns="order_id"))
     raw = good.read_bytes()
     at = raw.index(b"Orleans", raw.index(b"Orleans") + 1)  # the second row
     good.write_bytes(raw[:at] + "Orléans".encode("latin-1") + raw[at + len(b"Orleans") :])
     line = raw.count(b"\n", 0, at) + 1
-    with _inside(project), pytest.raises(DataError) as info:
+    with inside(project), pytest.raises(DataError) as info:
         ingest([good])
     message = str(info.value)
     assert str(good) in message and "UTF-8" in message and f"line {line}" in message, message
@@ -238,7 +217,7 @@ def test_the_cli_exits_4_naming_the_file(project, tmp_path, capsys):
 
     before = _incoming(project)
     bad = _bad_file(tmp_path, "non-numeric csv")
-    with _inside(project):
+    with inside(project):
         code = main(["ingest", str(bad)])
     assert code == 4
     err = capsys.readouterr().err
@@ -249,8 +228,8 @@ def test_the_cli_exits_4_naming_the_file(project, tmp_path, capsys):
 def test_a_table_without_an_id_gets_content_ids(auto_id_project, tmp_path):
     rows = _rows(8000, 6, seed=9).drop(columns="order_id")
     rows = pd.concat([rows, rows.iloc[[0, 0]]], ignore_index=True)  # a row given three times
-    files = [_write(tmp_path / "again.csv", rows), _write(tmp_path / "again.jsonl", rows)]
-    with _inside(auto_id_project):
+    files = [write_table(tmp_path / "again.csv", rows), write_table(tmp_path / "again.jsonl", rows)]
+    with inside(auto_id_project):
         added = ingest(files)
     stored = [pd.read_csv(added[0]), pd.read_parquet(added[1])]
     for table in stored:
@@ -288,8 +267,8 @@ def test_nested_json_values_get_content_ids(auto_id_project, tmp_path):
     ids = content_ids(rows)
     assert ids.is_unique and ids.iloc[4] == ids.iloc[0].replace("-0", "-1")
     assert ids.tolist() == content_ids(rows.copy()).tolist()
-    with _inside(auto_id_project):
-        added = ingest([_write(tmp_path / "nested.jsonl", rows)])
+    with inside(auto_id_project):
+        added = ingest([write_table(tmp_path / "nested.jsonl", rows)])
     stored = pd.read_parquet(added[0])
     assert stored[AUTO_ID].is_unique and len(stored) == 5
     assert _dvc_status(auto_id_project) == "{}"

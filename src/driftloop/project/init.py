@@ -117,7 +117,7 @@ def init_project(
         f"train.window_days={by_key['train.window_days']}",
         f"train.holdout_days={by_key['train.holdout_days']}",
     ]
-    with _inside(folder):
+    with inside(folder):
         write_params(overrides)
         ingest([data], guess_id=guess.id is None)
     run(["git", "add", "-A"], folder)
@@ -126,7 +126,7 @@ def init_project(
 
 
 @contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
+def inside(folder: Path) -> Iterator[None]:
     """Run in ``folder`` (the config and ingest functions work on the current directory)."""
     before = Path.cwd()
     os.chdir(folder)
