@@ -21,6 +21,23 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"driftloop {version('driftloop')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print driftloop's version and exit."
+    ),
+) -> None:
+    """Keep production models honest: snapshot -> drift -> retrain -> compare -> promote."""
+
+
 def _guard(fn, *args, **kwargs) -> int:
     from driftloop.errors import DriftloopError
     from driftloop.redact import redact
@@ -35,7 +52,7 @@ def _guard(fn, *args, **kwargs) -> int:
 
 @app.command()
 def params(
-    overrides: list[str] | None = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.days=14"),
+    overrides: list[str] | None = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.window_days=14"),
     check: bool = typer.Option(False, "--check", help="Only check that params.yaml matches conf/."),
 ) -> None:
     """Compose conf/ into params.yaml (what `dvc repro` reads), or --check that it is up to date.
