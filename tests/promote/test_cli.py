@@ -113,6 +113,38 @@ def test_manual_promote_waits_for_the_promotion_lock(two_versions, project, caps
     assert two_versions.aliases() == {"champion": "2", "previous": "1"}
 
 
+def test_rollback_and_manual_promote_wait_for_the_registry_lease(two_versions, project, client, capsys):
+    """Another host's promotion holds the registry-wide lease (its own lock file is elsewhere)."""
+    from datetime import datetime, timedelta, timezone
+
+    from driftloop.promote import lease
+
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "registry": {"model_name": NAME},
+                "promote": {"lock_path": str(project / ".driftloop" / "promote.lock"), "lock_timeout_s": 0.3},
+            }
+        )
+    )
+    until = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    tags = {
+        lease.TAG_HOLDER: "x",
+        lease.TAG_LEASE_PID: "99",
+        lease.TAG_LEASE_HOST: "host-b",
+        lease.TAG_EXPIRES_AT: until,
+    }
+    client.create_registered_model(lease.lease_name(NAME), tags=tags)
+    assert rollback_command(reason="while host-b promotes", actor="carol") == 7
+    assert promote_command("1", reason="while host-b promotes", actor="carol") == 7
+    err = capsys.readouterr().err
+    assert err.count(f"promotion lease '{NAME}.promotion-lock'") == 2 and "host-b" in err
+    assert two_versions.aliases() == {"champion": "2", "previous": "1"}
+    client.delete_registered_model(lease.lease_name(NAME))  # host-b finished
+    assert rollback_command(reason="now", actor="carol") == 0
+    assert two_versions.aliases() == {"champion": "1", "previous": "2"}
+
+
 def test_promote_command_line(two_versions, capsys):
     """`driftloop promote --version N --reason TEXT` through the typer app."""
     assert main(["promote", "--version", "1", "--reason", "hotfix", "--actor", "erin"]) == 0

@@ -51,19 +51,34 @@ def test_promote_reject_rerun_rollback_over_rest(server_client, tmp_path, reques
     assert len(server_client.search_model_versions(f"name='{name}'")) == 3
 
 
-def _race(
-    server_uri: str, client, tmp_path: Path, name: str, shared_lock: bool, allow_failure: bool = False
-) -> list[dict]:
-    exp = make_experiment(client, tmp_path, name=f"race-{tmp_path.name}")
-    chs = [log_challenger(client, exp, seed) for seed in range(2)]
+def _run_racers(
+    server_uri: str,
+    chs: list,
+    tmp_path: Path,
+    name: str,
+    locks: list[Path],
+    extra: tuple[str, ...] = (),
+) -> list[tuple[int, dict | None, str]]:
+    """Start one racer per challenger (each with its lock file), let them go together; per racer
+    (exit code, its json or None, its output)."""
     work = tmp_path / "race"
     work.mkdir()
     procs = []
-    for tag, ch in zip("ab", chs, strict=True):
-        lock = tmp_path / ("shared.lock" if shared_lock else f"{tag}.lock")
+    for tag, ch, lock in zip("ab", chs, locks, strict=True):
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(RACER), server_uri, name, str(lock), ch.model_uri, ch.run_id, str(work), tag],
+                [
+                    sys.executable,
+                    str(RACER),
+                    server_uri,
+                    name,
+                    str(lock),
+                    ch.model_uri,
+                    ch.run_id,
+                    str(work),
+                    tag,
+                    *extra,
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
@@ -76,14 +91,34 @@ def _race(
             pytest.fail("racers did not start: " + " | ".join(p.communicate()[0].decode()[-800:] for p in procs))
         time.sleep(0.05)
     (work / "go").touch()
-    for p in procs:
-        out, _ = p.communicate(timeout=90)
-        if allow_failure and p.returncode != 0:
+    results = []
+    for tag, p in zip("ab", procs, strict=True):
+        out, _ = p.communicate(timeout=150)
+        found = work / f"{tag}.json"
+        results.append((p.returncode, json.loads(found.read_text()) if found.exists() else None, out.decode()))
+    return results
+
+
+def _race(
+    server_uri: str,
+    client,
+    tmp_path: Path,
+    name: str,
+    shared_lock: bool,
+    allow_failure: bool = False,
+    extra: tuple[str, ...] = (),
+) -> list[dict]:
+    exp = make_experiment(client, tmp_path, name=f"race-{tmp_path.name}")
+    chs = [log_challenger(client, exp, seed) for seed in range(2)]
+    locks = [tmp_path / ("shared.lock" if shared_lock else f"{tag}.lock") for tag in "ab"]
+    results = _run_racers(server_uri, chs, tmp_path, name, locks, extra)
+    for code, _, out in results:
+        if allow_failure and code != 0:
             # Without the lock the race may also surface as the registry refusing the second
             # writer's history tag (a UNIQUE conflict): that, too, is the race the lock prevents.
-            return [{"failed": out.decode()[-2000:]}]
-        assert p.returncode == 0, out.decode()[-2000:]
-    return sorted((json.loads((work / f"{t}.json").read_text()) for t in "ab"), key=lambda r: r["start"])
+            return [{"failed": out[-2000:]}]
+        assert code == 0, out[-2000:]
+    return sorted((r for _, r, _ in results if r is not None), key=lambda r: r["start"])
 
 
 def test_concurrent_promotions_do_not_interleave(server_uri, server_client, tmp_path):
@@ -105,10 +140,46 @@ def test_concurrent_promotions_do_not_interleave(server_uri, server_client, tmp_
     }
 
 
+def test_two_hosts_never_both_promote_against_one_champion(server_uri, server_client, tmp_path):
+    """Issue 13: two projects on two hosts (two lock files) share one registry, both compared against
+    v1 and start together. The registry-wide lease serialises them: exactly one promotes, the other
+    sees that the champion moved and refuses its stale decision (exit 5)."""
+    name = "race-two-hosts"
+    exp = make_experiment(server_client, tmp_path, name=f"race2-{tmp_path.name}")
+    chs = [log_challenger(server_client, exp, seed) for seed in range(3)]
+    reg = ChampionRegistry(name, client=server_client)
+    assert (
+        promote(reg, decide(None, 0.7), chs[0].model_uri, chs[0].run_id, {}, None, tmp_path / "v1.lock").version == "1"
+    )
+    locks = [tmp_path / "host-a" / "promote.lock", tmp_path / "host-b" / "promote.lock"]
+    results = _run_racers(server_uri, chs[1:], tmp_path, name, locks, extra=("1",))
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 5], " | ".join(out[-1500:] for _, _, out in results)
+    winner = next(r for code, r, _ in results if code == 0)
+    loser = next(r for code, r, _ in results if code == 5)
+    assert (winner["from"], winner["version"]) == ("1", "2")
+    assert loser["error"] == "StaleDecision" and "moved from version 1 to 2" in loser["message"]
+    assert "start" not in loser  # it registered nothing
+    assert reg.aliases() == {"champion": "2", "previous": "1"}
+    assert [(m.from_version, m.to_version) for m in reg.history()] == [(None, "1"), ("1", "2")]
+    assert len(server_client.search_model_versions(f"name='{name}'")) == 2
+    # The lease is gone once the promotions ended.
+    assert [m.name for m in server_client.search_registered_models(f"name LIKE '{name}%'")] == [name]
+
+
 @pytest.mark.slow  # ~10 s of two more mlflow imports; run with `pytest -m slow`
 def test_race_without_shared_lock_interleaves(server_uri, server_client, tmp_path):
-    """Negative control: the measurement above can see an interleaving when the lock is absent."""
-    results = _race(server_uri, server_client, tmp_path, "race-unlocked", shared_lock=False, allow_failure=True)
+    """Negative control: the measurement above can see an interleaving when the lock is absent (two
+    lock files, as on two hosts, and the registry-wide lease turned off)."""
+    results = _race(
+        server_uri,
+        server_client,
+        tmp_path,
+        "race-unlocked",
+        shared_lock=False,
+        allow_failure=True,
+        extra=("-", "no-lease"),
+    )
     if len(results) == 1:
         assert "UNIQUE constraint failed" in results[0]["failed"] or "refused" in results[0]["failed"]
         return

@@ -6,7 +6,7 @@ edge imports it when first used.
 
 from driftloop.promote.config import MetricRule, PromoteConfig, ResolutionConfig
 from driftloop.promote.gates import Decision, Gate, evaluate_gates
-from driftloop.promote.promotion import PromotionOutcome, promote, promotion_lock, write_decision
+from driftloop.promote.promotion import PromotionOutcome, promote, promotion_guard, promotion_lock, write_decision
 from driftloop.promote.registry import AliasMove, ChampionRegistry, ModelVersionInfo
 from driftloop.promote.resolution import DriftResolution, ResolutionCheck, ResolutionInputs, assess_drift_resolution
 
@@ -26,6 +26,7 @@ __all__ = [
     "assess_drift_resolution",
     "evaluate_gates",
     "promote",
+    "promotion_guard",
     "promotion_lock",
     "write_decision",
 ]

@@ -218,11 +218,11 @@ def rollback_command(
     int
         0; 5 when there is nothing to roll back to; 7 when a promotion holds the lock.
     """
-    from driftloop.promote.promotion import promotion_lock
+    from driftloop.promote.promotion import promotion_guard
 
     def body() -> None:
         reg, cfg = _registry(model_name, params_path)
-        with promotion_lock(cfg.lock_path, cfg.lock_timeout_s):
+        with promotion_guard(reg, cfg.lock_path, cfg.lock_timeout_s):
             move = reg.rollback(reason=reason, actor=actor)
         _stdout().print(
             f"Rolled back {reg.model_name}: {reg.alias} version {move.from_version} -> {move.to_version} "
@@ -262,11 +262,11 @@ def promote_command(
         0 (also when ``version`` already is the champion: nothing moves); 5 for an unknown
         version or an empty reason; 7 when a promotion holds the lock.
     """
-    from driftloop.promote.promotion import promotion_lock
+    from driftloop.promote.promotion import promotion_guard
 
     def body() -> None:
         reg, cfg = _registry(model_name, params_path)
-        with promotion_lock(cfg.lock_path, cfg.lock_timeout_s):
+        with promotion_guard(reg, cfg.lock_path, cfg.lock_timeout_s):
             move = reg.promote_version(version, reason=reason, actor=actor)
         if move is None:
             _stdout().print(

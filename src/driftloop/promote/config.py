@@ -308,9 +308,11 @@ class PromoteConfig:
     on_reject : {"skip", "register_without_alias"}
         What happens to a rejected challenger.
     lock_path : str
-        File lock serialising promotions and rollbacks (on one host).
+        File lock serialising promotions and rollbacks (on one host; hosts sharing a registry are
+        serialised by the registry-wide lease, :mod:`driftloop.promote.lease`).
     lock_timeout_s : float
-        How long to wait for the lock before :class:`~driftloop.errors.LockError`.
+        How long to wait for the lock, and then for the lease, before
+        :class:`~driftloop.errors.LockError`; also how long a lease lives (at least 30 s).
 
     Examples
     --------

@@ -184,7 +184,7 @@ def record_without_challenger(
     about another model), and not from a ``dvc exp run`` that may not touch the registry
     (``promote.in_experiments: skip``).
     """
-    from driftloop.promote.promotion import promotion_lock
+    from driftloop.promote.promotion import promotion_guard
 
     if in_experiment() and promote_cfg.in_experiments == "skip":
         return
@@ -195,7 +195,7 @@ def record_without_challenger(
         "version": None,
         "cycle_run_id": cycle_run_id,
     }
-    with promotion_lock(lock_path, promote_cfg.lock_timeout_s):
+    with promotion_guard(registry, lock_path, promote_cfg.lock_timeout_s):
         if registry.aliases().get(registry.alias) == champion_version:
             registry.record_decision(record, create=False)
 

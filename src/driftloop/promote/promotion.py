@@ -1,5 +1,8 @@
 """Acting on a decision: lock, register, move the alias, write ``reports/decision.json``.
 
+The lock is :func:`promotion_guard`: this host's file lock plus the registry-wide lease, so that
+promoters on two hosts sharing a registry never both act on the same champion.
+
 Order inside the lock, chosen so that every step before the alias move can crash
 and be rerun without harm while the old champion keeps serving:
 
@@ -25,6 +28,7 @@ from driftloop.contracts import DecisionRecord
 from driftloop.errors import LockError, RegistryError
 from driftloop.promote.config import TOP, OnReject
 from driftloop.promote.gates import Decision
+from driftloop.promote.lease import promotion_lease
 from driftloop.promote.lineage_tags import tag_value
 from driftloop.tags import TAG_DECISION
 from driftloop.validation import check_value
@@ -98,8 +102,9 @@ def promotion_lock(lock_path: str | os.PathLike[str], timeout_s: float = 60.0) -
     Parameters
     ----------
     lock_path : path
-        Lock file; its folder is created. All promoters and rollbacks of one model
-        must use the same path (the lock is per host: use one host per registry).
+        Lock file; its folder is created. All promoters and rollbacks of one model on one host
+        must use the same path. The lock is per host: :func:`promotion_guard` adds the
+        registry-wide lease that serialises hosts.
     timeout_s : float
         Seconds to wait.
 
@@ -124,6 +129,29 @@ def promotion_lock(lock_path: str | os.PathLike[str], timeout_s: float = 60.0) -
         yield path
     finally:
         lock.release()
+
+
+@contextmanager
+def promotion_guard(
+    registry: ChampionRegistry, lock_path: str | os.PathLike[str], timeout_s: float = 60.0
+) -> Iterator[Path]:
+    """Hold the promotion lock of this host, then the registry-wide promotion lease of the model.
+
+    Every write of the champion alias or of the recorded decision runs inside it (promotion,
+    rollback, manual promotion). The file lock queues this host's promoters cheaply; the lease
+    (:mod:`driftloop.promote.lease`, a registered model ``<model>.promotion-lock``) serialises
+    promoters of every host sharing the registry, which two lock files cannot. Each waits at most
+    ``timeout_s``; the lease expires ``timeout_s`` (at least 30 s) after it was taken.
+
+    Raises
+    ------
+    LockError
+        When the lock or the lease is held by another for longer than ``timeout_s``.
+    RegistryError
+        When the registry refuses to create or read the lease.
+    """
+    with promotion_lock(lock_path, timeout_s) as path, promotion_lease(registry.client, registry.model_name, timeout_s):
+        yield path
 
 
 def describe(decision: Decision, max_chars: int = 1500) -> str:
@@ -163,7 +191,7 @@ def promote(
     description : str or None
         Version description; None uses the decision summary.
     lock_path : path
-        See :func:`promotion_lock`.
+        See :func:`promotion_lock`; the registry-wide lease is taken too (:func:`promotion_guard`).
     on_reject : {"skip", "register_without_alias"}
         A rejected challenger is not registered, or registered without any alias.
     actor : str, optional
@@ -186,7 +214,7 @@ def promote(
     Raises
     ------
     LockError
-        Another promotion holds the lock.
+        Another promotion holds the lock or the registry-wide lease.
     RegistryError
         The registry refused a call; nothing after the failing call ran.
     StaleDecision
@@ -196,7 +224,7 @@ def promote(
     """
     check_value(on_reject, TOP["on_reject"], "promote.on_reject")  # the config table's choices
     record = {**decision.to_dict(), "run_id": run_id}
-    with promotion_lock(lock_path, lock_timeout_s):
+    with promotion_guard(registry, lock_path, lock_timeout_s):
         aliases = registry.aliases()
         serving = aliases.get(registry.alias)
         already = registry.find_version_by_source_run(run_id)

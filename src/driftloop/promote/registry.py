@@ -13,7 +13,9 @@ the same version.
 move (:meth:`ChampionRegistry.promote_version`) or a rollback can each be undone by a
 rollback, and any older version is reached with a manual move.
 
-Callers must serialise writers with :func:`driftloop.promote.promotion.promotion_lock`;
+Callers must serialise writers with :func:`driftloop.promote.promotion.promotion_guard` (the
+host's file lock plus the registry-wide lease of :mod:`driftloop.promote.lease`, a registered
+model ``<model>.promotion-lock`` that is not a model: this adapter refuses that name);
 MLflow has no compare-and-swap on aliases.
 
 ``mlflow`` is imported lazily: it costs seconds and the gate logic needs none of it.
@@ -35,6 +37,7 @@ from driftloop.promote.alias_history import (
     history_tag,
 )
 from driftloop.promote.alias_history import now as _now
+from driftloop.promote.lease import LEASE_SUFFIX, is_lease
 from driftloop.promote.lineage_tags import parse_lineage, tag_value
 from driftloop.tags import TAG_LAST_DECISION, TAG_ROLLED_BACK
 
@@ -134,6 +137,11 @@ class ChampionRegistry:
     ) -> None:
         if not model_name or "'" in model_name or '"' in model_name:
             raise RegistryError(f"Registered model name must be non-empty and quote-free. Got {model_name!r}.")
+        if is_lease(model_name):
+            raise RegistryError(
+                f"{model_name!r} is a promotion lease (held while a promotion runs, see driftloop.promote.lease), "
+                f"not a model: use {model_name[: -len(LEASE_SUFFIX)]!r}."
+            )
         if alias == previous_alias:
             raise RegistryError(f"alias and previous_alias must differ. Got {alias!r} for both.")
         if client is None:
