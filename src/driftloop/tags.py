@@ -83,6 +83,12 @@ TAG_PID = "driftloop.pid"  # every stage run (and compare's nested runs): the pr
 TAG_HOST = "driftloop.host"  # ... and its host, so a later stage can close it if that process is gone
 TAG_WORKSPACE = "driftloop.workspace"  # cycle run: the workspace whose snapshot opened it
 TAG_CLOSED_REASON = "driftloop.closed_reason"  # a run a later stage closed as KILLED: why
+# The promotion lease, the registered model '<model>.promotion-lock' (driftloop.promote.lease):
+TAG_HOLDER = "driftloop.lease.holder"  # the holder's unique token
+TAG_LEASE_PID = "driftloop.lease.pid"  # ... its process and host (a dead holder's lease is taken over)
+TAG_LEASE_HOST = "driftloop.lease.host"
+TAG_ACQUIRED_AT = "driftloop.lease.acquired_at"  # ISO 8601 UTC
+TAG_EXPIRES_AT = "driftloop.lease.expires_at"  # ... after which another host takes it over
 TAG_GATE_PREFIX = "driftloop.gate."  # promote run: ``driftloop.gate.<gate>`` for non-enforced gates
 
 

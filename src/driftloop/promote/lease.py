@@ -41,6 +41,13 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from driftloop.errors import LockError, RegistryError
+from driftloop.tags import (
+    TAG_ACQUIRED_AT,
+    TAG_EXPIRES_AT,
+    TAG_HOLDER,
+    TAG_LEASE_HOST,
+    TAG_LEASE_PID,
+)
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -49,11 +56,6 @@ log = logging.getLogger(__name__)
 
 #: The lease of model ``m`` is the registered model ``m + LEASE_SUFFIX``.
 LEASE_SUFFIX = ".promotion-lock"
-TAG_HOLDER = "driftloop.lease.holder"
-TAG_LEASE_PID = "driftloop.lease.pid"
-TAG_LEASE_HOST = "driftloop.lease.host"
-TAG_ACQUIRED_AT = "driftloop.lease.acquired_at"
-TAG_EXPIRES_AT = "driftloop.lease.expires_at"
 #: The shortest lease lifetime, whatever the wait: a critical section's few calls fit well inside.
 MIN_LIFETIME_S = 30.0
 #: Poll delays while another holds the lease: short first (a promotion takes about a second).
