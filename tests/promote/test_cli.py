@@ -233,6 +233,15 @@ def test_registry_aliases_come_from_params(project, capsys):
 
 
 def test_explicit_model_name_wins(project, capsys):
-    assert history_command(model_name="other") == 0
-    out = capsys.readouterr().out
-    assert "other: champion alias history" in out and "No alias moves recorded." in out
+    # The registry holds no model 'other': the refusal names it, so --model-name was the one read.
+    assert history_command(model_name="other") == 5
+    assert "no registered model 'other'" in capsys.readouterr().err
+
+
+def test_an_unknown_model_name_is_an_error_naming_the_models_there(two_versions, capsys):
+    """`driftloop status -m typo` exited 0 and said "no promotion yet" (issue 15)."""
+    assert status_command(model_name=NAME + "-typo") == 5
+    err = capsys.readouterr().err
+    assert repr(NAME + "-typo") in err and repr(NAME) in err and "promotion-lock" not in err
+    assert history_command(model_name=NAME + "-typo") == 5
+    assert status_command(model_name=NAME) == 0  # the real one, given explicitly

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from driftloop.contracts import DecisionRecord
-from driftloop.errors import ConfigError, DriftloopError
+from driftloop.errors import ConfigError, DriftloopError, RegistryError
 from driftloop.promote.config import RENAMED, TOP, PromoteConfig
 from driftloop.registry_config import RegistryConfig
 from driftloop.validation import check, check_keys, refuse_renamed
@@ -111,6 +111,19 @@ def _registry(model_name: str | None, params_path: str | Path) -> tuple[Champion
     return ChampionRegistry(name, alias=identity.alias, previous_alias=identity.previous_alias), promote_cfg
 
 
+def _refuse_unknown_model(reg: ChampionRegistry, given: str | None) -> None:
+    """A ``--model-name`` the registry does not hold is an error (exit 5) naming the models it
+    does hold: a typo must not read as "no promotion yet". The configured name may not exist yet
+    (before a first cycle): that is reported, not refused."""
+    if given and not reg.exists():
+        known = reg.other_models()
+        raise RegistryError(
+            f"the registry has no registered model {given!r}; it holds "
+            + (", ".join(repr(n) for n in known) if known else "none")
+            + ". Check --model-name (or leave it out to use registry.model_name from params.yaml)."
+        )
+
+
 def _run(body: Callable[[], None]) -> int:
     """Run a command body; a DriftloopError becomes a message and its exit code."""
     try:
@@ -143,6 +156,7 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
 
     def body() -> None:
         reg, _ = _registry(model_name, params_path)
+        _refuse_unknown_model(reg, model_name)
         st = reg.status()
         out = _stdout()
         champ = st["champion"]
@@ -287,6 +301,7 @@ def history_command(model_name: str | None = None, params_path: str | Path = PAR
 
     def body() -> None:
         reg, _ = _registry(model_name, params_path)
+        _refuse_unknown_model(reg, model_name)
         moves = reg.history()
         table = Table(title=f"{reg.model_name}: {reg.alias} alias history")
         for col in ("#", "when (UTC)", "action", "from", "to", "who", "why"):

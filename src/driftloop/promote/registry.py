@@ -181,6 +181,16 @@ class ChampionRegistry:
                 f"(registry {getattr(self.client, '_registry_uri', '?')}): {exc.message}"
             ) from exc
 
+    def exists(self) -> bool:
+        """Whether the registry holds this registered model."""
+        return self._registered_model() is not None
+
+    def other_models(self, limit: int = 20) -> list[str]:
+        """Names of (up to ``limit``) registered models in the registry, leases left out: for a
+        message that names what exists when the asked-for model does not."""
+        found = self._call("list registered models", self.client.search_registered_models, max_results=limit + 10)
+        return sorted(m.name for m in found if not is_lease(m.name))[:limit]
+
     def _ensure_registered_model(self) -> None:
         if self._registered_model() is None:
             from mlflow.exceptions import MlflowException
