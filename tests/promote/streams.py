@@ -35,7 +35,8 @@ object column of numbers (x2), ``pd.NA`` in a nullable ``Float64`` column (trend
 pandas ``"string"`` column (merchant, hundreds of levels with a Zipf-like, id-like skew),
 ``None`` and ``NaN`` mixed in an object column (channel). Classification labels are
 ``"no"``/``"yes"`` or, with ``label_style="float"``, the floats ``0.0``/``1.0`` (which
-:func:`driftloop.batches.coerce` turns into the class names ``"0.0"``/``"1.0"``).
+:func:`driftloop.batches.coerce` turns into the class names ``"0"``/``"1"``: labels equal as values
+are one class).
 """
 
 from __future__ import annotations
