@@ -88,3 +88,15 @@ def test_rerunning_promote_is_a_no_op(two_cycles):
     assert (project / "reports" / "decision.json").read_text() == decision_before
     assert len(client.search_model_versions(f"name = '{name}'")) == versions
     assert dict(client.get_registered_model(name).tags) == tags  # no new alias-history entry
+
+
+def test_dvc_repro_tells_each_stage_outcome(two_cycles):
+    """Every stage prints one line of what it found, so that `dvc repro` ends with the decision
+    (issue 15, item 5)."""
+    second = two_cycles["logs"][1].stdout
+    for stage in ("snapshot", "drift", "retrain", "compare", "promote"):
+        assert f"driftloop {stage}: " in second, stage
+    assert "driftloop drift: DRIFT: " in second and "comment_length" in second
+    assert "driftloop compare: challenger against champion v1: " in second
+    promote_line = next(line for line in second.splitlines() if line.startswith("driftloop promote: "))
+    assert promote_line.startswith("driftloop promote: Promoted")

@@ -55,7 +55,7 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
         print(f"driftloop: unknown stage {name!r}; expected one of {', '.join(STAGES)}.", file=sys.stderr)
         return 2
     try:
-        run_configured(name, load_stage_config(argv))
+        result = run_configured(name, load_stage_config(argv))
     except DriftloopError as exc:
         print(redact(f"driftloop {name}: error: {exc}"), file=sys.stderr)
         return exc.exit_code
@@ -65,4 +65,8 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
             raise
         print(redact(f"driftloop {name}: error: {named}"), file=sys.stderr)
         return named.exit_code
+    from driftloop.stages.outcome import outcome_line
+
+    # What the stage found, so that `dvc repro` tells the cycle's outcome (its files are written).
+    print(redact(f"driftloop {name}: {outcome_line(name, result)}"), flush=True)
     return 0
