@@ -453,19 +453,9 @@ def iter_missing(text: str, values: Mapping[tuple[str, str], Mapping[str, Any]])
 
 def main(argv: list[str] | None = None) -> int:
     """Print the page; ``--write`` writes docs/config-reference.md, ``--check`` fails when it is stale."""
-    args = sys.argv[1:] if argv is None else argv
-    wanted = render()
-    if "--check" in args:
-        current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
-        if current != wanted:
-            print(f"{DOC} is stale: run `{COMMAND}`.", file=sys.stderr)
-            return 1
-        return 0
-    if "--write" in args:
-        DOC.write_text(wanted, encoding="utf-8")
-        return 0
-    sys.stdout.write(wanted)
-    return 0
+    from driftloop.contracts import generated_doc_main
+
+    return generated_doc_main(sys.argv[1:] if argv is None else argv, DOC, render(), COMMAND)
 
 
 if __name__ == "__main__":

@@ -685,21 +685,28 @@ def render_doc(text: str) -> str:
     return text.rstrip("\n") + "\n\n" + contracts_markdown()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print the generated section; ``--write`` updates docs/CONTRACTS.md, ``--check`` fails when stale."""
-    args = sys.argv[1:] if argv is None else argv
-    current = DOC.read_text(encoding="utf-8")
-    wanted = render_doc(current)
+def generated_doc_main(args: list[str], doc: Path, wanted: str, command: str, shown: str | None = None) -> int:
+    """The entry point of a page generated from code: ``--check`` exits 1 naming ``command`` when
+    ``doc`` is not ``wanted``, ``--write`` writes it, and no flag prints ``shown`` (default ``wanted``).
+    Also :mod:`driftloop.config_reference`'s."""
     if "--check" in args:
-        if wanted != current:
-            print(f"{DOC} is stale: run `python -m driftloop.contracts --write`.", file=sys.stderr)
+        current = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+        if current != wanted:
+            print(f"{doc} is stale: run `{command}`.", file=sys.stderr)
             return 1
         return 0
     if "--write" in args:
-        DOC.write_text(wanted, encoding="utf-8")
+        doc.write_text(wanted, encoding="utf-8")
         return 0
-    sys.stdout.write(contracts_markdown())
+    sys.stdout.write(wanted if shown is None else shown)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the generated section; ``--write`` updates docs/CONTRACTS.md, ``--check`` fails when stale."""
+    args = sys.argv[1:] if argv is None else argv
+    wanted = render_doc(DOC.read_text(encoding="utf-8"))
+    return generated_doc_main(args, DOC, wanted, "python -m driftloop.contracts --write", contracts_markdown())
 
 
 if __name__ == "__main__":

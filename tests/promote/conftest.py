@@ -152,3 +152,9 @@ def server_uri(mlflow_server, monkeypatch: pytest.MonkeyPatch) -> str:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+@pytest.fixture
+def lock(tmp_path):
+    """A promotion lock file of the test's own (its folder is created by the lock)."""
+    return tmp_path / "locks" / "promote.lock"

@@ -39,11 +39,6 @@ def registry(client):
     return ChampionRegistry(NAME, client=client)
 
 
-@pytest.fixture
-def lock(tmp_path):
-    return tmp_path / "locks" / "promote.lock"
-
-
 def plant_lease(client, host: str, pid: int, expires_in_s: float) -> None:
     """A lease as another promoter leaves it (its tags as :func:`acquire` writes them)."""
     now = datetime.now(timezone.utc)

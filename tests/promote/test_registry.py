@@ -37,11 +37,6 @@ def registry(client):
     return ChampionRegistry(NAME, client=client)
 
 
-@pytest.fixture
-def lock(tmp_path):
-    return tmp_path / "locks" / "promote.lock"
-
-
 def tags_for(ch, md5="a" * 32) -> dict:
     return build_lineage_tags(
         git_commit="0123abc",
