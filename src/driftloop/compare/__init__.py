@@ -4,29 +4,11 @@ Public entry points::
 
     from driftloop.compare import CompareConfig, compare_models, predict_outputs, load_model, write_plots
 
-MLflow and matplotlib are imported lazily, only by the functions that need them.
+The names are loaded lazily (``__init__.pyi`` lists them, :mod:`lazy_loader` reads it): a stage
+that needs only :mod:`driftloop.compare.config` does not pay for the comparison's imports, and
+MLflow and matplotlib are imported only by the functions that need them.
 """
 
-from driftloop.compare.comparison import ComparisonResult, MetricComparison, compare_models, compare_predictions
-from driftloop.compare.config import CompareConfig
-from driftloop.compare.predict import LoadedModel, Predictions, load_model, predict_outputs
+import lazy_loader
 
-
-def write_plots(result, out_dir):
-    from driftloop.compare.plots import write_plots as _write_plots
-
-    return _write_plots(result, out_dir)
-
-
-__all__ = [
-    "CompareConfig",
-    "ComparisonResult",
-    "LoadedModel",
-    "MetricComparison",
-    "Predictions",
-    "compare_models",
-    "compare_predictions",
-    "load_model",
-    "predict_outputs",
-    "write_plots",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

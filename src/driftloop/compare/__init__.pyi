@@ -1,0 +1,10 @@
+from .comparison import ComparisonResult as ComparisonResult
+from .comparison import MetricComparison as MetricComparison
+from .comparison import compare_models as compare_models
+from .comparison import compare_predictions as compare_predictions
+from .config import CompareConfig as CompareConfig
+from .plots import write_plots as write_plots
+from .predict import LoadedModel as LoadedModel
+from .predict import Predictions as Predictions
+from .predict import load_model as load_model
+from .predict import predict_outputs as predict_outputs

@@ -1,0 +1,13 @@
+from .config import DriftConfig as DriftConfig
+from .evaluate import evaluate_drift as evaluate_drift
+from .html import render_html as render_html
+from .model_outputs import ModelOutputs as ModelOutputs
+from .registry import TEST_REGISTRY as TEST_REGISTRY
+from .registry import TestSpec as TestSpec
+from .registry import UnknownTestError as UnknownTestError
+from .registry import get_test as get_test
+from .report import ColumnResult as ColumnResult
+from .report import DriftReport as DriftReport
+from .results import StatResult as StatResult
+from .summary import ReferenceSummary as ReferenceSummary
+from .summary import summarize_reference as summarize_reference
