@@ -12,9 +12,16 @@ from pathlib import Path
 
 import typer
 
+
+def _example(*commands: str) -> str:
+    """A help epilog: ``Example:`` and the commands, kept as lines (``\\b`` stops click rewrapping them)."""
+    return "\b\nExample:\n" + "\n".join(f"  {c}" for c in commands)
+
+
 app = typer.Typer(
     name="driftloop",
     help="Keep production models honest: snapshot -> drift -> retrain -> compare -> promote.",
+    epilog=_example("driftloop demo", "driftloop report", "driftloop stage drift --help"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,18 +46,19 @@ def _main(
 
 
 def _guard(fn, *args, **kwargs) -> int:
+    from driftloop.console import print_error, progress_on_terminal
     from driftloop.errors import DriftloopError
-    from driftloop.redact import redact
 
     try:
-        code = fn(*args, **kwargs)
+        with progress_on_terminal():  # long work shows bars on a terminal, nothing in logs or CI
+            code = fn(*args, **kwargs)
     except DriftloopError as exc:
-        typer.echo(redact(f"driftloop: error: {exc}"), err=True)
+        print_error(exc)  # red on a terminal, plain in logs; credentials masked
         return exc.exit_code
     return int(code or 0)
 
 
-@app.command()
+@app.command(epilog=_example("driftloop params model=hgb train.window_days=14", "driftloop params --check"))
 def params(
     overrides: list[str] | None = typer.Argument(None, help="Hydra overrides, e.g. model=hgb train.window_days=14"),
     check: bool = typer.Option(False, "--check", help="Only check that params.yaml matches conf/."),
@@ -83,7 +91,7 @@ def params(
     raise typer.Exit(_guard(_run))
 
 
-@app.command()
+@app.command(epilog=_example("driftloop stage drift", "driftloop stage compare compare.n_bootstrap=500"))
 def stage(
     name: str = typer.Argument(..., help="snapshot | drift | retrain | compare | promote"),
     overrides: list[str] | None = typer.Argument(None, help="Hydra overrides"),
@@ -150,7 +158,12 @@ def _project_features() -> dict[str, str] | None:
     return {c: k for k in ("numeric", "categorical", "text") for c in getattr(schema, k)}
 
 
-@app.command()
+@app.command(
+    epilog=_example(
+        "driftloop compare data/train/holdout.parquet --challenger runs:/RUN_ID/model "
+        "--champion models:/driftloop-sentiment@champion -o compare-report/"
+    )
+)
 def compare(
     holdout: Path = typer.Argument(..., help="Labelled holdout (parquet or CSV)"),
     challenger: str = typer.Option(..., "--challenger", help="MLflow model URI of the challenger"),
@@ -167,7 +180,7 @@ def compare(
 MODEL_NAME_HELP = "Registered model (default: registry.model_name in params.yaml)"
 
 
-@app.command()
+@app.command(epilog=_example("driftloop status", "driftloop status -m driftloop-sentiment"))
 def status(model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP)) -> None:
     """Show the champion, its lineage, and the last decision and why."""
     from driftloop.promote.cli import status_command
@@ -175,7 +188,7 @@ def status(model_name: str | None = typer.Option(None, "--model-name", "-m", hel
     raise typer.Exit(_guard(_use_project_tracking) or _guard(status_command, model_name))
 
 
-@app.command()
+@app.command(epilog=_example("driftloop history", "driftloop history -m driftloop-sentiment"))
 def history(model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP)) -> None:
     """List every move of the champion alias (who, when, why)."""
     from driftloop.promote.cli import history_command
@@ -183,7 +196,7 @@ def history(model_name: str | None = typer.Option(None, "--model-name", "-m", he
     raise typer.Exit(_guard(_use_project_tracking) or _guard(history_command, model_name))
 
 
-@app.command()
+@app.command(epilog=_example('driftloop rollback --reason "complaints from support"'))
 def rollback(
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the registry)"),
     model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP),
@@ -197,7 +210,7 @@ def rollback(
     )
 
 
-@app.command("promote")
+@app.command("promote", epilog=_example('driftloop promote --version 3 --reason "v3 passed the A/B test"'))
 def promote_version(
     version: str = typer.Option(..., "--version", help="The registered model version to make champion"),
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the registry)"),
@@ -213,7 +226,7 @@ def promote_version(
     )
 
 
-@app.command("new-registry")
+@app.command("new-registry", epilog=_example('driftloop new-registry --reason "the old tracking server was retired"'))
 def new_registry(
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the manifest and decision.json)"),
     model_name: str | None = typer.Option(None, "--model-name", "-m", help=MODEL_NAME_HELP),
@@ -228,7 +241,7 @@ def new_registry(
     )
 
 
-@app.command()
+@app.command(epilog=_example("driftloop init churn/ --data customers.csv --target churned --time signup_date"))
 def init(
     folder: Path = typer.Argument(..., help="The new project folder (must not exist, or be empty)"),
     data: Path = typer.Option(..., "--data", help="The table: CSV, parquet or JSON lines"),
@@ -248,7 +261,7 @@ def init(
     raise typer.Exit(_guard(init_command, folder, data, target, time=time, id=id, task=task, kinds=kind or []))
 
 
-@app.command()
+@app.command(epilog=_example("driftloop ingest new_week.csv", "driftloop ingest batches/2026-12-*.parquet"))
 def ingest(
     files: list[Path] = typer.Argument(..., help="Batch files: CSV, parquet or JSON lines"),
 ) -> None:
@@ -260,7 +273,7 @@ def ingest(
     raise typer.Exit(_guard(ingest_command, files))
 
 
-@app.command()
+@app.command(epilog=_example("driftloop demo", "driftloop demo --rows 5000 --no-reset"))
 def demo(
     rows: int = typer.Option(1000, help="Rows per weekly batch"),
     reset: bool = typer.Option(True, help="Start from an empty registry and no incoming data"),
@@ -269,6 +282,18 @@ def demo(
     from driftloop.demo.run import run_demo
 
     raise typer.Exit(_guard(run_demo, rows=rows, reset=reset))
+
+
+@app.command(epilog=_example("driftloop report", "driftloop report --open", "driftloop report --json > cycle.json"))
+def report(
+    open_: bool = typer.Option(False, "--open", help="Open the drift report (reports/drift.html) in a browser"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary's data as JSON"),
+) -> None:
+    """Print the last cycle's summary from this project's reports: the drifted columns, both models'
+    metrics, the decision and every gate (what `dvc repro` ends with)."""
+    from driftloop.report import report_command
+
+    raise typer.Exit(_guard(report_command, Path.cwd(), open_browser=open_, as_json=as_json))
 
 
 def _use_project_tracking() -> None:

@@ -40,6 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from driftloop.progress import task
+
 __all__ = ["SCHEMES", "bootstrap_sums", "hash_rows", "percentile_interval", "resample_weights", "row_keys"]
 
 Scheme = Literal["poisson", "multinomial"]
@@ -271,9 +273,12 @@ def bootstrap_sums(
     x32 = np.ascontiguousarray(columns, dtype=np.float32)
     out = np.empty((n_boot, p), dtype=np.float64)
     row = 0
-    for w in resample_weights(n, n_boot, rng, scheme, keys=keys):
-        out[row : row + len(w)] = w @ x32
-        row += len(w)
+    # A bar over the resamples on a terminal (driftloop.console installs it); a no-op elsewhere.
+    with task(n_boot, "bootstrap", "resample") as advance:
+        for w in resample_weights(n, n_boot, rng, scheme, keys=keys):
+            out[row : row + len(w)] = w @ x32
+            row += len(w)
+            advance(len(w))
     return out
 
 

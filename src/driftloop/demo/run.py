@@ -91,53 +91,11 @@ def run_demo(rows: int = 1000, reset: bool = True) -> int:
 
 
 def print_summary(root: Path, title: str) -> None:
-    """A short, human summary of the last cycle from its report files."""
-    import json
+    """The last cycle's summary from its report files, as `dvc repro` and `driftloop report` print it."""
+    from driftloop.console import color_enabled
+    from driftloop.report import read_cycle, render_summary
 
-    from rich.console import Console
-    from rich.table import Table
-
-    from driftloop import paths
-    from driftloop.contracts import CompareResult, DecisionRecord, DriftResult
-
-    console = Console()
-    drift = DriftResult.from_dict(json.loads((root / paths.DRIFT_JSON).read_text()))
-    compare = CompareResult.from_dict(json.loads((root / paths.COMPARE_JSON).read_text()))
-    decision = DecisionRecord.from_dict(json.loads((root / paths.DECISION_JSON).read_text()))
-    ds = drift.dataset
-    drifted = list(drift.drifted_columns)
-    console.print(f"\n[bold]{title}[/bold]: {ds['n_reference']} reference rows vs {ds['n_current']} current rows")
-    console.print(
-        f"  drift: {'DRIFT' if ds['drifted'] else 'no drift'}; "
-        f"drifted columns: {', '.join(drifted) if drifted else 'none'} (share {ds['share_drifted']:.2f})"
-    )
-    metrics = compare.metrics
-    if metrics:
-        table = Table(title="holdout metrics", show_lines=False)
-        for col in ("metric", "champion", "challenger", "delta", "95% CI"):
-            table.add_column(col)
-        for name in ("accuracy", "f1_macro", "recall_neutral", "log_loss"):
-            m = metrics.get(name)
-            if not m:
-                continue
-            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-            ci = "-" if m.ci_low is None or m.ci_high is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
-            table.add_row(name, fmt(m.champion), fmt(m.challenger), fmt(m.delta), ci)
-        console.print(table)
-    verdict = "PROMOTED" if decision.promoted else "NOT promoted"
-    console.print(
-        f"  decision: [bold]{verdict}[/bold]"
-        + (f" -> {decision.model_name} v{decision.version} is champion" if decision.promoted else "")
-        + (" (first cycle: only absolute thresholds apply)" if decision.first_cycle else "")
-    )
-    console.print(f"  why: {decision.summary}")
-    for gate in decision.gates:
-        mark = (
-            ("[green]pass[/green]" if gate.passed else "[red]FAIL[/red]")
-            if gate.mode == "enforce"
-            else f"[dim]{gate.mode}[/dim]"
-        )
-        console.print(f"    {mark} {gate.name}: {gate.detail}")
+    print("\n" + render_summary(read_cycle(root), title=title, color=color_enabled(sys.stdout)), flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ is refused (a report on no data would read "no drift").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from typing import Any
 
@@ -47,6 +47,7 @@ from driftloop.drift.results import StatResult
 from driftloop.drift.summary import CurrentSummary, ReferenceSummary, sampling, summarize_current
 from driftloop.drift.text import TextComparison, uses_sklearn
 from driftloop.errors import DataError
+from driftloop.progress import task
 
 N_WORKERS = 2  # per-column tests and the domain classifier; more brings nothing on GIL-bound parts
 
@@ -234,6 +235,10 @@ def evaluate_drift(
                 c: pool.submit(_run_column, c, summary.kinds[c], summary.columns[c], cs.accumulators[c], cfg)
                 for c in cols
             }
+        # A bar over the columns on a terminal (driftloop.console installs it); a no-op elsewhere.
+        with task(len(futures), "drift", "column") as advance:
+            for _ in as_completed(futures.values()):
+                advance(1)
         per_col: dict[str, tuple[dict[str, StatResult], Any]] = {c: f.result() for c, f in futures.items()}
         multivariate = mv_future.result() if mv_future is not None else None
     if run_mv and mv_short:  # drift.min_rows holds for the classifier too (its own floor is 20 a side)

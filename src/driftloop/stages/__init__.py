@@ -46,7 +46,8 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
     :class:`driftloop.errors.StorageError` naming the path (:func:`driftloop.local_faults.storage_error`);
     anything else is a bug and keeps its traceback.
     """
-    from driftloop.config import load_stage_config
+    from driftloop.config import load_stage_config, workspace
+    from driftloop.console import print_error, progress_on_terminal
     from driftloop.errors import DriftloopError
     from driftloop.local_faults import storage_error
     from driftloop.redact import redact
@@ -55,18 +56,19 @@ def run_stage(name: str, argv: Sequence[str] = ()) -> int:
         print(f"driftloop: unknown stage {name!r}; expected one of {', '.join(STAGES)}.", file=sys.stderr)
         return 2
     try:
-        result = run_configured(name, load_stage_config(argv))
+        with progress_on_terminal():  # bars on a terminal only: never in logs, CI or captured output
+            result = run_configured(name, load_stage_config(argv))
     except DriftloopError as exc:
-        print(redact(f"driftloop {name}: error: {exc}"), file=sys.stderr)
+        print_error(exc, f"driftloop {name}")  # red on a terminal, plain in logs; credentials masked
         return exc.exit_code
     except OSError as exc:
         named = storage_error(exc)
         if named is None:
             raise
-        print(redact(f"driftloop {name}: error: {named}"), file=sys.stderr)
+        print_error(named, f"driftloop {name}")
         return named.exit_code
     from driftloop.stages.outcome import outcome_line
 
     # What the stage found, so that `dvc repro` tells the cycle's outcome (its files are written).
-    print(redact(f"driftloop {name}: {outcome_line(name, result)}"), flush=True)
+    print(redact(f"driftloop {name}: {outcome_line(name, result, workspace())}"), flush=True)
     return 0

@@ -2,12 +2,16 @@
 
 :func:`driftloop.stages.run_stage` prints :func:`outcome_line` of what the stage wrote; the line
 is read from the stage's own contract (:mod:`driftloop.contracts`), so it says nothing the
-reports do not. Pure: a stage name and its result in, a sentence out.
+reports do not. Pure: a stage name and its result in, a sentence out. Promote, the last stage,
+given the workspace, adds the whole cycle's summary below its line (:mod:`driftloop.report`,
+as ``driftloop demo`` and ``driftloop report`` print it), so that `dvc repro` ends with it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from driftloop.contracts import CompareResult, DecisionRecord, DriftResult, Manifest, TrainResult
@@ -66,12 +70,29 @@ _LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
-def outcome_line(stage: str, result: Mapping[str, Any]) -> str:
-    """What ``stage`` found, in one line, from the result it wrote (its report's dict).
+def _cycle_summary(result: Mapping[str, Any], root: Path) -> str:
+    """The cycle's summary below promote's line, from ``root``'s drift and compare reports; empty
+    when they cannot be read (the decision is written: a summary never fails the stage)."""
+    from driftloop.console import color_enabled
+    from driftloop.errors import DriftloopError
+    from driftloop.report import read_cycle, render_summary
+
+    try:
+        summary = read_cycle(root, decision=result)
+    except DriftloopError:
+        return ""
+    # No title (snapshot's line gave the windows) and no "why" (promote's own line is decision.json's summary).
+    return "\n" + render_summary(summary, title=None, why=False, color=color_enabled(sys.stdout))
+
+
+def outcome_line(stage: str, result: Mapping[str, Any], root: Path | None = None) -> str:
+    """What ``stage`` found, in one line, from the result it wrote (its report's dict); for promote
+    with the workspace ``root``, followed by the cycle's summary (:func:`driftloop.report.render_summary`).
 
     Examples
     --------
     >>> outcome_line("retrain", {"format": 1, "trained": False, "reason": "no drift detected"})
     'no challenger: no drift detected'
     """
-    return _LINES[stage](result)
+    line = _LINES[stage](result)
+    return line + _cycle_summary(result, root) if stage == "promote" and root is not None else line

@@ -105,23 +105,30 @@ def fit_and_log(
     TrainResult
         ``record`` completed: ``trained``, ``model_uri``, ``run_id``, ``classes`` and the metrics.
     """
+    from driftloop.progress import task
     from driftloop.tags import TAG_RUN_HOLDOUT_MD5, TAG_RUN_TRAIN_MD5
     from driftloop.tracking import log_metrics, set_tags
     from driftloop.train.mlflow_model import log_sklearn_model, log_training_datasets
     from driftloop.train.model import features_frame, fit_model
 
-    fit = fit_model(pipeline, window, schema)
-    log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
-    log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
-        log_training_datasets(window, schema, source=training_uri)
-    # skops, with the trusted types driftloop's loader derives from model.allowed_targets. The input
-    # example goes through features_frame as every input does: a pd.NA in a string column stops
-    # scikit-learn's imputer ("boolean value of NA is ambiguous").
-    example = features_frame(window.train.head(5), schema, "the input example")
-    model_uri = log_sklearn_model(fit.model, "model", example, allowed_targets=allowed_targets)
-    set_tags({TAG_RUN_TRAIN_MD5: record.training_data_md5, TAG_RUN_HOLDOUT_MD5: record.holdout_md5})
+    # A bar over the three steps (fit and score, log the data, log the model) on a terminal
+    # (driftloop.console installs it); a no-op elsewhere.
+    with task(3, "training", "step") as advance:
+        fit = fit_model(pipeline, window, schema)
+        advance(1)
+        log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
+        log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # MLflow 3.17's duplicate local-source registration
+            log_training_datasets(window, schema, source=training_uri)
+        advance(1)
+        # skops, with the trusted types driftloop's loader derives from model.allowed_targets. The input
+        # example goes through features_frame as every input does: a pd.NA in a string column stops
+        # scikit-learn's imputer ("boolean value of NA is ambiguous").
+        example = features_frame(window.train.head(5), schema, "the input example")
+        model_uri = log_sklearn_model(fit.model, "model", example, allowed_targets=allowed_targets)
+        set_tags({TAG_RUN_TRAIN_MD5: record.training_data_md5, TAG_RUN_HOLDOUT_MD5: record.holdout_md5})
+        advance(1)
     return record.with_fit(
         model_uri=model_uri,
         run_id=run_id,
