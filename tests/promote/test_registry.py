@@ -95,7 +95,7 @@ def test_promote_on_improvement_moves_alias_and_tags_lineage(registry, challenge
     assert lineage[TAG_CYCLE_RUN_ID].startswith("cycle-")
     assert lineage[TAG_DRIFT_SUMMARY] == {"drifted_columns": ["stars"], "share_drifted": 0.2}
     assert lineage[TAG_DECISION]["promoted"] is True and lineage["run_id"] == ch.run_id
-    assert registry.get_version("2").description == decision.summary
+    assert "\n**Decision:** Promoted: all " in registry.get_version("2").description  # see test_changelog.py
     last = registry.history()[-1]
     assert (last.from_version, last.to_version, last.actor, last.action) == ("1", "2", "ci-bot", "promote")
     assert last.reason == decision.summary

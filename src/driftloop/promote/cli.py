@@ -24,6 +24,7 @@ from driftloop.contracts import DecisionRecord
 from driftloop.errors import ConfigError, DriftloopError, RegistryError
 from driftloop.promote.config import RENAMED, TOP, PromoteConfig
 from driftloop.registry_config import RegistryConfig
+from driftloop.tags import TAG_DECISION
 from driftloop.validation import check, check_keys, refuse_renamed
 
 if TYPE_CHECKING:
@@ -139,6 +140,18 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _why(champ: dict[str, Any]) -> str:
+    """Why the champion was promoted, in a line: its decision's summary, else the first line of what
+    its description says about it (the description is the registry's markdown changelog)."""
+    from driftloop.promote.changelog import split_body
+
+    decision = champ["lineage"].get(TAG_DECISION)
+    if isinstance(decision, dict) and decision.get("summary"):
+        return _short(decision["summary"], 300)
+    body = split_body(champ["description"])
+    return _short(body.splitlines()[0], 300) if body else "(no description)"
+
+
 def status_command(model_name: str | None = None, params_path: str | Path = PARAMS_FILE) -> int:
     """Print the champion, its lineage, the last decision and why.
 
@@ -172,9 +185,9 @@ def status_command(model_name: str | None = None, params_path: str | Path = PARA
             )
             table.add_row("run id", str(champ["run_id"]))
             table.add_row("source", champ["source"])
-            table.add_row("why", champ["description"] or "(no description)")
+            table.add_row("why", _why(champ))
             for key, value in champ["lineage"].items():
-                if key != "driftloop.decision":
+                if key != TAG_DECISION:
                     table.add_row(key, _short(value))
         out.print(table)
         last = st["last_decision"]

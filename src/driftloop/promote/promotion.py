@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftloop.contracts import DecisionRecord
 from driftloop.errors import LockError, RegistryError
+from driftloop.promote import changelog
 from driftloop.promote.config import TOP, OnReject
 from driftloop.promote.gates import Decision
 from driftloop.promote.lease import promotion_lease
@@ -154,10 +155,26 @@ def promotion_guard(
         yield path
 
 
-def describe(decision: Decision, max_chars: int = 1500) -> str:
-    """The model version description: the decision summary, cut to a readable length."""
-    text = decision.summary
-    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+def version_body(
+    decision: Decision, tags: Mapping[str, str], run_id: str, compared_with: str | None, description: str | None
+) -> str:
+    """What a challenger's version description says about its registration: the decision in one
+    sentence, the headline comparison (from the gates' evidence), one line per gate and the lineage
+    (:func:`driftloop.promote.changelog.version_body`).
+
+    ``description`` is the caller's text: what it adds to the decision's summary (the note of a
+    ``dvc exp run``) is kept as a note; a text of its own is kept whole.
+    """
+    note = None
+    if description and description.strip() != decision.summary.strip():
+        extra = description[len(decision.summary) :] if description.startswith(decision.summary) else description
+        note = extra.strip() or None
+    return changelog.version_body(
+        decision,
+        changelog.Lineage.from_tags(tags, run_id, compared_with),
+        changelog.Headline.from_gates(decision.gates),
+        note,
+    )
 
 
 def promote(
@@ -189,7 +206,9 @@ def promote(
         Lineage tags (:func:`~driftloop.promote.lineage_tags.build_lineage_tags`);
         ``driftloop.decision`` is added here.
     description : str or None
-        Version description; None uses the decision summary.
+        The caller's words on the decision: None or the decision's summary add nothing; text
+        after the summary (or a text of its own) becomes a note in the version's description.
+        The description itself is :func:`version_body`'s markdown, under a status line.
     lock_path : path
         See :func:`promotion_lock`; the registry-wide lease is taken too (:func:`promotion_guard`).
     on_reject : {"skip", "register_without_alias"}
@@ -249,7 +268,8 @@ def promote(
             outcome = PromotionOutcome(version=None, previous_version=serving, promoted=False)
         else:
             all_tags = {**{k: tag_value(v) for k, v in tags.items()}, TAG_DECISION: tag_value(decision.to_dict())}
-            info = registry.register(model_uri, run_id, all_tags, description or describe(decision))
+            body = version_body(decision, all_tags, run_id, serving, description)
+            info = registry.register(model_uri, run_id, all_tags, body)
             if decision.promoted:
                 move = registry.move_champion(info.version, reason=decision.summary, actor=actor, run_id=run_id)
                 outcome = PromotionOutcome(info.version, move.from_version, True, move)

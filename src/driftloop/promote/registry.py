@@ -9,6 +9,14 @@ old champion serving (a rerun completes the move), and a crash after it but befo
 the history tag is healed by the next :meth:`ChampionRegistry.move_champion` for
 the same version.
 
+Every move and every recorded decision also rewrites the registry's markdown, as
+:mod:`driftloop.promote.changelog` renders it: the registered model's description (the last
+decision and the alias history as a table) and the description of each version whose status the
+move changed (its first line and its moves section). Those writes come after the alias and the
+history tag and never undo or block them: when one fails, a warning is logged and the text stays
+stale until the next move or decision rewrites it (both are rendered from the tags, which hold
+the truth), or :meth:`ChampionRegistry.refresh_changelog` is called.
+
 ``previous`` always names the version the last move replaced: a promotion, a manual
 move (:meth:`ChampionRegistry.promote_version`) or a rollback can each be undone by a
 rollback, and any older version is reached with a manual move.
@@ -24,6 +32,7 @@ MLflow has no compare-and-swap on aliases.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,7 +53,11 @@ from driftloop.tags import TAG_LAST_DECISION, TAG_ROLLED_BACK
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from driftloop.promote.changelog import ModelChangelog
+
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -309,6 +322,95 @@ class ChampionRegistry:
             "last_move": hist[-1].to_dict() if hist else None,
         }
 
+    # -- the changelog: markdown descriptions (driftloop.promote.changelog) -------------------------
+
+    def model_changelog(self) -> ModelChangelog:
+        """What the registered model's description shows: aliases, history and last decision."""
+        from driftloop.promote import changelog
+
+        return changelog.ModelChangelog(
+            self.model_name, self.alias, self.previous_alias, self.aliases(), self.history(), self.last_decision()
+        )
+
+    def _version_description(self, version: str, body: str) -> str:
+        from driftloop.promote import changelog
+
+        return changelog.version_description(
+            version, body, self.history(), self.aliases(), self.alias, self.previous_alias
+        )
+
+    def _set_description(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """A description write: idempotent (the same text again), so retried while the registry is
+        unreachable (:func:`driftloop.tracking.retrying`); a refusal is a RegistryError."""
+        from driftloop.tracking import retrying
+
+        self._call(what, retrying, fn, *args, **kwargs)
+
+    def _describe(self, versions: tuple[str | None, ...]) -> None:
+        """Rewrite the descriptions of ``versions`` (status line and moves; the registration-time
+        body is kept) and of the registered model, where they changed."""
+        from driftloop.promote import changelog
+
+        aliases, moves = self.aliases(), self.history()
+        for version in sorted({v for v in versions if v}, key=lambda v: (len(v), v)):
+            mv = self._call(f"get version {version}", self.client.get_model_version, self.model_name, version)
+            text = changelog.version_description(
+                version, changelog.split_body(mv.description), moves, aliases, self.alias, self.previous_alias
+            )
+            if text != (mv.description or ""):
+                self._set_description(
+                    f"describe version {version}",
+                    self.client.update_model_version,
+                    self.model_name,
+                    version,
+                    description=text,
+                )
+        rm = self._registered_model()
+        if rm is None:
+            return
+        text = changelog.model_description(
+            changelog.ModelChangelog(
+                self.model_name, self.alias, self.previous_alias, aliases, moves, self.last_decision()
+            )
+        )
+        if text != (rm.description or ""):
+            self._set_description(
+                "describe the registered model", self.client.update_registered_model, self.model_name, text
+            )
+
+    def _refresh_changelog(self, versions: tuple[str | None, ...]) -> bool:
+        """:meth:`_describe`, after the writes that matter (aliases, history, decision): a failure
+        is logged and swallowed, never raised, so that it cannot undo or hide a move that happened.
+        The texts are rendered from the tags, so the next move or decision (or
+        :meth:`refresh_changelog`) repairs a stale one. Returns whether every write succeeded."""
+        from driftloop.tracking import is_transient
+
+        try:
+            self._describe(versions)
+        except Exception as exc:
+            if not isinstance(exc, RegistryError) and not is_transient(exc):
+                raise  # a bug, not the registry: let it be seen
+            log.warning(
+                "The markdown changelog of registered model %r was not updated (%s); the alias move and "
+                "its history tag are recorded. The next move or decision rewrites it.",
+                self.model_name,
+                exc,
+            )
+            return False
+        return True
+
+    def refresh_changelog(self) -> bool:
+        """Rewrite the registered model's description and that of every version an alias names
+        or a move touched (e.g. after a failed description write). Callers hold the promotion lock.
+
+        Returns
+        -------
+        bool
+            Whether every description write succeeded (failures are logged, not raised).
+        """
+        touched = {v for m in self.history() for v in (m.from_version, m.to_version)}
+        return self._refresh_changelog(tuple(touched | set(self.aliases().values())))
+
     # -- writes (callers hold the promotion lock) -------------------------------------------------
 
     def record_decision(self, decision: Mapping[str, Any], *, create: bool = True) -> bool:
@@ -336,6 +438,7 @@ class ChampionRegistry:
             TAG_LAST_DECISION,
             tag_value(dict(decision)),
         )
+        self._refresh_changelog(())  # the model's description shows the last decision
         return True
 
     def _resolve_source(self, model_uri: str, run_id: str) -> tuple[str, str | None]:
@@ -375,12 +478,18 @@ class ChampionRegistry:
         tags : mapping
             Lineage tags (see :mod:`driftloop.promote.lineage_tags`).
         description : str
+            What the version was registered with (:func:`driftloop.promote.changelog.version_body`,
+            or any text). The version's description is this under a status line, followed by the
+            alias moves that touched the version (:func:`~driftloop.promote.changelog.version_description`).
 
         Returns
         -------
         ModelVersionInfo
         """
+        from driftloop.promote import changelog  # pure, but it imports the gates: only when writing
+
         clean = {str(k): tag_value(v) for k, v in tags.items()}
+        body = changelog.split_body(description)
         existing = self.find_version_by_source_run(run_id)
         if existing is not None:
             for key, value in clean.items():
@@ -393,6 +502,7 @@ class ChampionRegistry:
                         key,
                         value,
                     )
+            description = self._version_description(existing.version, body)
             if existing.description != description:
                 self._call(
                     f"describe version {existing.version}",
@@ -404,6 +514,8 @@ class ChampionRegistry:
             return self.get_version(existing.version)
         self._ensure_registered_model()
         source, model_id = self._resolve_source(model_uri, run_id)
+        # A new version holds no alias and no move names it yet: its status line says so.
+        description = changelog.version_description("", body, (), {}, self.alias, self.previous_alias)
         mv = self._call(
             f"create a version from {model_uri}",
             self.client.create_model_version,
@@ -449,8 +561,10 @@ class ChampionRegistry:
         if old == version:
             hist = self.history()
             if hist and hist[-1].to_version == version:
+                # A rerun: rewrite the changelog too, in case a failed write left it stale.
+                self._refresh_changelog((version, hist[-1].from_version, aliases.get(self.previous_alias)))
                 return hist[-1]
-            return self._append_history(
+            move = self._append_history(
                 AliasMove(
                     0,
                     self.alias,
@@ -463,6 +577,8 @@ class ChampionRegistry:
                     run_id,
                 )
             )
+            self._refresh_changelog((version, aliases.get(self.previous_alias)))
+            return move
         if old is not None:
             # Set before the switch: a crash here leaves the old champion serving.
             self._call(
@@ -476,7 +592,10 @@ class ChampionRegistry:
         self._call(
             f"set alias {self.alias!r}", self.client.set_registered_model_alias, self.model_name, self.alias, version
         )
-        return self._append_history(AliasMove(0, self.alias, old, version, action, actor, reason, _now(), run_id))
+        move = self._append_history(AliasMove(0, self.alias, old, version, action, actor, reason, _now(), run_id))
+        # The new champion, the one it replaced and the one that lost `previous` changed status.
+        self._refresh_changelog((version, old, aliases.get(self.previous_alias)))
+        return move
 
     def promote_version(self, version: str | int, reason: str, actor: str | None = None) -> AliasMove | None:
         """A manual, audited move of the champion alias to ``version`` (``driftloop promote --version``).
@@ -572,4 +691,5 @@ class ChampionRegistry:
             TAG_ROLLED_BACK,
             tag_value({"at": move.at, "actor": actor, "reason": reason, "restored_version": prev}),
         )
+        self._refresh_changelog((champ, prev))
         return move
