@@ -1,5 +1,5 @@
 """What the compare stage leaves behind, around the :mod:`driftloop.compare` package:
-``compare.json``, the DVC metrics and plots files, per-row predictions, and one MLflow run per model.
+``compare.json``, the DVC plots files, per-row predictions, and one MLflow run per model.
 
 Outside the package on purpose: importing ``driftloop.compare`` loads scipy, which a cycle that
 trained no challenger never needs.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,54 +26,12 @@ if TYPE_CHECKING:
     from driftloop.schema import Schema
 
 
-def split_for_dvc_plots(plots_dir: Path) -> list[Path]:
-    """One CSV per series under ``plots_dir/<kind>/`` so that `dvc plots show` overlays them
-    (DVC draws each file of a plot directory as its own line; it cannot split one file by a column)."""
-    written: list[Path] = []
-    for kind, keys in (("roc", ["model", "class"]), ("pr", ["model", "class"]), ("calibration", ["model"])):
-        path = plots_dir / f"{kind}.csv"
-        if not path.is_file():
-            continue
-        frame = pd.read_csv(path)
-        folder = plots_dir / kind
-        folder.mkdir(exist_ok=True)
-        for key, part in frame.groupby(keys, sort=True):
-            name = "-".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
-            out = folder / f"{name}.csv"
-            part.drop(columns=keys).to_csv(out, index=False)
-            written.append(out)
-    folder = plots_dir / "confusion"
-    folder.mkdir(exist_ok=True)
-    for path in sorted(plots_dir.glob("confusion_*.csv")):
-        out = folder / f"{path.stem.removeprefix('confusion_')}.csv"
-        path.replace(out)
-        written.append(out)
-    return written
+def write_dvc_plots(comparison: ComparisonResult, plots_dir: Path) -> list[Path]:
+    """The per-model files dvc.yaml's plots overlay in one panel each
+    (:func:`driftloop.compare.plots.write_dvc_plots`)."""
+    from driftloop.compare.plots import write_dvc_plots as write
 
-
-def headline_metrics(result: CompareResult | Mapping[str, Any]) -> dict[str, Any]:
-    """A small metrics file for `dvc metrics show/diff`: for the task's headline metrics, both
-    models' values, the delta and its interval (the decision is promote's, in decision.json).
-
-    Examples
-    --------
-    >>> headline_metrics({"challenger_trained": False, "metrics": {}})
-    {'challenger_trained': False}
-    """
-    if not isinstance(result, CompareResult):
-        result = CompareResult.from_dict(result)
-    out: dict[str, Any] = {"challenger_trained": result.challenger_trained}
-    metrics = result.metrics
-    if not metrics:  # no challenger: nothing to show, and no reason to load scipy with the compare package
-        return out
-    from driftloop.compare.comparison import HEADLINE
-
-    keep = ("champion", "challenger", "delta", "ci_low", "ci_high", "p_value")
-    for name in HEADLINE.get(str(result.task), ()):
-        if name in metrics:
-            entry = metrics[name]
-            out[name] = {k: getattr(entry, k) for k in keep if getattr(entry, k) is not None}
-    return out
+    return write(comparison, plots_dir)
 
 
 def no_challenger(reason: str) -> CompareResult:

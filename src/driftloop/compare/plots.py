@@ -9,6 +9,14 @@ Data files (CSV, long format with a ``model`` column, so one file overlays both)
 ``calibration.csv`` (model, bin, confidence, accuracy, count), ``confusion_<model>.csv``
 (actual, predicted; one row per holdout row, DVC's confusion template), and for
 regression ``predictions.csv`` (model, actual, predicted, residual).
+
+For `dvc plots` (:func:`write_dvc_plots`): one file per model under ``roc/``, ``pr/``,
+``calibration/`` and ``confusion/`` (``champion.csv``, ``challenger.csv``). DVC draws each file
+listed in a plot's ``y`` as its own line, named after the file, and cannot split one file by a
+column, so one panel overlays both models only when each model has its own file at a fixed path
+(dvc.yaml's top-level ``plots``). One curve per model: the positive class's for a binary task, the
+micro-average over every one-vs-rest pair for a multiclass one (the per-class curves are in
+``roc.csv``/``pr.csv`` and the PNGs).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_plots"]
+__all__ = ["DVC_PLOT_KINDS", "write_dvc_plots", "write_plots"]
 
 _MAX_CURVE_POINTS = 400
 
@@ -192,4 +200,94 @@ def write_plots(result, out_dir: Path) -> list[Path]:
     ax.set(xlabel="mean confidence (top label)", ylabel="accuracy", title="Calibration")
     ax.legend()
     save(fig, "calibration.png")
+    return written
+
+
+#: The folders under ``reports/plots`` dvc.yaml's top-level plots read, one file per model in each.
+DVC_PLOT_KINDS = ("roc", "pr", "calibration", "confusion")
+
+
+def _one_vs_rest(y: np.ndarray, proba: np.ndarray, classes: tuple) -> tuple[np.ndarray, np.ndarray]:
+    # Labels and scores of one curve per model: the positive (last) class of a binary task, else
+    # every (row, class) pair pooled (micro-average), so each model is one line in a DVC panel.
+    if len(classes) == 2:
+        return (y == classes[1]).astype(int), proba[:, 1]
+    truth = (y[:, None] == np.asarray(classes)[None, :]).astype(int)
+    return truth.ravel(), proba.ravel()
+
+
+def write_dvc_plots(result, out_dir: Path) -> list[Path]:
+    """Write the per-model files dvc.yaml's top-level plots overlay (``<kind>/<model>.csv``).
+
+    ``roc/<model>.csv`` (fpr, tpr), ``pr/<model>.csv`` (recall, precision) and
+    ``calibration/<model>.csv`` (confidence, accuracy, count) need probabilities;
+    ``confusion/<model>.csv`` (actual, predicted) is one row per holdout row. Without a champion
+    (a first cycle) its files hold the header only. A regression writes none: dvc.yaml's
+    classification plots then have no file to show.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        From :func:`driftloop.compare.compare_models`.
+    out_dir : Path
+        ``reports/plots``; the kind folders are created in it.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Examples
+    --------
+    Not run as a doctest: it needs a comparison of two fitted models; tests/test_dvc_views.py checks
+    the files through `dvc plots show`.
+
+    >>> write_dvc_plots(result, Path("reports/plots"))  # doctest: +SKIP
+    """
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    written: list[Path] = []
+    if result.task == "regression":
+        return written
+    out = Path(out_dir)
+
+    def save(frame: pd.DataFrame, kind: str, model: str) -> None:
+        path = out / kind / f"{model}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+        written.append(path)
+
+    y = np.asarray(result.y_true)
+    classes = tuple(result.classes)
+    for name, p in _models(result):
+        save(pd.DataFrame({"actual": y, "predicted": p.pred}), "confusion", name)
+        if p.proba is None:
+            continue  # curves need probabilities
+        proba = _aligned(p, classes)
+        truth, score = _one_vs_rest(y, proba, classes)
+        fpr, tpr, _ = roc_curve(truth, score)
+        prec, rec, _ = precision_recall_curve(truth, score)
+        save(_thin(pd.DataFrame({"fpr": fpr, "tpr": tpr})).round(5), "roc", name)
+        save(_thin(pd.DataFrame({"recall": rec, "precision": prec})).round(5), "pr", name)
+        top = proba.argmax(axis=1)
+        conf = proba[np.arange(len(y)), top]
+        correct = np.asarray(classes)[top] == y
+        bins = np.minimum((conf * 10).astype(int), 9)
+        count = np.bincount(bins, minlength=10)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cal = pd.DataFrame(
+                {
+                    "confidence": np.bincount(bins, conf, 10) / count,
+                    "accuracy": np.bincount(bins, correct.astype(float), 10) / count,
+                    "count": count,
+                }
+            )[count > 0]
+        save(cal.round(5), "calibration", name)
+    if result.champion_predictions is None:
+        # A first cycle: the champion's files hold the header only, so that `dvc plots diff` against
+        # this revision shows the challenger alone instead of failing to load the champion's files.
+        for kind in DVC_PLOT_KINDS:
+            challenger = out / kind / "challenger.csv"
+            if challenger.is_file():
+                save(pd.read_csv(challenger, nrows=0), kind, "champion")
     return written

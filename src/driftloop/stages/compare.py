@@ -14,16 +14,16 @@ import pandas as pd
 from driftloop import paths
 from driftloop.compare_files import (
     comparison_record,
-    headline_metrics,
     log_comparison,
     log_model_runs,
     no_challenger,
     predictions_frame,
-    split_for_dvc_plots,
+    write_dvc_plots,
 )
 from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.contracts import TrainResult
+from driftloop.dvc_metrics import compare_metrics
 from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.tags import TAG_COMPARE_SKIPPED
 from driftloop.tracking import log_artifacts, set_tags, stage_run
@@ -39,7 +39,7 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         if not train.trained:
             result = no_challenger(train.reason or "no challenger was trained this cycle")
             write_json(staged.path(ctx.path(paths.COMPARE_JSON)), result.to_dict())
-            write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), headline_metrics(result))
+            write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), compare_metrics(result))
             write_parquet(staged.path(ctx.path(paths.PREDICTIONS)), predictions_frame(holdout, schema, None, None))
             with stage_run("compare", ctx.cycle_run_id):
                 set_tags({TAG_COMPARE_SKIPPED: result.reason})
@@ -65,7 +65,7 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
                 comparison, challenger_uri, champion_uri, champion_ref.version if champion_ref else None
             )
             write_json(staged.path(ctx.path(paths.COMPARE_JSON)), result.to_dict())
-            write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), headline_metrics(result))
+            write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), compare_metrics(result))
             log_comparison(result, comparison, schema.task, ctx.cycle_run_id)
             champion_out = predict_outputs(champion, holdout, schema) if champion is not None else None
             preds = predictions_frame(holdout, schema, predict_outputs(challenger, holdout, schema), champion_out)
@@ -76,6 +76,6 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
                 {"challenger": train.model_uri, "champion": champion_uri if champion_out is not None else None},
             )
             write_plots(comparison, plots_dir)
-            split_for_dvc_plots(plots_dir)
+            write_dvc_plots(comparison, plots_dir)
             log_artifacts(plots_dir, "compare/plots")
     return result.to_dict()

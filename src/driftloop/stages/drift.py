@@ -20,6 +20,7 @@ from driftloop.drift_files import (
     log_drift,
     reference_summary_path,
 )
+from driftloop.dvc_metrics import drift_metrics
 from driftloop.io import StagedOutputs, atomic_write_text, write_json
 from driftloop.tracking import stage_run
 
@@ -42,7 +43,7 @@ def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     with StagedOutputs() as staged:  # reports move into place only once MLflow has them too
         write_json(staged.path(ctx.path(paths.DRIFT_JSON)), result.to_dict())
         atomic_write_text(staged.path(ctx.path(paths.DRIFT_HTML)), html)
-        write_json(staged.path(ctx.path(paths.DRIFT_METRICS)), metrics)
+        write_json(staged.path(ctx.path(paths.DRIFT_METRICS)), drift_metrics(result))
         column_scores(result).to_csv(staged.path(ctx.path(paths.DRIFT_COLUMNS)), index=False)
         with stage_run("drift", ctx.cycle_run_id, params={"drift": section(cfg, "drift")}):
             log_drift(result, html, metrics, ctx.cycle_run_id)

@@ -15,11 +15,12 @@ from driftloop import paths
 from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.contracts import DriftResult
+from driftloop.dvc_metrics import train_metrics
 from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.tags import TAG_RETRAIN_SKIPPED
 from driftloop.tracking import set_tags, stage_run
-from driftloop.train.challenger import fit_and_log, read_windows, train_metrics, train_record, training_table
+from driftloop.train.challenger import fit_and_log, read_windows, train_record, training_table
 from driftloop.train.trigger import skip_reason
 
 
