@@ -87,6 +87,7 @@ def run_demo(rows: int = 1000, reset: bool = True) -> int:
     print(f"\nCycle wall times: {timings[0]:.1f} s and {timings[1]:.1f} s.")
     print("Open the MLflow UI:  mlflow ui --backend-store-uri sqlite:///" + str(root / "mlflow.db") + " --port 5000")
     print("Registry status:     driftloop status      |  alias history: driftloop history")
+    print("Last cycle again:    driftloop report      |  drift report: driftloop report --open")
     return 0
 
 
