@@ -22,6 +22,7 @@ from driftloop.promote.changelog import (
     ModelChangelog,
     decision_sentence,
     headline_line,
+    last_decision_line,
     model_description,
     split_body,
     version_body,
@@ -165,6 +166,18 @@ def test_version_description_status_follows_the_moves():
     assert again.splitlines()[0] == f"**Now:** serving as `champion` since {AT} (promoted by hand by carol)."
     assert again.count("**Decision:** Promoted.") == 1
     assert f"- {AT}: promoted to `champion` by hand by carol: v1 is worse" in again.splitlines()
+
+
+def test_last_decision_line_names_what_the_cycle_did():
+    assert last_decision_line(None) == "**Last decision:** none recorded yet."
+    none_trained = {"promoted": False, "challenger_trained": False, "summary": "no drift: nothing to retrain"}
+    assert last_decision_line(none_trained) == (
+        "**Last decision**: no challenger was trained. no drift: nothing to retrain"
+    )
+    # A record cut at the tag limit reads back as its text only: no verdict is made up for it.
+    assert last_decision_line({"summary": '{"promoted": tr...[truncated]'}) == (
+        '**Last decision**: {"promoted": tr...[truncated]'
+    )
 
 
 def test_model_description_is_a_table_newest_first():

@@ -572,6 +572,8 @@ def last_decision_line(record: Mapping[str, Any] | None) -> str:
     except (KeyError, TypeError, ValueError):  # a hand-edited record: show its summary only
         decision = Decision(bool(record.get("promoted")), False, (), str(record.get("summary") or ""))
     version = record.get("version")
+    if "promoted" not in record:  # a truncated or hand-written record: its text is all there is
+        return f"**Last decision**{when}: {_cut(str(record.get('summary') or record), MAX_SENTENCE)}"
     if record.get("challenger_trained") is False:
         what = "no challenger was trained"
     elif decision.promoted:
