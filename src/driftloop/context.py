@@ -61,6 +61,10 @@ class StageContext:
         The MLflow experiment, tracking and registry URIs already set.
     manifest : Manifest or None
         ``data/snapshot/manifest.json``; None for the snapshot stage, which writes it.
+    parent_run_id : str or None
+        The parent run this stage writes under: the manifest's cycle run when this stage continues
+        it, else a parent run of its own origin (an experiment, a rerun, a stage run by hand:
+        :mod:`driftloop.cycle_origin`); None for the snapshot stage, which opens it.
     """
 
     stage: str
@@ -70,11 +74,13 @@ class StageContext:
     registry: RegistryIdentity
     experiment_id: str
     manifest: Manifest | None = field(default=None, repr=False)
+    parent_run_id: str | None = None
 
     @property
     def cycle_run_id(self) -> str | None:
-        """The cycle's parent MLflow run (None before the snapshot stage, or in a bare workspace)."""
-        return None if self.manifest is None else self.manifest.cycle_run_id
+        """The parent MLflow run this stage writes under (None before the snapshot stage, or in a
+        bare workspace); never a finished production cycle's run (:mod:`driftloop.cycle_origin`)."""
+        return self.parent_run_id
 
     def path(self, relative: Path) -> Path:
         """``relative`` (one of :mod:`driftloop.paths`) in the workspace."""
@@ -116,12 +122,14 @@ def build_context(stage: str, cfg: Mapping[str, Any]) -> StageContext:
     experiment_id = configure(tracking)
     close_dead_runs(experiment_id)  # runs a killed stage left RUNNING (issue 13)
     ws = workspace()
-    manifest = None
+    manifest, parent_run_id = None, None
     if stage != "snapshot":
         from driftloop.contracts import Manifest
+        from driftloop.cycle_run import resolve_parent
         from driftloop.io import read_json
 
         manifest = Manifest.from_dict(read_json(ws / paths.MANIFEST, what="snapshot manifest"))
+        parent_run_id = resolve_parent(experiment_id, manifest.cycle_run_id, cfg)
     return StageContext(
         stage=stage,
         workspace=ws,
@@ -130,4 +138,5 @@ def build_context(stage: str, cfg: Mapping[str, Any]) -> StageContext:
         registry=identity,
         experiment_id=experiment_id,
         manifest=manifest,
+        parent_run_id=parent_run_id,
     )

@@ -10,7 +10,7 @@
   the process that opened it; the next stage to start closes as ``KILLED`` each run of the
   experiment still ``RUNNING`` whose process, on this host, is gone (SIGKILL, OOM killer, power),
   and marks as ``FAILED`` the logged models such a run left ``PENDING``.
-* :func:`pid_alive` also tells :func:`driftloop.tracking.abandoned_cycle` whether the snapshot
+* :func:`pid_alive` also tells :func:`driftloop.cycle_run.abandoned_cycle` whether the snapshot
   that opened a cycle run is gone, so that its rerun takes that run over.
 """
 
@@ -23,7 +23,7 @@ import sqlite3
 from pathlib import Path
 
 from driftloop.errors import RegistryError, StorageError
-from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_PID
+from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_KIND, TAG_PID
 
 #: errnos that are a file-system condition, not a bug, even without a file name attached.
 _FS_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
@@ -123,7 +123,8 @@ def close_dead_runs(experiment_id: str) -> list[str]:
     for run in running:
         tags = run.data.tags
         pid = tags.get(TAG_PID, "")
-        if tags.get(TAG_HOST) != host or not pid.isdigit() or pid_alive(int(pid)):
+        # A cycle's parent run outlives the snapshot process that opened it: its stages end it.
+        if tags.get(TAG_KIND) == "cycle" or tags.get(TAG_HOST) != host or not pid.isdigit() or pid_alive(int(pid)):
             continue
         client.set_tag(
             run.info.run_id,

@@ -95,10 +95,13 @@ def snapshot_metrics(manifest: Manifest) -> dict[str, int]:
 
 def log_snapshot(windows: Windows, schema: Schema, manifest: Manifest, workspace: Path) -> None:
     """On the active (snapshot) run: both windows as dataset inputs (digest and source file), their
-    DVC md5s and fingerprints as tags, the row counts, and the manifest itself."""
+    DVC md5s and fingerprints as tags, the row counts, and the manifest itself; the md5s on the
+    cycle's parent run too, so that the cycle names the data it ran on."""
     from driftloop.tags import TAG_REFERENCE_SOURCE, window_fingerprint_tag, window_md5_tag
-    from driftloop.tracking import log_dataset, log_dict, log_metrics, set_tags
+    from driftloop.tracking import annotate_cycle, log_dataset, log_dict, log_metrics, set_tags
 
+    tags = {TAG_REFERENCE_SOURCE: windows.reference_source}
+    md5s = {}
     for name, frame, path in (
         ("reference", windows.reference, paths.REFERENCE),
         ("current", windows.current, paths.CURRENT),
@@ -110,12 +113,9 @@ def log_snapshot(windows: Windows, schema: Schema, manifest: Manifest, workspace
             targets=schema.label,
             context=name,
         )
-        set_tags(
-            {
-                window_md5_tag(name): manifest.md5(name),
-                window_fingerprint_tag(name): table_fingerprint(frame),
-            }
-        )
-    set_tags({TAG_REFERENCE_SOURCE: windows.reference_source})
+        md5s[window_md5_tag(name)] = manifest.md5(name)
+        tags[window_fingerprint_tag(name)] = table_fingerprint(frame)
+    set_tags({**tags, **md5s})  # one call: each costs a round trip to the store
     log_metrics(snapshot_metrics(manifest))
     log_dict(manifest.to_dict(), "snapshot/manifest.json")
+    annotate_cycle(manifest.cycle_run_id, tags={k: str(v) for k, v in md5s.items()})

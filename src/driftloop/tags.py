@@ -82,6 +82,14 @@ TAG_RUN_DECISION = TAG_DECISION  # promote run and cycle run: the decision's sum
 TAG_PID = "driftloop.pid"  # every stage run (and compare's nested runs): the process that opened it
 TAG_HOST = "driftloop.host"  # ... and its host, so a later stage can close it if that process is gone
 TAG_WORKSPACE = "driftloop.workspace"  # cycle run: the workspace whose snapshot opened it
+# A cycle's parent run: how its stages were started (driftloop.cycle_origin), so that an experiment,
+# a rerun of a finished cycle or a hand-run stage never writes into a production cycle's run.
+TAG_ORIGIN = "driftloop.origin"  # "production", "experiment", "rerun" or "manual"
+TAG_EXP_NAME = "driftloop.dvc_exp_name"  # the DVC experiment's name (DVC_EXP_NAME)
+TAG_EXP_BASELINE = "driftloop.dvc_exp_baseline"  # ... and its baseline commit (DVC_EXP_BASELINE_REV)
+TAG_BASED_ON = "driftloop.based_on_cycle"  # a derived parent run: the cycle whose snapshot it reused
+TAG_ERROR = "driftloop.error"  # a FAILED cycle run: the failing stage's error message (redacted)
+TAG_FAILED_STAGE = "driftloop.failed_stage"  # ... and that stage
 TAG_CLOSED_REASON = "driftloop.closed_reason"  # a run a later stage closed as KILLED: why
 # The promotion lease, the registered model '<model>.promotion-lock' (driftloop.promote.lease):
 TAG_HOLDER = "driftloop.lease.holder"  # the holder's unique token

@@ -1,7 +1,7 @@
 """MLflow at the edge: where runs go and how a cycle is laid out.
 
-One experiment per project; one parent run per cycle (created by the snapshot
-stage, whose manifest carries its id); one child run per stage execution. Metric
+One experiment per project; one parent run per cycle (opened by the snapshot
+stage, whose manifest carries its id: :mod:`driftloop.cycle_run`); one child run per stage execution. Metric
 keys are stable across cycles so the MLflow UI compares cycles side by side.
 
 Stage modules reach MLflow tracking only through this module (the registry through
@@ -29,7 +29,7 @@ from driftloop.redact import redact, refuse_credentials
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_HOST, TAG_KIND, TAG_PID, TAG_STAGE, TAG_WORKSPACE
+from driftloop.tags import TAG_CYCLE_RUN_ID, TAG_GIT_COMMIT, TAG_STAGE
 
 DEFAULT_RETRY_MAX_SECONDS = 30.0
 # MLflow's own HTTP retries (default 7, backoff factor 2: minutes) and timeout (120 s) are set
@@ -283,77 +283,6 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
-def abandoned_cycle(experiment_id: str, workspace: str) -> str | None:
-    """The cycle run the last snapshot of ``workspace`` opened on this host and never completed:
-    its process is gone and no snapshot run under it finished (so no manifest names it). None
-    when the workspace's latest cycle run is complete, was opened elsewhere or by a live process,
-    or carries no workspace tag (opened before the tag existed).
-
-    Only the latest cycle run of the workspace is considered: an older one was superseded.
-    ``dvc repro`` lets one cycle run in a workspace at a time, and a ``dvc exp run`` copy is a
-    workspace of its own, so two snapshots never take over the same run.
-    """
-    import socket
-
-    import mlflow
-
-    from driftloop.local_faults import pid_alive
-
-    if "'" in workspace:  # it goes into a search filter; such a workspace just gets a new run
-        return None
-    client = mlflow.MlflowClient()
-    latest = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=f"tags.`{TAG_KIND}` = 'cycle' and tags.`{TAG_WORKSPACE}` = '{workspace}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    if not latest:
-        return None
-    run = latest[0]
-    pid = run.data.tags.get(TAG_PID, "")
-    if run.data.tags.get(TAG_HOST) != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
-        return None
-    finished = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=(
-            f"tags.`mlflow.parentRunId` = '{run.info.run_id}' and tags.`{TAG_STAGE}` = 'snapshot' "
-            "and attributes.status = 'FINISHED'"
-        ),
-        max_results=1,
-    )
-    return None if finished else run.info.run_id
-
-
-def start_cycle(experiment_id: str, tags: Mapping[str, str] | None = None) -> str:
-    """Create the parent run of a new cycle and return its id (the run is left FINISHED;
-    stage runs attach to it as children).
-
-    The cycle run an earlier snapshot of this workspace opened and never completed (killed, or
-    failed after opening it: :func:`abandoned_cycle`) is taken over instead,
-    its tags refreshed, so that a snapshot rerun after a crash leaves one cycle run, not two.
-    """
-    import mlflow
-    from mlflow.entities import RunTag
-
-    from driftloop.config import workspace
-    from driftloop.local_faults import process_tags
-
-    client = mlflow.MlflowClient()
-    ws = str(workspace().resolve())
-    all_tags = {TAG_KIND: "cycle", TAG_GIT_COMMIT: git_commit(), TAG_WORKSPACE: ws, **process_tags(), **(tags or {})}
-    abandoned = abandoned_cycle(experiment_id, ws)
-    if abandoned is not None:
-        # Setting tags is idempotent, so retried like the other tag writes.
-        retrying(client.log_batch, abandoned, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
-        return abandoned
-    run = client.create_run(experiment_id, run_name=f"cycle-{_now_slug()}", tags=all_tags)
-    client.set_terminated(run.info.run_id, "FINISHED")
-    return run.info.run_id
-
-
 @contextlib.contextmanager
 def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
     """A child run for one stage execution, nested under the cycle's parent run.
@@ -474,7 +403,7 @@ def annotate_cycle(
     metrics: Mapping[str, float] | None = None,
 ) -> None:
     """Tags, JSON artifacts (file name -> data) and metrics on the cycle's parent run, which is
-    not active in a stage process (it was created FINISHED by the snapshot stage)."""
+    not the active run in a stage process (:mod:`driftloop.cycle_run` opens and ends it)."""
     import mlflow
 
     if not cycle_run_id:
@@ -544,9 +473,3 @@ def log_cycle_metrics(cycle_run_id: str | None, metrics: Mapping[str, float]) ->
     if batch:
         # Idempotent: the same key, value, timestamp and step again is stored once.
         retrying(mlflow.MlflowClient().log_batch, cycle_run_id, metrics=batch)
-
-
-def _now_slug() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

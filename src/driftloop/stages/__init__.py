@@ -26,15 +26,29 @@ def run_configured(name: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """
     from driftloop.config import workspace
     from driftloop.context import build_context
+    from driftloop.cycle_run import forget_parent, record_failure
+    from driftloop.errors import DriftloopError
     from driftloop.stages.model_hints import import_model_tools, loads_models
     from driftloop.tracking import unreachable_as_registry_error
 
     if loads_models(name, workspace(), cfg):
         import_model_tools()
     module = importlib.import_module(f"driftloop.stages.{name}")
-    with unreachable_as_registry_error():  # a tracking server down past the retries: exit 5
-        ctx = build_context(name, cfg)
-        return getattr(module, f"run_{name}")(ctx, cfg)
+    forget_parent()
+    experiment_id = None
+    try:
+        with unreachable_as_registry_error():  # a tracking server down past the retries: exit 5
+            ctx = build_context(name, cfg)
+            experiment_id = ctx.experiment_id
+            result: dict[str, Any] = getattr(module, f"run_{name}")(ctx, cfg)
+            if name == STAGES[-1]:  # the cycle is decided: its parent run tells the story, FINISHED
+                from driftloop.stages.conclude import conclude_cycle
+
+                conclude_cycle(ctx, cfg, result)
+            return result
+    except (DriftloopError, OSError) as exc:
+        record_failure(name, exc, experiment_id)  # the parent run FAILED, with the error as a tag
+        raise
 
 
 def run_stage(name: str, argv: Sequence[str] = ()) -> int:

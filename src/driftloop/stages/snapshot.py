@@ -19,6 +19,7 @@ from driftloop.batches import check_classes, check_reviewed_ids, read_incoming, 
 from driftloop.champion import champion_entry, champion_training_data
 from driftloop.config import reject_unknown, section
 from driftloop.context import StageContext
+from driftloop.cycle_run import start_cycle
 from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.manifest import build_manifest, log_snapshot
@@ -26,7 +27,7 @@ from driftloop.preflight import check_config
 from driftloop.promote.cycle_champion import write_cycle_champion
 from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
-from driftloop.tracking import stage_run, start_cycle
+from driftloop.tracking import stage_run
 from driftloop.windows import (
     check_not_future,
     late_batch_warnings,
@@ -85,7 +86,7 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         summary = summarize_reference(windows.reference[list(schema.features)], schema.kinds, drift_cfg)
         summary.save(staged.path(ctx.path(paths.REFERENCE_SUMMARY)))
 
-        cycle_run_id = start_cycle(ctx.experiment_id, tags={TAG_CYCLE_REFERENCE: windows.reference_source})
+        cycle_run_id = start_cycle(ctx.experiment_id, {TAG_CYCLE_REFERENCE: windows.reference_source}, cfg=cfg)
         manifest = build_manifest(
             windows,
             schema,
