@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from driftloop import paths
@@ -28,6 +29,7 @@ __all__ = [
     "drift_metrics",
     "neg_log10",
     "train_metrics",
+    "write_decision_metrics",
 ]
 
 #: promote's metrics file (``decision.json`` is the rich record later stages and tools read).
@@ -204,3 +206,13 @@ def decision_metrics(record: DecisionRecord | Mapping[str, Any]) -> dict[str, fl
             "previous_version": _version(record.previous_version),
         }
     )
+
+
+def write_decision_metrics(workspace: Path, record: DecisionRecord | Mapping[str, Any]) -> dict[str, float | int]:
+    """Write :func:`decision_metrics` of ``record`` to ``workspace/reports/decision_metrics.json``
+    (atomically: DVC never reads half a file) and return it."""
+    from driftloop.io import write_json
+
+    metrics = decision_metrics(record)
+    write_json(Path(workspace) / DECISION_METRICS, metrics)
+    return metrics

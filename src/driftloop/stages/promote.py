@@ -15,8 +15,7 @@ from driftloop import paths
 from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.contracts import CompareResult, DriftResult, TrainResult
-from driftloop.dvc_metrics import DECISION_METRICS, decision_metrics
-from driftloop.io import write_json
+from driftloop.dvc_metrics import write_decision_metrics
 from driftloop.promote.config import PromoteConfig
 from driftloop.promote.cycle import (
     act_on_decision,
@@ -80,6 +79,6 @@ def run_promote(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             registry=registry_uri(),
             new_registry=None if ctx.manifest is None else ctx.manifest.new_registry,
         )
-        write_json(ctx.path(DECISION_METRICS), decision_metrics(result))  # the small numeric view for DVC
+        write_decision_metrics(ctx.workspace, result)  # the small numeric view for DVC
         log_decision(result, decision, ctx.cycle_run_id)
     return result
