@@ -53,8 +53,6 @@ from driftloop.tags import TAG_LAST_DECISION, TAG_ROLLED_BACK
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from driftloop.promote.changelog import ModelChangelog
-
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -323,14 +321,6 @@ class ChampionRegistry:
         }
 
     # -- the changelog: markdown descriptions (driftloop.promote.changelog) -------------------------
-
-    def model_changelog(self) -> ModelChangelog:
-        """What the registered model's description shows: aliases, history and last decision."""
-        from driftloop.promote import changelog
-
-        return changelog.ModelChangelog(
-            self.model_name, self.alias, self.previous_alias, self.aliases(), self.history(), self.last_decision()
-        )
 
     def _version_description(self, version: str, body: str) -> str:
         from driftloop.promote import changelog
