@@ -232,7 +232,7 @@ def readme_recipes() -> list[str]:
 @pytest.mark.slow
 def test_readme_recipes_print_screen_wide_tables(committed):
     recipes = readme_recipes()
-    assert len(recipes) == 3, recipes
+    assert len(recipes) == 4, recipes
     assert any(r.startswith("dvc metrics diff") for r in recipes)
     for recipe in recipes:
         args = [a.strip("'") for a in re.findall(r"'[^']*'|\S+", recipe)][1:]
