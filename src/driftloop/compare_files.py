@@ -66,21 +66,12 @@ def predictions_frame(
     return preds
 
 
-def headline_cycle_metrics(flat: Mapping[str, float], task: str) -> dict[str, float]:
-    """The comparison's headline metrics (no slices), also logged on the cycle's run."""
-    from driftloop.compare.comparison import HEADLINE
+def log_comparison(result: CompareResult, comparison: ComparisonResult) -> None:
+    """On the active (compare) run: the flat metrics and compare.json. The cycle's parent run gets
+    only the primary metric, when the cycle is decided (:mod:`driftloop.stages.conclude`)."""
+    from driftloop.tracking import log_dict, log_metrics
 
-    headline = HEADLINE.get(task, ())
-    return {k: v for k, v in flat.items() if not k.startswith("compare.slice.") and k.rsplit(".", 1)[-1] in headline}
-
-
-def log_comparison(result: CompareResult, comparison: ComparisonResult, task: str, cycle_run_id: str | None) -> None:
-    """On the active (compare) run: the flat metrics and compare.json; the headline on the cycle's run."""
-    from driftloop.tracking import log_cycle_metrics, log_dict, log_metrics
-
-    flat = comparison.metrics()
-    log_metrics(flat)
-    log_cycle_metrics(cycle_run_id, headline_cycle_metrics(flat, task))
+    log_metrics(comparison.metrics())
     log_dict(result.to_dict(), "compare/compare.json")
 
 

@@ -258,8 +258,6 @@ def finish(run_id: str | None, *, note: str | None, metrics: Mapping[str, float]
 
     if not run_id:
         return
-    client = mlflow.MlflowClient()
-    log_cycle_metrics(run_id, metrics)
-    if note:
-        retrying(client.set_tag, run_id, NOTE_TAG, note)
-    retrying(client.set_terminated, run_id, "FINISHED")
+    # MLflow caps a tag at 8,000 characters; a description never carries a credential.
+    log_cycle_metrics(run_id, metrics, tags={NOTE_TAG: redact(note)[:8000]} if note else None)
+    retrying(mlflow.MlflowClient().set_terminated, run_id, "FINISHED")

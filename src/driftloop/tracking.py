@@ -403,17 +403,16 @@ def annotate_cycle(
     metrics: Mapping[str, float] | None = None,
 ) -> None:
     """Tags, JSON artifacts (file name -> data) and metrics on the cycle's parent run, which is
-    not the active run in a stage process (:mod:`driftloop.cycle_run` opens and ends it)."""
+    not the active run in a stage process (:mod:`driftloop.cycle_run` opens and ends it). Tags
+    and metrics go in one batch: each call is a round trip to the store."""
     import mlflow
 
     if not cycle_run_id:
         return
     client = mlflow.MlflowClient()
-    for key, value in (tags or {}).items():
-        retrying(client.set_tag, cycle_run_id, key, value)
     for name, data in (artifacts or {}).items():
         client.log_dict(cycle_run_id, dict(data), name)
-    log_cycle_metrics(cycle_run_id, metrics or {})
+    log_cycle_metrics(cycle_run_id, metrics or {}, tags=tags)
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -453,14 +452,17 @@ def log_metrics(metrics: Mapping[str, float]) -> None:
         mlflow.log_metrics(clean)
 
 
-def log_cycle_metrics(cycle_run_id: str | None, metrics: Mapping[str, float]) -> None:
-    """Headline metrics on the cycle's parent run too, so that cycles compare side by side in the
-    UI's run table without expanding children (same keys as on the stage runs)."""
+def log_cycle_metrics(
+    cycle_run_id: str | None, metrics: Mapping[str, float], *, tags: Mapping[str, str] | None = None
+) -> None:
+    """Headline metrics (and ``tags``) on the cycle's parent run, in one batch, so that cycles
+    compare side by side in the UI's run table without expanding children (same keys as on the
+    stage runs)."""
     import math
     import time
 
     import mlflow
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     if not cycle_run_id:
         return
@@ -470,6 +472,7 @@ def log_cycle_metrics(cycle_run_id: str | None, metrics: Mapping[str, float]) ->
         for k, v in metrics.items()
         if isinstance(v, (int, float)) and v is not None and math.isfinite(float(v))
     ]
-    if batch:
-        # Idempotent: the same key, value, timestamp and step again is stored once.
-        retrying(mlflow.MlflowClient().log_batch, cycle_run_id, metrics=batch)
+    run_tags = [RunTag(str(k), str(v)) for k, v in (tags or {}).items()]
+    if batch or run_tags:
+        # Idempotent: the same tags, and the same key, value, timestamp and step again, are stored once.
+        retrying(mlflow.MlflowClient().log_batch, cycle_run_id, metrics=batch, tags=run_tags)

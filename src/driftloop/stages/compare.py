@@ -66,7 +66,7 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             )
             write_json(staged.path(ctx.path(paths.COMPARE_JSON)), result.to_dict())
             write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), compare_metrics(result))
-            log_comparison(result, comparison, schema.task, ctx.cycle_run_id)
+            log_comparison(result, comparison)
             champion_out = predict_outputs(champion, holdout, schema) if champion is not None else None
             preds = predictions_frame(holdout, schema, predict_outputs(challenger, holdout, schema), champion_out)
             write_parquet(staged.path(ctx.path(paths.PREDICTIONS)), preds)
