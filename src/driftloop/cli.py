@@ -296,6 +296,49 @@ def report(
     raise typer.Exit(_guard(report_command, Path.cwd(), open_browser=open_, as_json=as_json))
 
 
+@app.command(
+    epilog=_example(
+        "driftloop cycle",
+        "driftloop cycle --pull --git-push --project /srv/driftloop",
+        "driftloop cycle --exp --no-commit",
+    )
+    + "\n\n"
+    + "\b\nExit codes:\n"
+    + "   0  cycle done, the challenger was promoted\n"
+    + "  10  cycle done, not promoted (the champion stays)\n"
+    + "  11  nothing to do: no stage had changed inputs (or no new decision was made)\n"
+    + "  12  another cycle holds the lock: exited at once\n"
+    + "  13  a step failed: its JSON line has status failed and names it\n"
+    + "   2  usage error (a bad option)"
+)
+def cycle(
+    pull: bool = typer.Option(False, "--pull/--no-pull", help="First `git pull --ff-only` and `dvc pull`."),
+    push: bool = typer.Option(True, "--push/--no-push", help="`dvc push` the data after the pipeline."),
+    commit: bool = typer.Option(
+        True, "--commit/--no-commit", help="Commit dvc.lock, pointer files and reports, with the decision."
+    ),
+    git_push: bool = typer.Option(False, "--git-push/--no-git-push", help="`git push` the commit."),
+    exp: bool = typer.Option(False, "--exp", help="Run the pipeline with `dvc exp run` instead of `dvc repro`."),
+    lock: Path = typer.Option(
+        Path(".driftloop/cycle.lock"), "--lock", help="The lock file (relative: to the project)."
+    ),
+    project: Path = typer.Option(Path("."), "--project", help="The project folder."),
+) -> None:
+    """Run one unattended cycle, what a scheduler runs: take the lock (a second cycle exits at once),
+    optionally pull, check the config, `dvc repro`, `dvc push`, commit with the decision, optionally
+    git push, notify.
+
+    Each step writes one JSON line to stdout ({"step", "status": ok|skipped|failed, "seconds", ...});
+    the last one, step "cycle", holds the outcome and exit code. On a terminal each step also prints
+    a human line to stderr. The commands' own output goes to stderr. A webhook (DRIFTLOOP_WEBHOOK_URL)
+    is told of drift, the decision, or the failure; a dead webhook never fails the cycle.
+    """
+    from driftloop.schedule.runner import CycleOptions, run_cycle
+
+    options = CycleOptions(project=project, lock=lock, pull=pull, push=push, commit=commit, git_push=git_push, exp=exp)
+    raise typer.Exit(_guard(run_cycle, options))
+
+
 def _use_project_tracking() -> None:
     """Commands run from a project root use its configured tracking URI unless MLFLOW_TRACKING_URI is set.
     A URI holding credentials, in either, is refused (:func:`driftloop.redact.refuse_credentials`)."""
