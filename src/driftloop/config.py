@@ -302,7 +302,8 @@ def _read(path: Path | None = None) -> tuple[dict[str, Any], list[str], dict[str
         raise ConfigError(f"{path} not found: run `driftloop params` to compose it from conf/.")
     text = path.read_text(encoding="utf-8")
     overrides, digests, body = _split(text)
-    data = yaml.safe_load(text) or {}
+    # libyaml's loader when PyYAML was built with it: the same safe loader, several times faster
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level.")
     try:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftloop.cycle_origin import Origin, derived_tags, may_continue, may_reuse_derived, parent_run_name, run_origin
-from driftloop.redact import redact
+from driftloop.redact import redact, redactor
 from driftloop.tags import (
     TAG_BASED_ON,
     TAG_ERROR,
@@ -64,7 +64,8 @@ def _params(cfg: Mapping[str, Any] | None) -> list[Any]:
     credentials masked: a config holding one is refused earlier, this is the last guard)."""
     from mlflow.entities import Param
 
-    return [Param(k, redact(str(v))[:6000]) for k, v in sorted(flatten(cfg or {}).items())]
+    mask = redactor()
+    return [Param(k, mask(str(v))[:6000]) for k, v in sorted(flatten(cfg or {}).items())]
 
 
 def _log_params(run_id: str, cfg: Mapping[str, Any] | None) -> None:
