@@ -80,6 +80,22 @@ def bare_mlflow_and_model(project: Path) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def bare_mlflow_and_run(project: Path) -> list[str]:
+    """The floor of any stage that logs at all: :func:`bare_mlflow` plus what every stage must do
+    in MLflow, one run under a parent run with a stage's params (50), tags and a metric, ended."""
+    store = f"sqlite:///{project / 'mlflow.db'}"
+    code = (
+        "import gc, mlflow; "
+        f"c = mlflow.MlflowClient(tracking_uri='{store}'); mlflow.set_tracking_uri('{store}'); "
+        "e = c.get_experiment_by_name('driftloop').experiment_id; mlflow.set_experiment(experiment_id=e); "
+        "p = c.create_run(e, run_name='floor-parent').info.run_id; "
+        "r = mlflow.start_run(run_name='floor', nested=True, parent_run_id=p); "
+        "mlflow.log_params({f'p{i}': i for i in range(50)}); mlflow.set_tags({'driftloop.stage': 'floor'}); "
+        "mlflow.log_metric('m', 1.0); mlflow.end_run(); c.set_terminated(p); gc.freeze()"
+    )
+    return [sys.executable, "-c", code]
+
+
 def alternated(commands: dict[str, list[str]], cwd: Path, rounds: int) -> dict[str, float]:
     """Median wall time of each command over ``rounds`` rounds, each round running every command once."""
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -104,7 +120,11 @@ def fixed_costs(tmp: Path, rows: int, rounds: int) -> tuple[dict[str, float], di
         print(
             "warning: the calm cycle trained a challenger; retrain/compare/promote times include work", file=sys.stderr
         )
-    commands = {"bare": bare_mlflow(project), "bare+model": bare_mlflow_and_model(project)}
+    commands = {
+        "bare": bare_mlflow(project),
+        "bare+run": bare_mlflow_and_run(project),
+        "bare+model": bare_mlflow_and_model(project),
+    }
     commands.update({stage: [sys.executable, f"pipelines/{stage}.py"] for stage in STAGES})
     stages = alternated(commands, project, rounds)
     run([*dvc, "repro", "-q"], project)  # the stages run by hand changed outputs: settle dvc.lock
@@ -122,6 +142,12 @@ def print_fixed(stages: dict[str, float], repro: dict[str, float], rounds: int, 
             f"  {stage:<8} `python pipelines/{stage}.py`{' ' * (9 - len(stage))}: {stages[stage]:6.2f} s  "
             f"({ratio:.2f} x bare; target <= 1.2 x: {'met' if ratio <= 1.2 else 'NOT met'})"
         )
+    with_run = stages["bare+run"]
+    print(
+        f"  bare + one MLflow run (params, tags, a metric): {with_run:6.2f} s ({with_run / bare:.2f} x bare): "
+        "what any stage that logs pays; against it:"
+    )
+    print("    " + ", ".join(f"{stage} {stages[stage] / with_run:.2f} x" for stage in STAGES))
     with_model = stages["bare+model"]
     ratio = stages["drift"] / with_model
     print(
