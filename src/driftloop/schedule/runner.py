@@ -365,7 +365,7 @@ class _Cycle:
         s = self.summary
         if s is not None and outcome != FAILED:
             data.update(promoted=s.promoted, model=s.model_name, version=s.version, drifted_columns=s.drifted_columns)
-        status = "failed" if outcome == FAILED else "ok"
+        status = {FAILED: "failed", BUSY: "skipped"}.get(outcome, "ok")
         self.report(StepResult("cycle", status, time.monotonic() - start, data))
         return code
 
