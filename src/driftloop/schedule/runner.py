@@ -108,6 +108,30 @@ def call(cmd: Sequence[str], cwd: Path, err: IO[str], env: Mapping[str, str] | N
     return proc.wait(), list(tail)
 
 
+def _error_line(tail: Sequence[str]) -> str:
+    """The line of a failed command's output that says what went wrong: its last driftloop error
+    (``driftloop snapshot: error: ...``), else its last DVC ``ERROR:`` or git ``fatal:``/``error:``
+    line, else its last line.
+
+    Examples
+    --------
+    >>> _error_line(["ERROR: failed to pull data from the cloud", "data/train", "<https://error.dvc.org/x>"])
+    'ERROR: failed to pull data from the cloud'
+    >>> _error_line(["driftloop snapshot: error: no champion", "ERROR: failed to reproduce 'snapshot'"])
+    'driftloop snapshot: error: no champion'
+    >>> _error_line(["fatal: Not possible to fast-forward, aborting."]), _error_line([])
+    ('fatal: Not possible to fast-forward, aborting.', 'no output')
+    """
+    for wanted in (
+        lambda line: ": error: " in line,  # a driftloop stage's own message names the file or key
+        lambda line: line.lstrip().startswith(("ERROR", "fatal:", "error:")),
+    ):
+        for line in reversed(tail):
+            if wanted(line):
+                return line.strip()
+    return tail[-1].strip() if tail else "no output"
+
+
 def _shown(cmd: Sequence[str]) -> str:
     """``cmd`` as a person would type it (``python -m dvc`` shown as ``dvc``)."""
     words = list(cmd)
@@ -130,7 +154,7 @@ class _Cycle:
         """Run ``cmd`` in the project; raise :class:`StepFailed` naming it when it fails."""
         code, tail = call(cmd, self.root, self.err, self.env)
         if code != 0:
-            last = tail[-1] if tail else "no output"
+            last = _error_line(tail)
             raise StepFailed(f"`{_shown(cmd)}` exited {code}: {last}", command=_shown(cmd), exit_code=code, output=tail)
         return tail
 
