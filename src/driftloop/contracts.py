@@ -191,7 +191,8 @@ class TrainResult:
     ----------
     trained : bool
     trigger : str
-        ``train.trigger`` (``on_drift`` or ``always``).
+        ``train.trigger`` as evaluated (``on_drift``, ``always``, or a combination such as
+        ``any(on_drift, champion_age(days=30))``: :mod:`driftloop.train.trigger`).
     drift_detected, concept_drift_detected : bool
         What the trigger read from drift.json.
     model : str or None
@@ -203,7 +204,10 @@ class TrainResult:
     training_data_md5, training_data_path, holdout_md5, holdout_path : str
         DVC md5 and path of the training table and the holdout.
     reason : str or None
-        Why no challenger was trained (only when ``trained`` is false).
+        Why no challenger was trained, naming the trigger(s) that did not fire (only when
+        ``trained`` is false).
+    fired_by : str or None
+        Which trigger(s) fired, and what each found, when the cycle trains (written only then).
     model_uri, run_id : str or None
         The logged challenger and its retrain run (only when trained).
     classes : list or None
@@ -227,6 +231,7 @@ class TrainResult:
     holdout_md5: str | None = None
     holdout_path: str | None = None
     reason: str | None = None
+    fired_by: str | None = None
     model_uri: str | None = None
     run_id: str | None = None
     classes: tuple[Any, ...] | None = None
@@ -250,6 +255,8 @@ class TrainResult:
         }
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.fired_by is not None:
+            out["fired_by"] = self.fired_by
         if self.trained:
             out["model_uri"] = self.model_uri
             out["run_id"] = self.run_id
@@ -291,6 +298,7 @@ class TrainResult:
             holdout_md5=_opt_str(data.get("holdout_md5")),
             holdout_path=_opt_str(data.get("holdout_path")),
             reason=_opt_str(data.get("reason")),
+            fired_by=_opt_str(data.get("fired_by")),
             model_uri=_opt_str(data.get("model_uri")),
             run_id=_opt_str(data.get("run_id")),
             classes=None if classes is None else tuple(classes),

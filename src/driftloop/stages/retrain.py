@@ -1,9 +1,9 @@
 """Stage 3 — retrain: fit a challenger on the configured training window.
 
-Trigger (:mod:`driftloop.train.trigger`): with a champion in place and no drift detected (neither
-the dataset verdict nor, where labels allow, concept drift), ``train.trigger: on_drift`` (default)
-skips fitting and says so; ``always`` retrains every cycle. The window's files, ``train.json`` and
-the logged model are :mod:`driftloop.train.challenger`'s.
+Trigger (:mod:`driftloop.train.trigger`): with a champion in place, ``train.trigger`` (``on_drift``
+by default; ``always``, ``performance_drop``, ``champion_age``, ``new_rows``, combinable) decides;
+a cycle that fits nothing says which trigger stopped it, one that fits says which fired. The
+window's files, ``train.json`` and the logged model are :mod:`driftloop.train.challenger`'s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from driftloop.lineage import file_md5
 from driftloop.tags import TAG_RETRAIN_SKIPPED
 from driftloop.tracking import set_tags, stage_run
 from driftloop.train.challenger import fit_and_log, read_windows, train_record, training_table
-from driftloop.train.trigger import skip_reason
+from driftloop.train.trigger import TriggerFacts, decide
 
 
 def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,9 +34,9 @@ def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     drift = DriftResult.from_dict(ctx.read_json(paths.DRIFT_JSON, what="drift report"))
     champion = ctx.champion()
     serving = None if champion is None else f"{ctx.registry.model_name} v{champion.version}"
-    reason = skip_reason(drift, window_cfg.trigger, serving)
+    decision = decide(drift, window_cfg.trigger, serving, TriggerFacts.from_manifest(ctx.manifest))
     # A bad model config fails before any work; a cycle that trains nothing never loads scikit-learn.
-    pipeline = build_model(model_cfg, ctx.schema) if reason is None else None
+    pipeline = build_model(model_cfg, ctx.schema) if decision.train else None
     reviewed = (section(cfg, "data").get("source") or {}).get("reviewed_labels")
     window = select_training_window(*read_windows(ctx.workspace, ctx.schema, reviewed), ctx.schema, window_cfg)
     # Outputs move into place together, only after the fit and the MLflow logging succeeded.
@@ -47,14 +47,13 @@ def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             window,
             model_cfg,
             drift,
-            trigger=window_cfg.trigger,
+            decision=decision,
             training_md5=file_md5(training_path),
             holdout_md5=file_md5(holdout_path),
-            reason=reason,
         )
-        if reason is not None:
+        if decision.reason is not None:
             with stage_run("retrain", ctx.cycle_run_id):
-                set_tags({TAG_RETRAIN_SKIPPED: reason})
+                set_tags({TAG_RETRAIN_SKIPPED: decision.reason})
         else:
             with stage_run("retrain", ctx.cycle_run_id, params={"model": model_cfg, "train": train_cfg}) as run:
                 result = fit_and_log(

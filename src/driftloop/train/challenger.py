@@ -17,6 +17,7 @@ import pandas as pd
 from driftloop import paths
 from driftloop.contracts import DriftResult, TrainResult
 from driftloop.schema import Schema
+from driftloop.train.trigger import Decision
 from driftloop.train.windows import TrainingWindow
 
 SPLIT_COLUMN = "_split"
@@ -56,19 +57,18 @@ def train_record(
     model_cfg: Mapping[str, Any],
     drift: DriftResult,
     *,
-    trigger: str,
+    decision: Decision,
     training_md5: str,
     holdout_md5: str,
-    reason: str | None = None,
 ) -> TrainResult:
-    """``train.json`` before any fit: the trigger, the window and the DVC md5s of its files
-    (and ``reason``, when this cycle trains nothing)."""
+    """``train.json`` before any fit: the trigger's decision (which trigger fired, or why none
+    did), the window and the DVC md5s of its files."""
     from driftloop.train.trigger import drift_trigger
 
     drifted, concept, _ = drift_trigger(drift)
     return TrainResult(
         trained=False,
-        trigger=trigger,
+        trigger=decision.trigger,
         drift_detected=drifted,
         concept_drift_detected=concept,
         model=model_cfg.get("name") or model_cfg.get("estimator", {}).get("_target_"),
@@ -78,7 +78,8 @@ def train_record(
         training_data_path=str(paths.TRAINING),
         holdout_md5=holdout_md5,
         holdout_path=str(paths.HOLDOUT),
-        reason=reason,
+        reason=decision.reason,
+        fired_by=decision.fired_by,
     )
 
 

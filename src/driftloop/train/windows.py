@@ -27,6 +27,8 @@ import pandas as pd
 from driftloop.errors import ConfigError, DataError
 from driftloop.schema import Schema
 from driftloop.train.labels import apply_reviewed_labels, labelled_mask
+from driftloop.train.trigger import describe as describe_triggers
+from driftloop.train.trigger import parse_trigger
 from driftloop.validation import Key, check
 
 __all__ = [
@@ -82,10 +84,10 @@ TABLE: dict[str, Key] = {
     "min_train_rows": Key("integer", 50, low=1, nullable=True, doc="fewer training rows: a DataError"),
     "min_holdout_rows": Key("integer", 30, low=1, nullable=True, doc="fewer holdout rows: a DataError"),
     "trigger": Key(
-        "choice",
+        "any",
         "on_drift",
-        choices=("on_drift", "always"),
-        doc="on_drift: with a champion and no drift, skip retraining",
+        doc=f"when a cycle with a champion retrains: {describe_triggers()}; or a list of them (any fires), "
+        "{any: [...]} or {all: [...]} (driftloop.train.trigger)",
     ),
 }
 
@@ -109,8 +111,11 @@ class WindowConfig:
         Share of the training window, newest first, kept for validation.
     min_train_rows, min_holdout_rows : int
         Fewer rows than this raise :class:`DataError` rather than fit or judge on noise.
-    trigger : {"on_drift", "always"}
-        With a champion in place and no drift detected, ``on_drift`` skips retraining.
+    trigger : str, list or mapping
+        When a cycle with a champion retrains (:func:`driftloop.train.trigger.parse_trigger`):
+        ``on_drift`` (default) skips retraining when no drift is detected, ``always`` never does;
+        combinable with ``performance_drop``, ``champion_age`` and ``new_rows``. Kept as configured
+        (validated).
     """
 
     policy: Policy = TABLE["policy"].default
@@ -122,10 +127,9 @@ class WindowConfig:
     validation_fraction: float = TABLE["validation_fraction"].default
     min_train_rows: int = TABLE["min_train_rows"].default
     min_holdout_rows: int = TABLE["min_holdout_rows"].default
-    trigger: str = TABLE["trigger"].default
+    trigger: Any = TABLE["trigger"].default
 
     KEYS = tuple(TABLE)
-    TRIGGERS = TABLE["trigger"].choices
 
     @classmethod
     def from_dict(cls, mapping: Mapping[str, Any]) -> WindowConfig:
@@ -153,6 +157,8 @@ class WindowConfig:
         for key in ("validation_fraction", "min_train_rows", "min_holdout_rows"):
             if given.get(key) is None:  # null: the default
                 given[key] = d[key]
+        if "trigger" in given:
+            parse_trigger(given["trigger"], "train.trigger")  # refuses a bad trigger naming its key
         cfg = cls(**{**d, **given, "policy": policy})
         cfg._check()
         return cfg
