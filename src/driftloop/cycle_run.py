@@ -27,10 +27,12 @@ from driftloop.redact import redact, redactor
 from driftloop.tags import (
     TAG_BASED_ON,
     TAG_ERROR,
+    TAG_EXP_NAME,
     TAG_FAILED_STAGE,
     TAG_GIT_COMMIT,
     TAG_HOST,
     TAG_KIND,
+    TAG_ORIGIN,
     TAG_PID,
     TAG_STAGE,
     TAG_WORKSPACE,
@@ -111,7 +113,7 @@ def abandoned_cycle(experiment_id: str, workspace: str, origin: Origin) -> str |
     pid = tags.get(TAG_PID, "")
     if tags.get(TAG_HOST) != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
         return None
-    if run_origin(tags) != origin.kind or tags.get("driftloop.dvc_exp_name") != origin.exp_name:
+    if run_origin(tags) != origin.kind or tags.get(TAG_EXP_NAME) != origin.exp_name:
         return None
     finished = retrying(
         client.search_runs,
@@ -215,7 +217,7 @@ def resolve_parent(
             _current["run_id"] = run.info.run_id
             return str(run.info.run_id)
     tags = {**derived_tags(origin, cycle_run_id), TAG_GIT_COMMIT: git_commit(), **process_tags()}
-    name = parent_run_name(tags["driftloop.origin"], _now_slug(), origin.exp_name)
+    name = parent_run_name(tags[TAG_ORIGIN], _now_slug(), origin.exp_name)
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     _current["run_id"] = run.info.run_id
     _log_params(run.info.run_id, cfg)

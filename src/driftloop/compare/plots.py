@@ -239,10 +239,9 @@ def write_dvc_plots(result, out_dir: Path) -> list[Path]:
 
     Examples
     --------
-    Not run as a doctest: it needs a comparison of two fitted models; tests/test_dvc_views.py checks
-    the files through `dvc plots show`.
-
-    >>> write_dvc_plots(result, Path("reports/plots"))  # doctest: +SKIP
+    ``write_dvc_plots(result, Path("reports/plots"))`` after :func:`driftloop.compare.compare_models`
+    (it needs two fitted models, so it is not a doctest; tests/test_dvc_views.py checks the files
+    through a real ``dvc plots show``).
     """
     from sklearn.metrics import precision_recall_curve, roc_curve
 
