@@ -189,15 +189,6 @@ def one_row_in_the_future(ws: Path) -> list[str]:
     return ["week_09.parquet", "'w09-00007'", when.isoformat(), "column 'timestamp'", "max_future_days"]
 
 
-def reviewed_labels_with_unknown_ids(ws: Path) -> list[str]:
-    review = ws / "data" / "reviewed"
-    review.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"id": ["w01-00001", "x-404", "w02-00003", "x-405"], "label": "positive"}).to_csv(
-        review / "review-1.csv", index=False
-    )
-    return ["review-1.csv", "2 of 4 id(s)", "lines 3, 5", "'x-404'", "'x-405'", "expected ids of column 'id'"]
-
-
 def label_outside_the_classes(ws: Path) -> list[str]:
     bad_cell(ws, "week_09.parquet", "label", 5, "angry")
     return ["week_09.parquet", "column 'label'", "'angry'", "data.schema.classes", "row 6"]
@@ -244,7 +235,6 @@ CASES = [
     positive_inf,
     negative_inf_in_csv,
     one_row_in_the_future,
-    reviewed_labels_with_unknown_ids,
     label_outside_the_classes,
     timestamp_that_does_not_parse,
     missing_timestamp,

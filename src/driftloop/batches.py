@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ import pandas as pd
 from driftloop.config import reject_unknown
 from driftloop.errors import DataError
 from driftloop.schema import Schema, class_name
+
+if TYPE_CHECKING:
+    from driftloop.review import ReviewProblem
 
 _SOURCE = "__driftloop_batch__"  # read_incoming's temporary column: which file a row came from
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -349,37 +352,17 @@ def source_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return dict(cfg)
 
 
-def check_reviewed_ids(folder: Path, schema: Schema, ids: pd.Series) -> None:
-    """Refuse a reviewed-labels file (``id,label`` CSVs in ``folder``) naming ids no batch holds:
-    its labels would override nothing, without a word. Read here by the snapshot stage, so a typo
-    in an id stops the cycle before any model is trained; the labels themselves are checked where
-    they are applied (:func:`driftloop.train.labels.read_reviewed_labels`).
+def check_reviewed_ids(folder: Path, schema: Schema, ids: pd.Series) -> list[ReviewProblem]:
+    """Every problem of the reviewed-labels files (``id,label[,reviewer]`` CSVs in ``folder``),
+    checked against every id of the incoming data: the snapshot stage prints each as one warning
+    line, so that nothing a reviewer returned is dropped without a word.
 
-    Raises
-    ------
-    DataError
-        Naming the file, how many of its ids are unknown and the first of them.
+    Problems are warnings, not errors: the other labels are merged, and a cycle that runs
+    unattended is not stopped by a typo in a file a person wrote. The same rules leave the bad
+    rows out where the labels are applied (:func:`driftloop.train.labels.apply_reviewed_labels`),
+    and the drift report lists them (:func:`driftloop.review.validate_reviews` names each kind).
     """
-    if not folder.is_dir():
-        return
-    known = pd.Index(ids.astype(str))
-    for path in sorted(folder.glob("*.csv")):  # one read per file; the rows are checked at once
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"reviewed labels file {path}: cannot be read as UTF-8 CSV ({exc}).") from exc
-        table.columns = [str(c).strip() for c in table.columns]
-        if "id" not in table.columns:
-            raise DataError(
-                f"reviewed labels file {path}: missing column 'id'; expected a header 'id,label'. "
-                f"Got columns {list(table.columns)}."
-            )
-        given = table["id"].str.strip()
-        unknown = ~given.isin(known).to_numpy() & given.ne("").to_numpy()
-        if unknown.any():
-            shown = list(dict.fromkeys(given[unknown].head(20)))[:5]
-            raise DataError(
-                f"reviewed labels file {path}: {int(unknown.sum())} of {len(given)} id(s) are in no batch of "
-                f"the incoming data ({_rows(unknown, 2)}), e.g. {shown}; expected ids of column "
-                f"{schema.id!r} of the batches. Fix the ids, or remove the rows if their batches were removed."
-            )
+    from driftloop.review import review_files, validate_reviews
+
+    _, problems = validate_reviews(review_files(folder), ids.astype(str), schema.classes or None, task=schema.task)
+    return problems

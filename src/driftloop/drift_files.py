@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,27 @@ def reference_summary_path(ws: Path) -> Path:
     return legacy if not path.exists() and legacy.exists() else path
 
 
+@dataclass(frozen=True)
+class ChampionScoring:
+    """What the champion's outputs give the drift stage beside :class:`~driftloop.drift.ModelOutputs`.
+
+    Attributes
+    ----------
+    reference : str or None
+        What the champion's reference outputs were measured on (``None``: no champion outputs).
+    queue : pandas.DataFrame
+        The review queue (:func:`driftloop.review.review_queue`); its header alone when there is
+        no champion, the task is a regression or the model gives no probabilities.
+    reviewed : mapping or None
+        The drift report's ``reviewed_labels`` section (:func:`driftloop.review.reviewed_section`);
+        ``None`` when nobody returned a label.
+    """
+
+    reference: str | None
+    queue: pd.DataFrame
+    reviewed: Mapping[str, Any] | None = None
+
+
 def champion_outputs(
     champion: ChampionRef | None,
     schema: Schema,
@@ -55,21 +77,33 @@ def champion_outputs(
     root: Path,
     ws: Path,
     load_options: Mapping[str, Any] | None = None,
-) -> tuple[ModelOutputs | None, str | None]:
+    cfg: Mapping[str, Any] | None = None,
+) -> tuple[ModelOutputs | None, ChampionScoring]:
     """The champion's predictions on its holdout (reference side) and the current window, and
-    what the reference side is; ``(None, None)`` on a first cycle or for a regressor.
+    what else they give: the review queue and the reviewed labels' disagreement with them.
+    ``(None, ChampionScoring(None, <empty queue>))`` on a first cycle or for a regressor (no class
+    probabilities: a regressor's queue stays empty, see :mod:`driftloop.review`).
 
     ``champion`` is the one the cycle started with (the manifest's), so that a rerun after a
     promotion measures the same model. ``load_options`` are :func:`driftloop.compare.load_model`'s
     keywords (:func:`driftloop.compare.model_format.load_options`): a pickled champion is refused
-    unless ``compare.allow_pickle_models``.
+    unless ``compare.allow_pickle_models``. ``cfg``, the composed config, gives them instead, and
+    also ``drift.review`` (the queue's size), ``drift.seed`` and ``data.source.reviewed_labels``.
+    The champion is loaded once: the queue and the reviewed rows reuse its outputs.
     """
+    from driftloop.review import empty_queue
+
+    empty = ChampionScoring(None, empty_queue(schema.id, schema.features))
     if champion is None or schema.task != "classification":
-        return None, None
+        return None, empty
     from driftloop.champion import champion_reference_frame, with_tags
     from driftloop.compare import load_model, predict_outputs
     from driftloop.drift import ModelOutputs
 
+    if cfg is not None:
+        from driftloop.compare.model_format import load_options as options_of
+
+        load_options = options_of(cfg)
     champion = with_tags(champion)
     model = load_model(champion.uri, **dict(load_options or {}))
     reference, source = champion_reference_frame(champion, schema, root=root, reference=ws / paths.REFERENCE)
@@ -86,17 +120,105 @@ def champion_outputs(
         reference_labels=reference[label].to_numpy() if label else None,
         current_labels=current[label].to_numpy() if label else None,
     )
-    return outputs, source
+    scoring = review_scoring(
+        model, champion, schema, ws=ws, cfg=cfg, current=current, current_pred=cur.pred, current_proba=cur.proba
+    )
+    return outputs, dataclasses.replace(scoring, reference=source)
+
+
+def review_scoring(
+    model: Any,
+    champion: ChampionRef,
+    schema: Schema,
+    *,
+    ws: Path,
+    cfg: Mapping[str, Any] | None,
+    current: pd.DataFrame,
+    current_pred: Any,
+    current_proba: Any,
+) -> ChampionScoring:
+    """The review queue from the champion's outputs on ``current``, and the disagreement of the
+    labels people returned with the champion's predictions on their rows.
+
+    The rows already reviewed are left out of the queue (a row is reviewed once). The reviewed
+    rows are looked up in both windows of the snapshot: the current window (predictions reused)
+    and the reference (predicted here, only the reviewed rows). Problems of the returned files
+    (an unknown class, an id labelled twice differently, a missing column) are listed in the
+    section; ids in no window are counted (the snapshot names ids in no batch at all).
+    """
+    import numpy as np
+
+    from driftloop.config import section
+    from driftloop.drift.config import DriftConfig
+    from driftloop.review import (
+        disagreement,
+        empty_queue,
+        review_files,
+        review_queue,
+        reviewed_section,
+        validate_reviews,
+    )
+
+    drift_cfg = DriftConfig.from_dict(section(cfg, "drift") if cfg is not None else {})
+    folder = ((section(cfg, "data").get("source") or {}).get("reviewed_labels")) if cfg is not None else None
+    files = review_files(ws / str(folder) if folder else None)
+    reviews, problems = validate_reviews(files, None, schema.classes or None, task=schema.task)
+    ids = current[schema.id].astype(str)
+    if current_proba is None:  # a model without predict_proba: no confidence to rank by
+        queue = empty_queue(schema.id, schema.features)
+    else:
+        fresh = ~ids.isin(reviews.index).to_numpy()
+        queue = review_queue(
+            current[fresh],
+            np.asarray(current_pred)[fresh],
+            np.asarray(current_proba).max(axis=1)[fresh],
+            size=drift_cfg.review.size,
+            control=drift_cfg.review.control,
+            seed=drift_cfg.seed,
+            id_column=schema.id,
+            features=list(schema.features),
+        )
+    if not len(reviews) and not problems:
+        return ChampionScoring(None, queue)
+    from driftloop.compare import predict_outputs
+
+    predicted = pd.Series(np.asarray(current_pred), index=ids.to_numpy())
+    reference_ids = pd.read_parquet(ws / paths.REFERENCE, columns=[schema.id])[schema.id].astype(str)
+    wanted = reference_ids.isin(reviews.index) & ~reference_ids.isin(predicted.index)
+    if wanted.any():
+        rows = pd.read_parquet(ws / paths.REFERENCE)[wanted.to_numpy()]
+        more = predict_outputs(model, rows, schema, name="champion").pred
+        predicted = pd.concat([pd.Series(np.asarray(more), index=reference_ids[wanted].to_numpy()), predicted])
+    table = disagreement(reviews, predicted)
+    model_name = f"{champion.name} v{champion.version}"
+    return ChampionScoring(
+        None, queue, reviewed_section(table, n_reviewed=len(reviews), problems=problems, model=model_name)
+    )
+
+
+def write_review_queue(path: Path, scoring: ChampionScoring) -> None:
+    """Write the review queue to ``path`` (the stage's staged file) and log it on the active
+    (drift) run as ``review/review_queue.csv``: the same bytes in both places."""
+    from driftloop.review import queue_csv
+    from driftloop.tracking import log_text
+
+    text = queue_csv(scoring.queue)
+    path.write_bytes(text.encode("utf-8"))  # bytes: a comment's "\r\n" is not translated on any platform
+    log_text(text, "review/review_queue.csv")
 
 
 def drift_result(
-    report: DriftReport, manifest: Manifest | None, outputs_reference: str | None
+    report: DriftReport, manifest: Manifest | None, outputs_reference: str | ChampionScoring | None
 ) -> tuple[DriftReport, DriftResult]:
-    """The report with the rows the snapshot left out of both windows, and its ``drift.json`` form.
+    """The report with the rows the snapshot left out of both windows (and the reviewed labels'
+    section, given a :class:`ChampionScoring`), and its ``drift.json`` form.
 
     The skipped and late rows belong in the report too, not only in the manifest; the JSON also
     names the drifted columns and what the champion's reference outputs were measured on.
     """
+    if isinstance(outputs_reference, ChampionScoring):
+        report = dataclasses.replace(report, reviewed_labels=outputs_reference.reviewed)
+        outputs_reference = outputs_reference.reference
     if manifest is not None:
         report = dataclasses.replace(report, skipped=manifest.skipped, late=manifest.late)
     result = DriftResult(

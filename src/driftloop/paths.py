@@ -26,6 +26,7 @@ DRIFT_JSON = REPORTS / "drift.json"
 DRIFT_HTML = REPORTS / "drift.html"
 DRIFT_METRICS = REPORTS / "drift_metrics.json"
 DRIFT_COLUMNS = REPORTS / "drift_columns.csv"
+REVIEW_QUEUE = REPORTS / "review_queue.csv"  # driftloop.review: rows for people to label
 
 TRAIN_DIR = Path("data/train")
 TRAINING = TRAIN_DIR / "training.parquet"

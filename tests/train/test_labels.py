@@ -1,6 +1,8 @@
-"""Human-reviewed labels override original labels by id."""
+"""Human-reviewed labels override original labels by id; bad rows are left out, and named."""
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 import pytest
@@ -29,18 +31,46 @@ def test_missing_folder_changes_nothing(frames, schema, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, match",
+    "content, problem, match",
     [
-        ("ident,label\nx,positive\n", r"bad\.csv.*missing column 'id'"),
-        ("id,lab\nx,positive\n", r"bad\.csv.*missing column 'label'"),
-        ("id,label\nx,\n", r"bad\.csv.*'label' is empty on line 2"),
-        ("id,label\nx,positive\nx,negative\n", r"bad\.csv.*more than one label"),
-        ("id,label\nx,great\n", r"bad\.csv.*'label'.*\['great'\].*classes"),
+        ("ident,label\n{id},positive\n", "missing_column", r"bad\.csv, line 1: missing column\(s\) \['id'\]"),
+        ("id,lab\n{id},positive\n", "missing_column", r"bad\.csv, line 1: missing column\(s\) \['label'\]"),
+        ("id,label\n{id},\n", "empty", r"bad\.csv, line 2: column 'label' is empty"),
+        ("id,label\n{id},great\n", "unknown_class", r"bad\.csv, line 2: label 'great' is not one of the classes"),
     ],
-    ids=["no-id", "no-label", "empty", "conflict", "unknown-class"],
+    ids=["no-id", "no-label", "empty", "unknown-class"],
 )
-def test_bad_files_name_file_and_column(frames, schema, tmp_path, content, match):
+def test_bad_rows_are_left_out_and_named_and_the_rest_applies(frames, schema, tmp_path, content, problem, match):
+    """A bad row (or file) changes no label; check_reviewed_ids (the snapshot's warnings) names it."""
+    from driftloop.batches import check_reviewed_ids
+
     _, cur = frames
-    (tmp_path / "bad.csv").write_text(content)
-    with pytest.raises(DataError, match=match):
-        apply_reviewed_labels(cur, tmp_path, schema)
+    bad_id, good_id = cur["id"].iloc[0], cur["id"].iloc[1]
+    (tmp_path / "bad.csv").write_text(content.format(id=bad_id))
+    other = "negative" if cur["label"].iloc[1] != "negative" else "positive"
+    (tmp_path / "good.csv").write_text(f"id,label,reviewer\n{good_id},{other},ann\n")
+    out = apply_reviewed_labels(cur, tmp_path, schema)
+    assert out["label"].iloc[0] == cur["label"].iloc[0]
+    assert out["label"].iloc[1] == other
+    problems = check_reviewed_ids(tmp_path, schema, cur["id"])
+    assert [p.problem for p in problems] == [problem]
+    assert re.search(match, str(problems[0])), str(problems[0])
+
+
+def test_an_id_labelled_twice_differently_takes_the_last_label_and_says_so(frames, schema, tmp_path):
+    from driftloop.batches import check_reviewed_ids
+
+    _, cur = frames
+    key = cur["id"].iloc[0]
+    (tmp_path / "a.csv").write_text(f"id,label\n{key},positive\n{key},negative\n")
+    assert apply_reviewed_labels(cur, tmp_path, schema)["label"].iloc[0] == "negative"
+    (problem,) = check_reviewed_ids(tmp_path, schema, cur["id"])
+    assert problem.problem == "conflict" and "'negative' here and 'positive'" in str(problem)
+
+
+def test_a_schema_without_a_label_column_is_refused(frames, schema, tmp_path):
+    import dataclasses
+
+    _, cur = frames
+    with pytest.raises(DataError, match=r"data\.schema\.label"):
+        apply_reviewed_labels(cur, tmp_path, dataclasses.replace(schema, label=None))

@@ -46,7 +46,7 @@ TOP: dict[str, Key] = {
     "min_rows": Key("integer", 30, low=1, doc="fewer values on a side: 'too few rows' instead of a verdict"),
     "chunk_size": Key("integer", 200_000, low=1, doc="rows per chunk when reading current data"),
     "seed": Key("integer", 0, low=0, doc="seed of every random draw"),
-    **dict.fromkeys((*KINDS, "missing", "multivariate", "output", "concept", "columns"), _SECTION),
+    **dict.fromkeys((*KINDS, "missing", "multivariate", "output", "concept", "review", "columns"), _SECTION),
 }
 
 
@@ -142,6 +142,13 @@ CONCEPT: dict[str, Key] = {
     "tolerance": Key("number", 0.02, low=0.0, high=1.0, doc="drop in performance that counts as concept drift"),
 }
 
+# The review queue the drift stage writes from the champion's outputs on the current window
+# (driftloop.review.review_queue; its control draw uses drift.seed).
+REVIEW: dict[str, Key] = {
+    "size": Key("integer", 50, low=0, doc="least confident rows queued for review, shared equally by predicted class"),
+    "control": Key("integer", 10, low=0, doc="random rows queued beside them, as a control"),
+}
+
 COLUMN: dict[str, Key] = {
     "kind": Key("choice", None, choices=(*KINDS, "skip"), nullable=True, doc="force its kind; skip leaves it out"),
     "skip": Key("bool", False, doc="leave the column out of every drift test and the domain classifier"),
@@ -156,6 +163,7 @@ TABLES: dict[str, dict[str, Key]] = {
     "multivariate": MULTIVARIATE,
     "output.thresholds": OUTPUT_THRESHOLDS,
     "concept": CONCEPT,
+    "review": REVIEW,
 }
 
 
@@ -267,6 +275,12 @@ class ConceptConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    size: int = REVIEW["size"].default
+    control: int = REVIEW["control"].default
+
+
+@dataclass(frozen=True)
 class DriftConfig:
     """The whole ``drift`` config group.
 
@@ -286,11 +300,11 @@ class DriftConfig:
     seed : int
         Seed of every random draw (sampling, permutations, bootstrap).
     numeric, categorical, text, id_like : KindConfig
-    missing, multivariate, output, concept : sub-configs
+    missing, multivariate, output, concept, review : sub-configs
     columns : mapping of column name -> ColumnOverride
 
     The defaults are those of the tables :data:`TOP`, :data:`KIND_TABLES`, :data:`MISSING`,
-    :data:`MULTIVARIATE`, :data:`OUTPUT_THRESHOLDS` and :data:`CONCEPT`.
+    :data:`MULTIVARIATE`, :data:`OUTPUT_THRESHOLDS`, :data:`CONCEPT` and :data:`REVIEW`.
 
     Examples
     --------
@@ -312,6 +326,7 @@ class DriftConfig:
     multivariate: MultivariateConfig = field(default_factory=MultivariateConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     concept: ConceptConfig = field(default_factory=ConceptConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     columns: Mapping[str, ColumnOverride] = field(default_factory=dict)
 
     @classmethod
@@ -347,6 +362,7 @@ class DriftConfig:
             multivariate=MultivariateConfig(**check(m["multivariate"], MULTIVARIATE, "drift.multivariate")),
             output=OutputConfig(thresholds=check(output["thresholds"], OUTPUT_THRESHOLDS, "drift.output.thresholds")),
             concept=ConceptConfig(**check(m["concept"], CONCEPT, "drift.concept")),
+            review=ReviewConfig(**check(m["review"], REVIEW, "drift.review")),
             columns={str(k): _column_override(str(k), v) for k, v in mapping_of(m["columns"], "drift.columns").items()},
         )
         mv = cfg.multivariate

@@ -169,6 +169,41 @@ def _untested(d: Mapping[str, Any]) -> str:
     )
 
 
+def _reviewed(sec: Mapping[str, Any] | None) -> str:
+    """The labels people returned: per predicted class, how often they disagreed with the model."""
+    if not sec:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(str(r['predicted_class']))}</td><td>{r['reviewed']}</td><td>{r['disagreed']}</td>"
+        f"<td>{_fmt(r['rate'], 3)} [{_fmt(r['low'], 3)}, {_fmt(r['high'], 3)}]</td></tr>"
+        for r in sec.get("per_class") or []
+    )
+    parts = [
+        f"<h2>Reviewed labels</h2><p>{sec['n_reviewed']} reviewed label(s); {sec['n_scored']} of them on rows of "
+        f"this cycle's windows, compared with {escape(str(sec.get('model') or 'the model'))}'s predictions"
+        + (f" ({sec['n_outside_windows']} on rows outside both windows)." if sec.get("n_outside_windows") else ".")
+        + "</p>"
+    ]
+    if rows:
+        parts.append(
+            "<table><thead><tr><th>predicted class</th><th>reviewed</th><th>disagreed</th>"
+            f"<th>rate [{escape(str(sec.get('interval') or ''))}]</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    problems = sec.get("problems") or []
+    if problems:
+        shown = "".join(
+            f"<li>{escape(str(p['file']))}{'' if p.get('line') is None else ', line ' + str(p['line'])}: "
+            f"{escape(str(p['message']))}</li>"
+            for p in problems
+        )
+        more = sec.get("n_problems", len(problems)) - len(problems)
+        parts.append(
+            f"<p class='untested'><b>{sec.get('n_problems', len(problems))} problem(s) in the returned files</b></p>"
+            f"<ul>{shown}</ul>" + (f"<p class='muted'>and {more} more (drift.json).</p>" if more > 0 else "")
+        )
+    return "".join(parts)
+
+
 def render_html(report: Any) -> str:
     """Render a :class:`~driftloop.drift.report.DriftReport` as one self-contained HTML page.
 
@@ -291,6 +326,7 @@ def render_html(report: Any) -> str:
             f"<h2>Estimated performance (CBPE)</h2><p>accuracy {_fmt(cur['accuracy'])}, macro-F1 "
             f"{_fmt(cur['f1_macro'])}.</p><p class='muted'>{escape(est['assumption'])}</p>"
         )
+    parts.append(_reviewed(d.get("reviewed_labels")))
     parts.append("<h2>Per column</h2>")
     parts += [_column_section(n, c) for n, c in d["columns"].items()]
     parts.append(f"<script>{_JS}</script></body></html>")

@@ -135,6 +135,11 @@ class DriftReport:
         then False, but nothing was shown to be unchanged). Defaults from ``drifted``.
     reasons : tuple of str
         What made the dataset drift: each drifted column's strongest test, then the classifier.
+    reviewed_labels : mapping or None
+        Labels people returned (:func:`driftloop.review.reviewed_section`): per class the champion
+        predicted, how many reviewed rows and how many of them reviewers relabelled, the rate and
+        its Wilson 95 % interval, and the problems of the returned files. ``None`` when no
+        reviewed label exists (or no champion scored them).
     """
 
     drifted: bool
@@ -152,6 +157,7 @@ class DriftReport:
     late: Mapping[str, Any] | None = None
     verdict: str = ""
     reasons: tuple[str, ...] = ()
+    reviewed_labels: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -186,7 +192,7 @@ class DriftReport:
             },
             "columns": {c: r.to_dict() for c, r in self.columns.items()},
         }
-        for name in ("multivariate", "output", "concept", "performance_estimate", "skipped", "late"):
+        for name in ("multivariate", "output", "concept", "performance_estimate", "skipped", "late", "reviewed_labels"):
             sec = getattr(self, name)
             if sec is not None:
                 out[name] = sec

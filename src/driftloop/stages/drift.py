@@ -19,6 +19,7 @@ from driftloop.drift_files import (
     drift_result,
     log_drift,
     reference_summary_path,
+    write_review_queue,
 )
 from driftloop.dvc_metrics import drift_metrics
 from driftloop.io import StagedOutputs, atomic_write_text, write_json
@@ -31,14 +32,10 @@ def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
 
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     summary = ReferenceSummary.load(reference_summary_path(ctx.workspace))
-    from driftloop.compare.model_format import load_options
-
-    outputs, outputs_reference = champion_outputs(
-        ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace, load_options=load_options(cfg)
-    )
+    outputs, scored = champion_outputs(ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace, cfg=cfg)
     chunks = current_chunks(ctx.path(paths.CURRENT), list(ctx.schema.features), drift_cfg.chunk_size)
     report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
-    report, result = drift_result(report, ctx.manifest, outputs_reference)
+    report, result = drift_result(report, ctx.manifest, scored)
     html, metrics = render_html(report), report.metrics()
     with StagedOutputs() as staged:  # reports move into place only once MLflow has them too
         write_json(staged.path(ctx.path(paths.DRIFT_JSON)), result.to_dict())
@@ -47,4 +44,5 @@ def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         column_scores(result).to_csv(staged.path(ctx.path(paths.DRIFT_COLUMNS)), index=False)
         with stage_run("drift", ctx.cycle_run_id, params={"drift": section(cfg, "drift")}):
             log_drift(result, html, metrics, ctx.cycle_run_id)
+            write_review_queue(staged.path(ctx.path(paths.REVIEW_QUEUE)), scored)  # + review/review_queue.csv
     return result.to_dict()

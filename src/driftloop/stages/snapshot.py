@@ -52,7 +52,8 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     check_classes(data, schema, where=str(folder))
     check_not_future(data, schema, files, incoming.source, max_future_days(data_cfg.get("windows") or {}))
     if source.get("reviewed_labels"):
-        check_reviewed_ids(ctx.workspace / str(source["reviewed_labels"]), schema, data[schema.id])
+        for problem in check_reviewed_ids(ctx.workspace / str(source["reviewed_labels"]), schema, data[schema.id]):
+            warn(str(problem))  # one line each, the row left out: see driftloop.review.validate_reviews
     if len(incoming.corrected):
         by_file = incoming.corrected.groupby("replaced_in", sort=True)["id"]
         for later, ids in by_file:

@@ -1,85 +1,36 @@
-"""Human-reviewed labels: a folder of ``id,label`` CSV files that override labels by id."""
+"""Human-reviewed labels: a folder of ``id,label[,reviewer]`` CSV files that override labels by id.
+
+Read and validated by :func:`driftloop.review.validate_reviews`, the one set of rules the snapshot
+(which reports the problems, one warning each) and the drift report (which lists them) use too.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from driftloop.errors import DataError
-from driftloop.schema import Schema, class_name, labelled_mask
+from driftloop.review import REVIEW_COLUMNS, review_files, validate_reviews
+from driftloop.schema import Schema, labelled_mask
 
 # labelled_mask lives in driftloop.schema (compare uses it too; compare must not import train).
-__all__ = ["apply_reviewed_labels", "labelled_mask", "read_reviewed_labels"]
-
-REVIEW_COLUMNS = ("id", "label")
+__all__ = ["REVIEW_COLUMNS", "apply_reviewed_labels", "labelled_mask", "read_reviewed_labels"]
 
 
 def read_reviewed_labels(folder: Path, schema: Schema) -> pd.Series:
-    """Read every ``*.csv`` in ``folder`` into one Series ``label`` indexed by id (as str).
+    """Every usable reviewed label in ``folder``'s ``*.csv`` files, one Series ``label`` indexed
+    by id (as str).
 
-    Files are read in name order and a later file overrides an earlier one for the
-    same id, so a reviewer can correct a correction by adding a newer file.
-
-    Raises
-    ------
-    DataError
-        Naming the file and column when a file lacks ``id`` or ``label``, has an empty
-        label, gives one id two labels, has a label outside ``schema.classes`` or (for
-        regression) a non-numeric label.
+    Files are read in name order and a later file overrides an earlier one for the same id, so a
+    reviewer can correct a correction by adding a newer file. A row that cannot be used (an
+    empty id or label, a label outside ``schema.classes``, a non-numeric regression label, a
+    file without an ``id`` or ``label`` column) is left out here: the snapshot stage has
+    already reported it, naming the file and line (:func:`driftloop.batches.check_reviewed_ids`),
+    and the drift report lists it.
     """
-    parts: list[pd.Series] = []
-    for path in sorted(Path(folder).glob("*.csv")):
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"reviewed labels file {path}: cannot be read as CSV ({exc}).") from exc
-        table.columns = [c.strip() for c in table.columns]
-        for column in REVIEW_COLUMNS:
-            if column not in table.columns:
-                raise DataError(
-                    f"reviewed labels file {path}: missing column {column!r}; expected a header "
-                    f"'id,label'. Got columns {list(table.columns)}."
-                )
-        ids = table["id"].str.strip()
-        labels = table["label"].str.strip()
-        if schema.task == "classification":
-            labels = labels.where(labels == "", labels.map(class_name))  # "1.0" and "1" are one class
-        empty = (ids == "") | (labels == "")
-        if empty.any():
-            bad = int(np.flatnonzero(empty.to_numpy())[0]) + 2  # +2: header line, 1-based lines
-            raise DataError(
-                f"reviewed labels file {path}: column {'id' if ids.iloc[bad - 2] == '' else 'label'!r} "
-                f"is empty on line {bad} ({int(empty.sum())} empty row(s) in all)."
-            )
-        per_id = labels.groupby(ids).nunique()
-        conflicting = per_id[per_id > 1]
-        if len(conflicting):
-            raise DataError(
-                f"reviewed labels file {path}: column 'label' gives id(s) "
-                f"{list(conflicting.index[:5])} more than one label."
-            )
-        if schema.task == "regression":
-            values = pd.to_numeric(labels, errors="coerce")
-            if values.isna().any():
-                raise DataError(
-                    f"reviewed labels file {path}: column 'label' must be numeric for a regression "
-                    f"task. Got {labels[values.isna()].iloc[0]!r}."
-                )
-            labels = values
-        elif schema.classes:
-            unknown = sorted(set(labels) - set(schema.classes))
-            if unknown:
-                raise DataError(
-                    f"reviewed labels file {path}: column 'label' has value(s) {unknown[:5]} "
-                    f"outside the schema's classes {list(schema.classes)}."
-                )
-        parts.append(pd.Series(labels.to_numpy(), index=ids.to_numpy(), name="label"))
-    if not parts:
-        return pd.Series([], dtype=object, name="label")
-    merged = pd.concat(parts)
-    return merged[~merged.index.duplicated(keep="last")]
+    labels, _ = validate_reviews(review_files(Path(folder)), None, schema.classes or None, task=schema.task)
+    return labels
 
 
 def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema) -> pd.DataFrame:
@@ -90,7 +41,7 @@ def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema)
     df : pandas.DataFrame
         Rows carrying ``schema.id`` and ``schema.label``.
     folder : Path or None
-        Folder of ``id,label`` CSV files; ``None`` or a missing folder changes nothing.
+        Folder of ``id,label[,reviewer]`` CSV files; ``None`` or a missing folder changes nothing.
     schema : Schema
 
     Returns
@@ -102,7 +53,7 @@ def apply_reviewed_labels(df: pd.DataFrame, folder: Path | None, schema: Schema)
     Raises
     ------
     DataError
-        See :func:`read_reviewed_labels`.
+        When the schema names no label column.
 
     Examples
     --------
