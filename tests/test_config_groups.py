@@ -13,6 +13,8 @@ from driftloop.compare.config import CompareConfig
 from driftloop.config import compose
 from driftloop.drift import config as drift_config
 from driftloop.drift.config import DriftConfig
+from driftloop.engine import TABLE as ENGINE
+from driftloop.engine import EngineConfig
 from driftloop.errors import ConfigError
 from driftloop.preflight import check_config
 from driftloop.promote import config as promote_config
@@ -54,6 +56,7 @@ def validate(cfg: dict) -> None:
     RegistryConfig.from_dict(cfg["registry"])
     WindowConfig.from_dict(cfg["train"])
     TrackingConfig.from_dict(cfg["tracking"])
+    EngineConfig.from_dict(cfg["engine"])
     build_model(cfg["model"], schema)
     check_config(cfg, schema)
 
@@ -100,6 +103,7 @@ def test_conf_base_options_state_the_defaults_of_their_tables():
     assert {k: _plain(v) for k, v in defaults(COMPARE).items()} == _load("compare/classification.yaml")
     assert defaults(TRAIN) == _load("train/sliding.yaml")
     assert defaults(REGISTRY) == _load("registry/default.yaml")
+    assert defaults(ENGINE) == _load("engine/local.yaml")
     promote = _load("promote/classification.yaml")
     top = {k: v for k, v in defaults(promote_config.TOP).items() if v is not None}
     assert top == {k: v for k, v in promote.items() if k in top}

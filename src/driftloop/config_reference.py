@@ -33,7 +33,7 @@ COMMAND = "python -m driftloop.config_reference --write"
 
 #: The top-level groups, in the order of ``conf/config.yaml``'s defaults list (``data`` first here:
 #: it is what a user edits first).
-GROUP_ORDER = ("data", "drift", "train", "model", "compare", "promote", "registry", "tracking", "paths")
+GROUP_ORDER = ("data", "drift", "train", "model", "compare", "promote", "registry", "tracking", "paths", "engine")
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def _untabled() -> list[Section]:
 
 def sections() -> list[Section]:
     """Every table of every config group, in :data:`GROUP_ORDER`."""
-    from driftloop import paths, registry_config, schema
+    from driftloop import engine, paths, registry_config, schema
     from driftloop.compare import config as compare_config
     from driftloop.drift import config as drift_config
     from driftloop.promote import config as promote_config
@@ -177,6 +177,7 @@ def sections() -> list[Section]:
     out += [
         Section("registry", registry_config.TABLE, "driftloop.registry_config.TABLE"),
         Section("paths", paths.TABLE, "driftloop.paths.TABLE"),
+        Section("engine", engine.TABLE, "driftloop.engine.TABLE"),
     ]
     out = [*out[:1], *_untabled(), *out[1:]]
     return sorted(out, key=lambda s: GROUP_ORDER.index(s.group))

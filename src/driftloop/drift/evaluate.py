@@ -109,7 +109,7 @@ def _run_column(name: str, kind: str, ref: Any, acc: Any, cfg: DriftConfig) -> t
     return results, cmp
 
 
-def _only_chunk(current: pd.DataFrame | Iterable[pd.DataFrame], chunk_size: int) -> pd.DataFrame | None:
+def _only_chunk(current: object, chunk_size: int) -> pd.DataFrame | None:
     """``current`` as its one non-empty chunk: a DataFrame of at most ``chunk_size`` rows or a
     one-element sequence of chunks (what ``chunks.iter_file_chunks`` returns for a small file);
     else None (an iterator is never consumed here)."""
@@ -147,7 +147,7 @@ def _update_and_run(
 
 def evaluate_drift(
     summary: ReferenceSummary,
-    current: pd.DataFrame | Iterable[pd.DataFrame],
+    current: pd.DataFrame | Iterable[pd.DataFrame] | CurrentSummary,
     cfg: DriftConfig | None = None,
     columns: Iterable[str] | None = None,
     model_outputs: Any = None,
@@ -158,8 +158,9 @@ def evaluate_drift(
     ----------
     summary : ReferenceSummary
         From :func:`summarize_reference` (or :meth:`ReferenceSummary.load`).
-    current : DataFrame or iterable of DataFrame
-        The current window, whole or in chunks (chunk summaries merge; memory is flat in rows).
+    current : DataFrame or iterable of DataFrame or CurrentSummary
+        The current window, whole or in chunks (chunk summaries merge; memory is flat in rows), or
+        already folded: the merged partition summaries of a partitioned window (``driftloop.engine``).
     cfg : DriftConfig, optional
         Defaults to ``DriftConfig()``.
     columns : iterable of str, optional
@@ -226,7 +227,13 @@ def evaluate_drift(
                 for c in cols
             }
         else:
-            cs = summarize_current(summary, current, cols, cfg, pool)
+            if isinstance(current, CurrentSummary):  # folded per partition, then merged
+                absent = [c for c in cols if c not in current.accumulators]
+                if absent:
+                    raise DataError(f"The current window's summary lacks column(s) {absent} of the reference summary.")
+                cs = current
+            else:
+                cs = summarize_current(summary, current, cols, cfg, pool)
             if cs.n_rows == 0:  # refused rather than reported: a report on no data would read "no drift"
                 raise DataError("The current window has 0 rows: there is nothing to test for drift.")
             mv_short = _too_few(summary.n_rows, cs.n_rows, cfg.min_rows, "rows")

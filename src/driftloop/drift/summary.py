@@ -23,6 +23,7 @@ import pandas as pd
 
 from driftloop.drift._codec import encode_array, read_tree, write_tree
 from driftloop.drift.categorical import CategoricalReference, IdLikeReference, is_id_like, level_key
+from driftloop.drift.chunks import Partition, iter_partition_chunks
 from driftloop.drift.config import KINDS, DriftConfig
 from driftloop.drift.numeric_summary import NumericReference
 from driftloop.drift.text import TextReference
@@ -229,8 +230,42 @@ class CurrentSummary:
     _keys: np.ndarray | None = None
 
     @classmethod
-    def start(cls, reference: ReferenceSummary, columns: Iterable[str]) -> CurrentSummary:
-        return cls({c: reference.columns[c].accumulator() for c in columns})
+    def start(cls, reference: ReferenceSummary, columns: Iterable[str], part: int | None = None) -> CurrentSummary:
+        """Empty accumulators for ``columns``; ``part`` (a partition's index) gives the text columns'
+        document samples a key stream of their own (see :func:`summarize_partition`)."""
+        return cls(
+            {
+                c: (ref.accumulator(part) if part is not None and isinstance(ref, TextReference) else ref.accumulator())
+                for c in columns
+                for ref in (reference.columns[c],)
+            }
+        )
+
+    def merge(self, other: CurrentSummary, max_rows: int) -> CurrentSummary:
+        """Fold ``other`` (the summary of rows after this one's) into this one and return it.
+
+        Accumulators merge by addition; the row samples, each the rows with the smallest uniform
+        keys of its part, merge into the ``max_rows`` smallest keys of both (a uniform sample of
+        the union), in row order: this one's rows, then ``other``'s.
+        """
+        absent = sorted(set(self.accumulators) ^ set(other.accumulators))
+        if absent:
+            raise DataError(f"Cannot merge current summaries of different columns: {absent} in only one of them.")
+        for c, acc in self.accumulators.items():
+            acc.merge(other.accumulators[c])
+        self.n_rows += other.n_rows
+        if other.sample is None or other._keys is None or max_rows <= 0:
+            return self
+        if self.sample is None or self._keys is None:
+            self.sample, self._keys = other.sample, other._keys
+            return self
+        keys = np.concatenate([self._keys, other._keys])
+        part = pd.concat([self.sample, other.sample], ignore_index=True)
+        if len(part) > max_rows:
+            keep = np.sort(np.argpartition(keys, max_rows)[:max_rows])
+            part, keys = part.iloc[keep].reset_index(drop=True), keys[keep]
+        self.sample, self._keys = part, keys
+        return self
 
     def update(
         self, chunk: pd.DataFrame, rng: np.random.Generator, max_rows: int, pool: Executor | None = None
@@ -280,18 +315,40 @@ def summarize_current(
     columns: Iterable[str],
     cfg: DriftConfig,
     pool: Executor | None = None,
+    part: int | None = None,
 ) -> CurrentSummary:
     """Fold ``current`` (a DataFrame or an iterable of chunks) into a :class:`CurrentSummary`.
 
     Each accumulator only ever sees its own column, so ``pool`` may update them concurrently.
+    ``part``, a partition's index, gives the random draws (row sample, text document samples)
+    streams of their own, so partitions folded apart merge into samples of independent keys.
     """
-    cs = CurrentSummary.start(reference, columns)
-    rng, max_rows = sampling(cfg)
+    cs = CurrentSummary.start(reference, columns, part)
+    rng, max_rows = sampling(cfg, part)
     for chunk in iter_chunks(current, cfg.chunk_size):
         cs.update(chunk, rng, max_rows, pool)
     return cs
 
 
-def sampling(cfg: DriftConfig) -> tuple[np.random.Generator, int]:
-    """The generator and size of the current window's row sample (0 when the classifier is off)."""
-    return np.random.default_rng([cfg.seed, 1]), cfg.multivariate.max_rows if cfg.multivariate.enabled else 0
+def sampling(cfg: DriftConfig, part: int | None = None) -> tuple[np.random.Generator, int]:
+    """The generator and size of the current window's row sample (0 when the classifier is off);
+    ``part`` (a partition's index) selects a stream of its own."""
+    stream = [cfg.seed, 1] if part is None else [cfg.seed, 1, part]
+    return np.random.default_rng(stream), cfg.multivariate.max_rows if cfg.multivariate.enabled else 0
+
+
+def summarize_partition(
+    partition: Partition, reference: ReferenceSummary, columns: Iterable[str], cfg: DriftConfig
+) -> CurrentSummary:
+    """The map of a partitioned current window: one partition read in chunks of ``cfg.chunk_size``
+    rows, column by column (:func:`~driftloop.drift.chunks.iter_partition_chunks`), folded by
+    :func:`summarize_current` with the partition's own random streams. Runs where the partition
+    is read (a Dask worker, or this process); results merge with :func:`merge_current`."""
+    columns = list(columns)
+    chunks = iter_partition_chunks(partition, columns, cfg.chunk_size)
+    return summarize_current(reference, chunks, columns, cfg, part=partition.index)
+
+
+def merge_current(a: CurrentSummary, b: CurrentSummary, max_rows: int) -> CurrentSummary:
+    """The merge of a partitioned current window: ``b`` (the later partitions) folded into ``a``."""
+    return a.merge(b, max_rows)

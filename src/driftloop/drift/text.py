@@ -556,13 +556,16 @@ class TextReference:
             int(d.get("seed", 0)),
         )
 
-    def accumulator(self) -> TextAccumulator:
+    def accumulator(self, part: int | None = None) -> TextAccumulator:
+        """An empty current-side accumulator; ``part`` (a partition's index) gives its document
+        sample a key stream of its own, so partitions folded apart and merged draw independent keys."""
         k = 0 if self.docs is None else int(self.options.get("doc_sample", DOC_SAMPLE))
+        stream = [self.seed, _CURRENT_STREAM] if part is None else [self.seed, _CURRENT_STREAM, part]
         return TextAccumulator(
             options=dict(self.options),
             length=self.length.accumulator(),
             sample_size=k,
-            rng=np.random.default_rng([self.seed, _CURRENT_STREAM]) if k else None,
+            rng=np.random.default_rng(stream) if k else None,
         )
 
 

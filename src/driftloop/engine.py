@@ -1,0 +1,283 @@
+"""Where per-partition work runs: in this process (``engine.kind: local``) or on Dask (``dask``).
+
+The one primitive is :func:`map_merge`: a function mapped over partitions, its results folded
+left to right, in partition order, by a merge function. ``local`` runs the map as a loop; ``dask``
+runs it as one task per partition (``client.map``) and folds the results on the client as they
+arrive, still in partition order. The map and merge functions are the same in both, and so is the
+order of every merge, so the two give the same result to the last bit: nothing is forked beyond
+the map and the merge.
+
+:func:`summarize_partitioned` uses it for a partitioned current window's drift summaries: each
+partition is read and folded where its task runs (:func:`driftloop.drift.summary.summarize_partition`,
+the chunked path's own functions) and only the summaries (counts, sums, bounded samples) travel.
+
+Dask is an optional dependency (``pip install 'driftloop[dask]'``), imported only when an engine
+of kind ``dask`` is opened: the stages that import this module do not pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from driftloop.errors import ConfigError, DriftloopError
+from driftloop.redact import redact, refuse_credentials
+from driftloop.validation import Key, check
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: The ``engine`` group (conf/engine/).
+TABLE: dict[str, Key] = {
+    "kind": Key(
+        "choice", "local", choices=("local", "dask"), doc="where per-partition work runs: this process or Dask"
+    ),
+    "address": Key(
+        "str",
+        None,
+        nullable=True,
+        doc="Dask scheduler address (tcp://host:8786); null starts a LocalCluster on this machine. No credentials",
+    ),
+    "n_workers": Key("integer", 2, low=1, doc="worker processes of the LocalCluster started when address is null"),
+    "threads_per_worker": Key("integer", 1, low=1, doc="threads per worker of that LocalCluster"),
+    "memory_limit": Key("str", "auto", doc="memory limit per worker of that LocalCluster ('auto', '2GiB', ...)"),
+    "connect_timeout": Key("number", 30.0, low=0.0, low_open=True, doc="seconds to wait for the scheduler"),
+}
+
+
+class EngineError(DriftloopError):
+    """The engine could not run the work: no scheduler at the address, or a partition's task failed
+    for a reason outside driftloop (its worker died too often). The message names the partition."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The ``engine`` config group (defaults: :data:`TABLE`).
+
+    Examples
+    --------
+    >>> EngineConfig.from_dict({"kind": "dask", "address": "tcp://10.0.0.5:8786"}).address
+    'tcp://10.0.0.5:8786'
+    >>> EngineConfig.from_dict({"kind": "spark"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.ConfigError: engine.kind must be one of ...
+    """
+
+    kind: str = TABLE["kind"].default
+    address: str | None = TABLE["address"].default
+    n_workers: int = TABLE["n_workers"].default
+    threads_per_worker: int = TABLE["threads_per_worker"].default
+    memory_limit: str = TABLE["memory_limit"].default
+    connect_timeout: float = TABLE["connect_timeout"].default
+
+    @classmethod
+    def from_dict(cls, m: Any, where: str = "engine") -> EngineConfig:
+        """Validate ``m`` against :data:`TABLE`; an address with credentials is refused (ConfigError)."""
+        values = check(m if m is not None else {}, TABLE, where)
+        refuse_credentials(values["address"], f"{where}.address")
+        return cls(**values)
+
+
+@dataclass
+class Engine:
+    """An open engine: ``client`` is a ``distributed.Client`` for ``dask``, None for ``local``."""
+
+    config: EngineConfig
+    client: Any = None
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+@contextmanager
+def open_engine(cfg: EngineConfig | None = None, client: Any = None) -> Iterator[Engine]:
+    """The engine ``cfg`` names, closed on exit (a LocalCluster it started is shut down).
+
+    ``client``: an already connected ``distributed.Client`` to use as the ``dask`` engine (left open).
+
+    Raises
+    ------
+    ConfigError
+        ``dask`` without the dask extra installed.
+    EngineError
+        No scheduler answered at ``cfg.address`` within ``connect_timeout``.
+    """
+    cfg = cfg or EngineConfig()
+    if client is not None:
+        yield Engine(EngineConfig(**{**cfg.__dict__, "kind": "dask"}), client)
+        return
+    if cfg.kind == "local":
+        yield Engine(cfg)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError(
+            f"engine.kind is dask but {exc.name or 'distributed'} is not installed: pip install 'driftloop[dask]'."
+        ) from exc
+    cluster = None
+    try:
+        if cfg.address is None:
+            cluster = LocalCluster(
+                n_workers=cfg.n_workers,
+                threads_per_worker=cfg.threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                memory_limit=cfg.memory_limit,
+            )
+            dask_client = Client(cluster, timeout=cfg.connect_timeout)
+        else:
+            dask_client = Client(cfg.address, timeout=cfg.connect_timeout)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        where = redact(cfg.address) if cfg.address else "a LocalCluster on 127.0.0.1"
+        raise EngineError(f"engine.address: no Dask scheduler answered at {where}: {redact(str(exc))}") from exc
+    try:
+        yield Engine(cfg, dask_client)
+    finally:
+        dask_client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def map_merge(
+    items: Sequence[T],
+    map_fn: Callable[..., R],
+    merge_fn: Callable[[R, R], R],
+    engine: Engine | None = None,
+    shared: Mapping[str, Any] | None = None,
+    name: str = "driftloop",
+) -> R:
+    """``merge_fn(...merge_fn(merge_fn(map_fn(items[0]), map_fn(items[1])), ...), map_fn(items[-1]))``.
+
+    Parameters
+    ----------
+    items : sequence
+        The partitions (small descriptions of them: they travel to the workers).
+    map_fn : callable
+        ``map_fn(item, **shared)``, run once per item: locally in a loop, or as one Dask task each
+        (retried by Dask on another worker when its worker dies).
+    merge_fn : callable
+        ``merge_fn(left, right)``: ``right`` is the result of the next items; may update ``left``.
+        Always run here, in item order, so the result does not depend on the engine or the timing.
+    engine : Engine, optional
+        From :func:`open_engine`; None runs locally.
+    shared : mapping, optional
+        Keyword arguments of every ``map_fn`` call; on Dask sent to every worker once (scattered).
+    name : str
+        Prefix of the Dask task keys (the dashboard shows it).
+
+    Raises
+    ------
+    EngineError
+        A task's worker died more often than the scheduler allows (``distributed.scheduler.allowed-failures``);
+        the message names the item. An exception raised by ``map_fn`` itself (a DataError naming a
+        file, say) is raised as it is, the other tasks cancelled.
+    ValueError
+        ``items`` is empty (there is nothing to merge).
+
+    Examples
+    --------
+    >>> map_merge([1, 2, 3], lambda x, k: [x * k], lambda a, b: a + b, shared={"k": 10})
+    [10, 20, 30]
+    """
+    if not items:
+        raise ValueError("map_merge needs at least one item.")
+    shared = dict(shared or {})
+    if engine is None or engine.client is None:
+        result = map_fn(items[0], **shared)
+        for item in items[1:]:
+            result = merge_fn(result, map_fn(item, **shared))
+        return result
+    return _dask_map_merge(engine.client, items, map_fn, merge_fn, shared, name)
+
+
+def _dask_map_merge(
+    client: Any,
+    items: Sequence[Any],
+    map_fn: Callable[..., Any],
+    merge_fn: Callable[[Any, Any], Any],
+    shared: Any,
+    name: str,
+) -> Any:
+    from dask.base import tokenize
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    # one future per value (scatter would split a list into a future per element), on every worker
+    scattered = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
+    token = tokenize(name, len(items), object())  # fresh keys: a rerun never reuses an old result
+    keys = [f"{name}-{i}-{token}" for i in range(len(items))]
+    futures = client.map(map_fn, items, key=keys, pure=False, **scattered)
+    position = {f.key: i for i, f in enumerate(futures)}
+    pending: dict[int, Any] = {}
+    result: Any = None
+    done = 0
+    try:
+        for future in as_completed(futures):
+            i = position[future.key]
+            try:
+                pending[i] = future.result()
+            except KilledWorker as exc:
+                raise EngineError(
+                    f"Partition {i} ({items[i]!r}) failed: its worker died each time it ran it "
+                    f"(distributed.scheduler.allowed-failures); last worker {exc.last_worker}."
+                ) from exc
+            future.release()
+            while done in pending:  # fold in item order, whatever order the tasks finish in
+                part = pending.pop(done)
+                result = part if done == 0 else merge_fn(result, part)
+                done += 1
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+        for f in scattered.values():
+            f.release()
+    return result
+
+
+def summarize_partitioned(
+    reference: Any, source: str | Path, cfg: Any, engine: Engine | None = None, columns: Sequence[str] | None = None
+) -> Any:
+    """The current-side drift summary (:class:`~driftloop.drift.summary.CurrentSummary`) of a
+    partitioned parquet window, folded per partition on ``engine`` and merged in partition order.
+
+    Parameters
+    ----------
+    reference : ReferenceSummary
+    source : str or Path
+        A directory of parquet files (hive-style partitions allowed), or an fsspec URL of one.
+    cfg : DriftConfig
+        ``chunk_size`` bounds the rows a task holds at once.
+    engine : Engine, optional
+        None: locally.
+    columns : sequence of str, optional
+        Default: the reference's columns that ``cfg`` does not skip.
+
+    Returns
+    -------
+    CurrentSummary
+        Pass it to :func:`~driftloop.drift.evaluate_drift` as ``current``.
+    """
+    from driftloop.drift.chunks import dataset_partitions
+    from driftloop.drift.summary import merge_current, sampling, summarize_partition
+
+    if columns is None:
+        columns = [c for c in reference.columns if not (c in cfg.columns and cfg.columns[c].skip)]
+    parts = dataset_partitions(source)
+    _, max_rows = sampling(cfg)
+    return map_merge(
+        parts,
+        summarize_partition,
+        partial(merge_current, max_rows=max_rows),
+        engine,
+        shared={"reference": reference, "columns": list(columns), "cfg": cfg},
+        name="driftloop-drift-summary",
+    )
