@@ -215,6 +215,9 @@ def test_reviewed_section_in_drift_json_and_html(tmp_path: Path):
         "low": pytest.approx(wilson_interval(1, 1)[0]),
         "high": 1.0,
     }
+    metrics = report.metrics()
+    assert (metrics["drift.reviewed.n"], metrics["drift.reviewed.neutral.disagreement"]) == (2.0, 1.0)
+    assert metrics["drift.reviewed.positive.disagreement"] == 0.0
     html = render_html(report)
     assert "<h2>Reviewed labels</h2>" in html and "feedback v1" in html
     assert "<td>neutral</td><td>1</td><td>1</td><td>1 [" in html and "bogus" in html

@@ -205,7 +205,9 @@ class DriftReport:
         ``drift.n_untested``,
         ``drift.<col>.drifted``, ``drift.<col>.missing_rate``, ``drift.<col>.<test>`` (statistic),
         ``drift.<col>.<test>.p_adjusted``, ``drift.multivariate.auc``, ``drift.output.<test>``,
-        ``drift.concept.delta``, ``drift.cbpe.<metric>``. A value that cannot be computed (e.g. a
+        ``drift.concept.delta``, ``drift.cbpe.<metric>``, ``drift.reviewed.n`` and
+        ``drift.reviewed.<predicted class>.disagreement`` (the share of reviewed labels that differ).
+        A value that cannot be computed (e.g. a
         statistic of an empty column) is omitted rather than logged as NaN, so the dict is JSON-safe.
         """
         m: dict[str, float] = {
@@ -240,4 +242,8 @@ class DriftReport:
         if self.performance_estimate:
             for k, v in (self.performance_estimate.get("current") or {}).items():
                 put(metric_key("drift", "cbpe", k), v)
+        if self.reviewed_labels:  # a class's reviewers' disagreement, charted cycle after cycle
+            put("drift.reviewed.n", self.reviewed_labels.get("n_scored"))
+            for row in self.reviewed_labels.get("per_class") or []:
+                put(metric_key("drift", "reviewed", str(row["predicted_class"]), "disagreement"), row["rate"])
         return m
