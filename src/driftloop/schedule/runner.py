@@ -29,9 +29,11 @@ from driftloop.schedule.steps import (
     PROMOTED,
     StepResult,
     cache_false_outs,
+    changed_paths,
     commit_message,
     commit_paths,
     outcome_of,
+    pull_targets,
 )
 
 #: The cycle's lock file, relative to the project (``.driftloop/`` is git-ignored).
@@ -190,10 +192,24 @@ class _Cycle:
     def pull(self) -> Mapping[str, Any]:
         if not self.options.pull:
             return {"reason": "--no-pull"}
-        cmds = [["git", "pull", "--ff-only"], [*_DVC, "pull"]]
-        for cmd in cmds:
-            self.run(cmd)
+        cmds = [["git", "pull", "--ff-only"]]
+        self.run(cmds[0])
+        targets = self._pull_targets()  # read after git pull: it may bring a newer dvc.lock
+        if targets != []:
+            cmds.append([*_DVC, "pull", *(targets or [])])
+            self.run(cmds[-1])
         return {"commands": [_shown(c) for c in cmds]}
+
+    def _pull_targets(self) -> list[str] | None:
+        import yaml
+
+        def stages(name: str) -> list[str]:
+            path = self.root / name
+            data = yaml.safe_load(path.read_text()) if path.is_file() else None
+            return list((data or {}).get("stages") or {}) if isinstance(data, dict) else []
+
+        pointers = self.capture(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", "*.dvc"])
+        return pull_targets(stages("dvc.yaml"), stages("dvc.lock"), pointers.splitlines())
 
     def config(self) -> Mapping[str, Any]:
         cmd = [sys.executable, "-m", "driftloop", "params", "--check"]
@@ -290,7 +306,7 @@ class _Cycle:
         import yaml
 
         changed = self.capture(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"])
-        names = [entry[3:] for entry in changed.split("\0") if len(entry) > 3]
+        names = changed_paths(changed, self.capture(["git", "rev-parse", "--show-prefix"]).strip())
         dvc_yaml = self.root / "dvc.yaml"
         outs = cache_false_outs(yaml.safe_load(dvc_yaml.read_text()) or {}) if dvc_yaml.is_file() else []
         chosen = commit_paths(names, outs)

@@ -135,6 +135,55 @@ def cache_false_outs(dvc_yaml: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def changed_paths(porcelain: str, prefix: str = "") -> list[str]:
+    """The paths ``git status --porcelain=v1 -z --untracked-files=all`` lists, relative to the project
+    folder ``prefix`` (``git rev-parse --show-prefix``: the project may sit below the repository's
+    root); paths outside it are left out. A rename's or copy's second entry (its old path) is skipped.
+
+    Examples
+    --------
+    >>> changed_paths(" M dvc.lock\\0?? reports/drift.json\\0R  new.dvc\\0old.dvc\\0")
+    ['dvc.lock', 'reports/drift.json', 'new.dvc']
+    >>> changed_paths(" M proj/dvc.lock\\0 M other/x.py\\0", prefix="proj/")
+    ['dvc.lock']
+    """
+    entries = porcelain.split("\0")
+    found: list[str] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        status, path = entry[:2], entry[3:]
+        if status[0] in "RC":
+            i += 1  # -z gives a rename's old path as the next entry
+        if path.startswith(prefix):
+            found.append(path[len(prefix) :])
+    return found
+
+
+def pull_targets(stages: Iterable[str], locked: Iterable[str], pointers: Iterable[str]) -> list[str] | None:
+    """What ``dvc pull`` should pull: None (everything) when dvc.lock records every stage of
+    dvc.yaml, else only the stages it records and the ``.dvc`` pointer files. A stage that never ran
+    (a project's first cycle) has no hashes to pull, and a plain ``dvc pull`` fails on it ("No file
+    hash info found"), which is not the failure a pull must report.
+
+    Examples
+    --------
+    >>> pull_targets(["snapshot", "drift"], ["snapshot", "drift"], ["data/incoming.dvc"]) is None
+    True
+    >>> pull_targets(["snapshot", "drift"], [], ["data/incoming.dvc"])
+    ['data/incoming.dvc']
+    >>> pull_targets(["snapshot", "drift"], ["snapshot"], [])
+    ['snapshot']
+    """
+    locked = list(locked)
+    if set(stages) <= set(locked):
+        return None
+    return [*locked, *pointers]
+
+
 def commit_paths(changed: Iterable[str], git_outs: Iterable[str]) -> list[str]:
     """Which of the ``changed`` files (git's changed and untracked paths, relative, POSIX) a cycle
     commits: dvc.lock, params.yaml, every ``.dvc`` pointer file and ``.gitignore`` (DVC writes both),
