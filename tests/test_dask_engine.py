@@ -1,0 +1,275 @@
+"""The Dask engine (issue 17): a partitioned parquet window's drift summaries folded per partition on a
+real ``distributed.LocalCluster`` (two worker processes on 127.0.0.1) equal the ``local`` engine's, and
+the whole-file chunked path's counts; a worker killed mid-task is survived, or named.
+
+The cluster is started and closed by a module fixture. Worker processes unpickle this module's fault
+wrappers by value (``cloudpickle.register_pickle_by_value``): they cannot import ``tests``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
+from driftloop.drift.chunks import dataset_partitions, iter_file_chunks
+from driftloop.drift.registry import names
+from driftloop.drift.summary import merge_current, sampling, summarize_current, summarize_partition
+from driftloop.engine import EngineConfig, EngineError, map_merge, open_engine, summarize_partitioned
+from driftloop.errors import ConfigError, DataError
+
+distributed = pytest.importorskip("distributed")
+
+KINDS = {"x": "numeric", "n": "numeric", "c": "categorical", "cat": "categorical", "t": "text", "uid": "id_like"}
+KINDS_WITH_KEY = {**KINDS, "day": "categorical"}
+WORDS = np.array(
+    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
+)
+
+
+def frame(n: int, seed: int, shift: float) -> pd.DataFrame:
+    """Every column kind, with missing values of every pandas kind (NaN, None, pd.NA, a category's
+    NaN), infinities, 3000 categorical levels and text with line breaks."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, n)
+    x[rng.random(n) < 0.05] = np.nan
+    x[rng.random(n) < 0.002] = np.inf
+    ints = pd.array(rng.integers(0, 50, n) + int(10 * shift), dtype="Int64")
+    ints[rng.random(n) < 0.03] = pd.NA
+    levels = np.array([f"L{i}" for i in range(3000)], dtype=object)
+    c = levels[np.minimum(rng.zipf(1.3 + shift / 10, n), 3000) - 1].astype(object)
+    holes = rng.random(n)
+    c[holes < 0.01] = None
+    c[(holes >= 0.01) & (holes < 0.02)] = np.nan
+    c[(holes >= 0.02) & (holes < 0.03)] = pd.NA
+    cat = pd.Categorical(rng.choice(["red", "green", "blue", None], n, p=[0.4, 0.3, 0.2, 0.1]))
+    t = [
+        None if r < 0.04 else ("\n" if r < 0.5 else "\r\n").join(" ".join(rng.choice(WORDS, 4)) for _ in range(2))
+        for r in rng.random(n)
+    ]
+    text = pd.array(t, dtype="string")
+    text[rng.random(n) < 0.02] = pd.NA
+    uid = np.array([f"u{seed}-{i}" for i in range(n)], dtype=object)
+    return pd.DataFrame({"x": x, "n": ints, "c": c, "cat": cat, "t": text, "uid": uid})
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory):
+    """A current window as hive partitions (day=1..3, two files each, one of them empty) and as one file."""
+    root = tmp_path_factory.mktemp("window")
+    parts = []
+    for day in (1, 2, 3):
+        df = frame(4000, seed=day, shift=0.3 * (day - 1)).assign(day=day)
+        (root / "parts" / f"day={day}").mkdir(parents=True)
+        halves = (df.iloc[:2500], df.iloc[2500:]) if day != 2 else (df, df.iloc[:0])
+        for k, half in enumerate(halves):
+            half.drop(columns="day").to_parquet(root / "parts" / f"day={day}" / f"part-{k}.parquet")
+            parts.append(half)
+    whole = pd.concat(parts, ignore_index=True)
+    whole.to_parquet(root / "whole.parquet")
+    reference = frame(6000, seed=99, shift=0.0).assign(day=np.random.default_rng(5).integers(1, 4, 6000))
+    return root / "parts", root / "whole.parquet", reference
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return DriftConfig.from_dict({"chunk_size": 1000, "multivariate": {"max_rows": 500}})
+
+
+@pytest.fixture(scope="module")
+def summary(window, cfg):
+    return summarize_reference(window[2], KINDS_WITH_KEY, cfg)
+
+
+@pytest.fixture(scope="module")
+def client():
+    import cloudpickle
+    import dask
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    # one death of a task's worker is retried; a second makes it fail (KilledWorker): fast to reach
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+        dask_client = distributed.Client(cluster)
+    try:
+        yield dask_client
+    finally:
+        dask_client.close()
+        cluster.close()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def close(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def assert_same_counts(cs_a, cs_b) -> None:
+    """The summaries' counts are equal; their sums within 1e-12."""
+    assert cs_a.n_rows == cs_b.n_rows
+    for c, a in cs_a.accumulators.items():
+        b = cs_b.accumulators[c]
+        assert (a.n_total, a.n_missing) == (b.n_total, b.n_missing), c
+        if KINDS_WITH_KEY[c] == "numeric":
+            assert a.n_inf == b.n_inf and np.array_equal(a.cells, b.cells), c
+            np.testing.assert_allclose(a.cell_sums, b.cell_sums, rtol=1e-12, atol=1e-12)
+        else:
+            pd.testing.assert_series_equal(a.counts.sort_index(), b.counts.sort_index(), check_names=False)
+        if KINDS_WITH_KEY[c] == "text":
+            assert (a.n_tokens, a.n_invalid_utf8) == (b.n_tokens, b.n_invalid_utf8)
+            assert np.array_equal(a.length.cells, b.length.cells)
+
+
+def assert_same_statistics(rep_a, rep_b, skip=()) -> None:
+    """Every test of every column: statistic and p-value within 1e-12, the same verdicts."""
+    assert rep_a.columns.keys() == rep_b.columns.keys()
+    for c, col in rep_a.columns.items():
+        assert col.tests.keys() == rep_b.columns[c].tests.keys(), c
+        for name, t in col.tests.items():
+            if (c, name) in skip:
+                continue
+            u = rep_b.columns[c].tests[name]
+            assert close(t.statistic, u.statistic), (c, name, t.statistic, u.statistic)
+            assert close(t.p_value, u.p_value), (c, name, t.p_value, u.p_value)
+            assert t.drifted == u.drifted, (c, name)
+
+
+def test_every_registered_test_runs_on_the_window(summary, cfg):
+    """The equality tests below cover every test of every kind (none left out by the config)."""
+    for kind in ("numeric", "categorical", "text", "id_like"):
+        assert set(cfg.kind(kind).tests) | {"missing"} == set(names(kind)), kind
+    assert summary.kinds == KINDS_WITH_KEY  # uid stays id_like, day (a hive key) is a column
+
+
+def test_local_partitioned_counts_equal_the_whole_file_chunked_path(window, summary, cfg):
+    """Fast, no cluster: reading partition by partition (hive key filled in) loses or adds nothing."""
+    parts, whole, _ = window
+    assert len(dataset_partitions(parts)) == 6
+    cs_parts = summarize_partitioned(summary, parts, cfg)
+    cs_whole = summarize_current(
+        summary, iter_file_chunks(whole, list(KINDS_WITH_KEY), cfg.chunk_size), summary.kinds, cfg
+    )
+    assert_same_counts(cs_parts, cs_whole)
+    rep_parts, rep_whole = evaluate_drift(summary, cs_parts, cfg), evaluate_drift(summary, cs_whole, cfg)
+    # token_js's p-value is a permutation test on a document sample; partitions draw theirs from
+    # streams of their own, so only its statistic (from the term counts) is the same
+    assert_same_statistics(rep_parts, rep_whole, skip={("t", "token_js")})
+    assert close(rep_parts.columns["t"].tests["token_js"].statistic, rep_whole.columns["t"].tests["token_js"].statistic)
+    assert rep_parts.drifted  # the window shifts: the statistics compared are not all trivial
+    assert rep_parts.columns["x"].status == "drift"
+
+
+def test_dask_equals_local_on_every_test(client, window, summary, cfg):
+    parts, _, _ = window
+    local = summarize_partitioned(summary, parts, cfg)
+    with open_engine(client=client) as engine:
+        assert engine.kind == "dask"
+        on_dask = summarize_partitioned(summary, parts, cfg, engine)
+    assert_same_counts(on_dask, local)
+    pd.testing.assert_frame_equal(on_dask.sample, local.sample)  # the classifier's row sample too
+    rep_dask, rep_local = evaluate_drift(summary, on_dask, cfg), evaluate_drift(summary, local, cfg)
+    assert_same_statistics(rep_dask, rep_local)
+    assert rep_dask.to_dict() == rep_local.to_dict()  # in fact to the last bit: same maps, same merge order
+    assert rep_dask.multivariate is not None and "auc" in rep_dask.multivariate
+
+
+def test_a_data_error_in_a_task_is_raised_as_itself_naming_the_file(client, window, summary, cfg, tmp_path):
+    parts, _, _ = window
+    bad = tmp_path / "bad" / "day=1"
+    bad.mkdir(parents=True)
+    pd.read_parquet(parts / "day=1" / "part-0.parquet").drop(columns="c").to_parquet(bad / "part-0.parquet")
+    with (
+        open_engine(client=client) as engine,
+        pytest.raises(DataError, match=r"part-0\.parquet lacks column\(s\) \['c'\]"),
+    ):
+        summarize_partitioned(summary, bad.parent, cfg, engine)
+
+
+def _dies(partition, marker_dir, index, once, **shared):
+    """The map, except that the task of partition ``index`` kills its worker process mid-task: on its
+    first attempt only (``once``; the marker file says it happened) or on every attempt."""
+    if partition.index == index:
+        marker = Path(marker_dir) / f"attempt-{time.time_ns()}"
+        if not once or not any(Path(marker_dir).iterdir()):
+            marker.touch()
+            time.sleep(0.2)  # mid-task: the partition is being worked on when its worker goes
+            os._exit(1)
+    return summarize_partition(partition, **shared)
+
+
+def _run_with_fault(client, window, summary, cfg, marker_dir, once):
+    parts = dataset_partitions(window[0])
+    columns = list(summary.columns)
+    with open_engine(client=client) as engine:
+        return map_merge(
+            parts,
+            partial(_dies, marker_dir=str(marker_dir), index=2, once=once),
+            partial(merge_current, max_rows=sampling(cfg)[1]),
+            engine,
+            shared={"reference": summary, "columns": columns, "cfg": cfg},
+        )
+
+
+def _worker_pids(client) -> set[int]:
+    client.wait_for_workers(2, timeout=60)
+    return set(client.run(os.getpid).values())
+
+
+def test_a_worker_killed_mid_task_is_retried_and_the_result_is_still_correct(client, window, summary, cfg, tmp_path):
+    before = _worker_pids(client)
+    cs = _run_with_fault(client, window, summary, cfg, tmp_path, once=True)
+    assert len(list(tmp_path.iterdir())) == 1  # the fault happened, once
+    assert _worker_pids(client) != before  # a worker process really died (the nanny started another)
+    local = summarize_partitioned(summary, window[0], cfg)
+    assert_same_counts(cs, local)
+    assert evaluate_drift(summary, cs, cfg).to_dict() == evaluate_drift(summary, local, cfg).to_dict()
+
+
+def test_a_partition_whose_worker_always_dies_fails_with_an_error_naming_it(client, window, summary, cfg, tmp_path):
+    with pytest.raises(EngineError, match=r"Partition 2 \(Partition\(index=2, path='[^']*day=2/part-0\.parquet'"):
+        _run_with_fault(client, window, summary, cfg, tmp_path, once=False)
+    assert len(list(tmp_path.iterdir())) == 2  # allowed-failures = 1: the second death fails it
+    _worker_pids(client)  # and the cluster is still usable
+
+
+def test_map_merge_merges_in_item_order_on_both_engines(client):
+    items = list(range(12))
+    slow_first = partial(_sleepy_square)
+    with open_engine(client=client) as engine:
+        on_dask = map_merge(items, slow_first, _concat, engine)
+    assert on_dask == map_merge(items, slow_first, _concat) == [i * i for i in items]
+
+
+def _sleepy_square(i: int) -> list[int]:
+    time.sleep(0.3 if i == 0 else 0.0)  # the first item finishes last
+    return [i * i]
+
+
+def _concat(a: list[int], b: list[int]) -> list[int]:
+    return a + b
+
+
+def test_engine_config_refuses_credentials_and_unknown_kinds():
+    assert EngineConfig.from_dict({}) == EngineConfig()
+    assert EngineConfig().kind == "local"
+    with pytest.raises(ConfigError, match=r"engine\.address holds credentials \(tcp://alice:\*\*\*@"):
+        EngineConfig.from_dict({"kind": "dask", "address": "tcp://alice:s3cret@10.0.0.5:8786"})
+    with pytest.raises(ConfigError, match=r"engine\.kind must be one of"):
+        EngineConfig.from_dict({"kind": "spark"})
+
+
+def test_no_scheduler_at_the_address_is_an_engine_error_naming_it():
+    cfg = EngineConfig.from_dict({"kind": "dask", "address": "tcp://127.0.0.1:9", "connect_timeout": 2})
+    with pytest.raises(EngineError, match=r"no Dask scheduler answered at tcp://127\.0\.0\.1:9"), open_engine(cfg):
+        pass
