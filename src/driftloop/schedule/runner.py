@@ -309,7 +309,7 @@ class _Cycle:
         names = changed_paths(changed, self.capture(["git", "rev-parse", "--show-prefix"]).strip())
         dvc_yaml = self.root / "dvc.yaml"
         outs = cache_false_outs(yaml.safe_load(dvc_yaml.read_text()) or {}) if dvc_yaml.is_file() else []
-        chosen = commit_paths(names, outs)
+        chosen = commit_paths(names, outs, params=not self.options.exp)
         if not chosen:
             return {"reason": "nothing changed to commit"}
         message = commit_message(self.outcome, self.summary)

@@ -184,11 +184,13 @@ def pull_targets(stages: Iterable[str], locked: Iterable[str], pointers: Iterabl
     return [*locked, *pointers]
 
 
-def commit_paths(changed: Iterable[str], git_outs: Iterable[str]) -> list[str]:
+def commit_paths(changed: Iterable[str], git_outs: Iterable[str], *, params: bool = True) -> list[str]:
     """Which of the ``changed`` files (git's changed and untracked paths, relative, POSIX) a cycle
     commits: dvc.lock, params.yaml, every ``.dvc`` pointer file and ``.gitignore`` (DVC writes both),
     and every file at or under one of ``git_outs`` (the ``cache: false`` outputs: the reports).
-    Anything else (someone's edit in progress) is left alone.
+    Anything else (someone's edit in progress) is left alone. ``params`` False leaves params.yaml
+    out too: after ``dvc exp run`` it is DVC's composition for the experiment, without the header
+    ``driftloop params`` writes, not a change to keep.
 
     Examples
     --------
@@ -201,11 +203,15 @@ def commit_paths(changed: Iterable[str], git_outs: Iterable[str]) -> list[str]:
     dvc.lock
     reports/drift.json
     reports/plots/roc/champion.csv
+    >>> commit_paths(["dvc.lock", "params.yaml"], [], params=False)
+    ['dvc.lock']
     """
     outs = [PurePosixPath(o) for o in git_outs]
     chosen = set()
     for name in changed:
         path = PurePosixPath(name)
+        if name == "params.yaml" and not params:
+            continue
         if (
             name in ALWAYS_COMMITTED
             or path.suffix == ".dvc"
