@@ -78,6 +78,35 @@ def test_a_failed_git_pull_fails_the_cycle_at_step_pull(tmp_path):
     assert lines[-1]["failed_step"] == "pull"
 
 
+def test_a_diverged_branch_fails_the_cycle_at_step_pull(tmp_path):
+    """Someone pushed while this host holds a commit of its own: `git pull --ff-only` refuses, and
+    the cycle stops there rather than run on a history it cannot push."""
+    env = clean_env()
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    bare, here, there = tmp_path / "remote.git", tmp_path / "here", tmp_path / "there"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(tmp_path, "clone", "-q", str(bare), str(here))
+    (here / "a.txt").write_text("a")
+    git(here, "add", "a.txt")
+    git(here, "commit", "-qm", "a")
+    git(here, "push", "-q", "-u", "origin", "main")
+    git(tmp_path, "clone", "-q", str(bare), str(there))
+    for clone, name in ((there, "theirs.txt"), (here, "ours.txt")):
+        (clone / name).write_text(name)
+        git(clone, "add", name)
+        git(clone, "commit", "-qm", name)
+    git(there, "push", "-q")
+    code, lines, _, _ = cycle(here, "--pull", env=env)
+    assert code == EXIT_CODES[FAILED]
+    pull = next(line for line in lines if line["step"] == "pull")
+    assert pull["status"] == "failed" and pull["command"] == "git pull --ff-only", pull
+    assert "fatal:" in pull["error"], pull
+    assert [line["step"] for line in lines] == ["lock", "pull", "notify", "cycle"]
+
+
 def _run_on_pty(cwd: Path, *args: str) -> tuple[int, str, str]:
     """Run `driftloop cycle` with stdout on a pseudo-terminal; return its code, stdout and stderr."""
     main, secondary = pty.openpty()

@@ -332,12 +332,9 @@ class _Cycle:
 
         events = []
         s = self.summary
-        if failed is not None:
-            error = str(failed.data.get("error", ""))
-            events.append(
-                CycleEvent("failed", f"driftloop cycle failed at step {failed.step}: {error}", step=failed.step)
-            )
-        elif s is not None:
+        if s is not None:
+            # A decision was made (and, if promoted, the alias moved) even when a later step failed:
+            # people are told of it as well as of the failure.
             common: dict[str, Any] = {"run_url": self.record_run, "model": s.model_name, "version": s.version}
             if s.drifted:
                 cols = ", ".join(s.drifted_columns) or "the dataset as a whole"
@@ -346,6 +343,11 @@ class _Cycle:
                 )
             kind = "promoted" if self.outcome == PROMOTED else "rejected"
             events.append(CycleEvent(kind, commit_message(self.outcome, s).removeprefix("driftloop cycle: "), **common))
+        if failed is not None:
+            error = str(failed.data.get("error", ""))
+            events.append(
+                CycleEvent("failed", f"driftloop cycle failed at step {failed.step}: {error}", step=failed.step)
+            )
         kinds, _ = enabled_kinds(self.env)  # DRIFTLOOP_WEBHOOK_EVENTS may leave some kinds out
         events = [e for e in events if e.kind in kinds]
         if not events:
@@ -403,7 +405,7 @@ class _Cycle:
         if failed_step is not None:
             data["failed_step"] = failed_step
         s = self.summary
-        if s is not None and outcome != FAILED:
+        if s is not None:  # the decision, also when a step after it failed (the alias may have moved)
             data.update(promoted=s.promoted, model=s.model_name, version=s.version, drifted_columns=s.drifted_columns)
         status = {FAILED: "failed", BUSY: "skipped"}.get(outcome, "ok")
         self.report(StepResult("cycle", status, time.monotonic() - start, data))
