@@ -95,8 +95,11 @@ def client():
     import dask
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # one death of a task's worker is retried; a second makes it fail (KilledWorker): fast to reach
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    # One death of a task's worker is retried; a second makes it fail (KilledWorker): fast to reach.
+    # A saturation of 1.0 gives each one-thread worker one task at a time: a dying worker takes only
+    # the task it runs, not a queued bystander (which Dask would also count as suspicious).
+    settings = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
+    with dask.config.set(settings):
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         )

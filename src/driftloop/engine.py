@@ -227,9 +227,12 @@ def _dask_map_merge(
             try:
                 pending[i] = future.result()
             except KilledWorker as exc:
+                worker = getattr(exc.last_worker, "address", exc.last_worker)
                 raise EngineError(
-                    f"Partition {i} ({items[i]!r}) failed: its worker died each time it ran it "
-                    f"(distributed.scheduler.allowed-failures); last worker {exc.last_worker}."
+                    f"Partition {i} ({items[i]!r}) failed: the worker holding its task died on each attempt "
+                    "(more often than distributed.scheduler.allowed-failures allows). The cause is this "
+                    "partition (memory, a crash in a library) or another task on the same worker; the "
+                    f"workers' logs say which. Last worker: {worker}."
                 ) from exc
             future.release()
             while done in pending:  # fold in item order, whatever order the tasks finish in
