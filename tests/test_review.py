@@ -233,3 +233,18 @@ def test_review_size_is_configured_and_validated_under_drift_review():
     with pytest.raises(ConfigError, match=r"drift\.review\.sizes"):
         DriftConfig.from_dict({"review": {"sizes": 5}})
     assert not math.isnan(cfg.alpha)
+
+
+def test_without_a_champion_or_for_a_regressor_the_queue_is_its_header(tmp_path: Path):
+    """No class probabilities, no ranking: the drift stage writes the header alone (a DVC output
+    must exist) and no reviewed-labels section."""
+    from driftloop.drift_files import champion_outputs
+    from driftloop.schema import Schema
+
+    regression = Schema("id", "ts", "y", numeric=("x",), task="regression")
+    classification = Schema("id", "ts", "y", numeric=("x",), text=("comment",), classes=tuple(CLASSES))
+    for champion, schema in ((None, classification), (object(), regression)):
+        outputs, scored = champion_outputs(champion, schema, root=tmp_path, ws=tmp_path)  # type: ignore[arg-type]
+        assert outputs is None and scored.reference is None and scored.reviewed is None
+        assert scored.queue.empty
+        assert scored.queue.columns.tolist() == ["id", *schema.features, "predicted_label", "confidence", "reason"]
