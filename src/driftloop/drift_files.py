@@ -190,10 +190,11 @@ def review_scoring(
         more = predict_outputs(model, rows, schema, name="champion").pred
         predicted = pd.concat([pd.Series(np.asarray(more), index=reference_ids[wanted].to_numpy()), predicted])
     table = disagreement(reviews, predicted)
-    model_name = f"{champion.name} v{champion.version}"
-    return ChampionScoring(
-        None, queue, reviewed_section(table, n_reviewed=len(reviews), problems=problems, model=model_name)
+    outside = sorted(reviews.index.difference(predicted.index))
+    reviewed = reviewed_section(
+        table, n_reviewed=len(reviews), problems=problems, model=f"{champion.name} v{champion.version}", outside=outside
     )
+    return ChampionScoring(None, queue, reviewed)
 
 
 def write_review_queue(path: Path, scoring: ChampionScoring) -> None:

@@ -387,12 +387,14 @@ def reviewed_section(
     n_reviewed: int,
     problems: Sequence[ReviewProblem],
     model: str,
+    outside: Sequence[str] = (),
     max_problems: int = 50,
 ) -> dict[str, Any]:
     """The drift report's ``reviewed_labels`` section.
 
     ``n_reviewed`` counts every usable reviewed id; those the table does not count are in
-    neither window of this cycle (or unknown: the snapshot names them).
+    neither window of this cycle (or in no batch at all: the snapshot warns about those), and
+    ``outside`` names them (the first 20 are listed).
     """
     scored = int(table["reviewed"].sum()) if len(table) else 0
     return {
@@ -400,6 +402,7 @@ def reviewed_section(
         "n_reviewed": int(n_reviewed),
         "n_scored": scored,
         "n_outside_windows": int(n_reviewed) - scored,
+        "outside_windows": [str(i) for i in list(outside)[:20]],
         "interval": "Wilson 95%",
         "per_class": [
             {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}

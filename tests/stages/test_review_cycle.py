@@ -100,6 +100,8 @@ def test_a_corrected_label_reaches_the_training_set_and_changes_the_model(cfg, w
         50,
         f"{cfg['registry']['model_name']} v1",
     )
+    # the two ids in no batch are in no window either: counted and named beside the table
+    assert sorted(section["outside_windows"]) == sorted(["no-such-id", f"{given[schema.id].iloc[0]}x"])
     assert [p["problem"] for p in section["problems"]] == ["unknown_class"]  # ids: the snapshot's
     expected = given.assign(wrong=given["label"] != given["predicted_label"]).groupby("predicted_label")["wrong"]
     per_class = {r["predicted_class"]: r for r in section["per_class"]}

@@ -181,7 +181,12 @@ def _reviewed(sec: Mapping[str, Any] | None) -> str:
     parts = [
         f"<h2>Reviewed labels</h2><p>{sec['n_reviewed']} reviewed label(s); {sec['n_scored']} of them on rows of "
         f"this cycle's windows, compared with {escape(str(sec.get('model') or 'the model'))}'s predictions"
-        + (f" ({sec['n_outside_windows']} on rows outside both windows)." if sec.get("n_outside_windows") else ".")
+        + (
+            f" ({sec['n_outside_windows']} on rows outside both windows, e.g. "
+            f"{escape(', '.join(sec.get('outside_windows') or []))})."
+            if sec.get("n_outside_windows")
+            else "."
+        )
         + "</p>"
     ]
     if rows:
