@@ -7,7 +7,8 @@ does) and asserts three outcomes:
 * a message naming the file and the column, row (line of a CSV) or id, and what was expected;
 * exit 4 (:class:`driftloop.errors.DataError`, README "Exit codes");
 * the registry (versions, tags, the ``champion`` alias), the tracking runs and the existing
-  snapshot files byte for byte unchanged.
+  snapshot files byte for byte unchanged; the one run added is the refused cycle's own parent
+  run, ``FAILED``, its error tag naming the file (issue 15: a failed cycle is visible in the UI).
 
 Two inputs are not refused, by choice, and are reported instead: an id a later batch gives again
 (a later batch corrects an earlier one: its row wins, and the snapshot says which ids and files),
@@ -104,6 +105,14 @@ def runs_state() -> list[tuple[str, str]]:
 
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     return sorted((r.info.run_id, r.info.status) for r in runs)
+
+
+def failed_cycle(run_id: str):
+    import mlflow
+
+    run = mlflow.get_run(run_id)
+    assert run.data.tags["driftloop.kind"] == "cycle", run.data.tags
+    return run
 
 
 @dataclass
@@ -263,7 +272,14 @@ def test_bad_input_is_refused_by_the_snapshot_and_changes_nothing(
         assert part in message, f"{part!r} not in {message!r}"
     assert champion_of(project) == champion == ("1", champion[1])
     assert registry_state(project.uri) == registry
-    assert runs_state() == runs, "the snapshot started or changed a tracking run"
+    after = runs_state()
+    assert set(runs) <= set(after), "the snapshot changed an existing tracking run"
+    added = [run_id for run_id, _ in set(after) - set(runs)]
+    assert len(added) == 1, f"expected one FAILED cycle run, got {added}"
+    failed = failed_cycle(added[0])
+    assert failed.info.status == "FAILED" and failed.data.tags["driftloop.failed_stage"] == "snapshot"
+    for part in expected:
+        assert part in failed.data.tags["driftloop.error"]
     assert snapshot_bytes(project.ws) == files
 
 
