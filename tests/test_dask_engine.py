@@ -276,3 +276,21 @@ def test_no_scheduler_at_the_address_is_an_engine_error_naming_it():
     cfg = EngineConfig.from_dict({"kind": "dask", "address": "tcp://127.0.0.1:9", "connect_timeout": 2})
     with pytest.raises(EngineError, match=r"no Dask scheduler answered at tcp://127\.0\.0\.1:9"), open_engine(cfg):
         pass
+
+
+def test_an_fsspec_url_is_read_as_the_same_partitions(window, summary, cfg):
+    """Object storage goes through fsspec (here its in-memory filesystem, read in this process):
+    the same files under a URL give the same partitions, hive keys and summaries."""
+    import fsspec
+
+    parts, _, _ = window
+    fs = fsspec.filesystem("memory")
+    for f in parts.rglob("*.parquet"):
+        fs.pipe(f"memory://window-{id(window)}/{f.relative_to(parts).as_posix()}", f.read_bytes())
+    url = f"memory://window-{id(window)}"
+    remote, local = dataset_partitions(url), dataset_partitions(parts)
+    assert [p.keys for p in remote] == [p.keys for p in local]
+    assert all(p.path.startswith("memory://") for p in remote)
+    assert_same_counts(summarize_partitioned(summary, url, cfg), summarize_partitioned(summary, parts, cfg))
+    with pytest.raises(DataError, match=r"nosuchprotocol://x cannot be opened through fsspec"):
+        dataset_partitions("nosuchprotocol://x")
