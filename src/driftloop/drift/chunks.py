@@ -173,7 +173,7 @@ def _is_url(source: str) -> bool:
 def dataset_partitions(source: str | Path) -> list[Partition]:
     """The partitions (files) of a parquet dataset: a directory of parquet files, hive-style
     ``key=value`` folders allowed, or one file; local or an fsspec URL (its credentials come from the
-    environment, as fsspec's filesystems read them). Only the listing is read, no file footer.
+    environment, as fsspec's filesystems read them). Only the listing and one file's schema are read, no rows.
 
     Raises
     ------
