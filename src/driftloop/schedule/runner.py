@@ -9,6 +9,7 @@ second cycle exits at once with the busy code.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 from driftloop.errors import DriftloopError
 from driftloop.redact import redact
+from driftloop.report import CycleSummary
 from driftloop.schedule.steps import (
     BUSY,
     EXIT_CODES,
@@ -149,6 +151,11 @@ class _Cycle:
         self.err = err
         self.env = env
         self.report = _Reporter(out, err)
+        # What the repro step found, read by the steps after it.
+        self.decided = False  # this cycle wrote a new decision (the promote stage ran)
+        self.summary: CycleSummary | None = None
+        self.outcome = NOTHING_TO_DO
+        self.run_url: str | None = None
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -216,7 +223,7 @@ class _Cycle:
         self.run(cmd)
         return {"command": _shown(cmd)}
 
-    def _promote_lock_entry(self) -> tuple[Any, bytes | None]:
+    def _decision_marks(self) -> tuple[Any, bytes | None]:
         """What says whether the promote stage ran: its dvc.lock entry and decision.json's bytes."""
         import yaml
 
@@ -231,8 +238,6 @@ class _Cycle:
         return entry, decision.read_bytes() if decision.is_file() else None
 
     def repro(self) -> Mapping[str, Any]:
-        import json
-
         status = self.capture([*_DVC, "status", "--json"])
         try:
             changed = json.loads(status or "{}")
@@ -241,10 +246,10 @@ class _Cycle:
         if not changed:
             self.decided = False
             return {"reason": "nothing to do: `dvc status` shows no changed stage", "outcome": NOTHING_TO_DO}
-        before = self._promote_lock_entry()
+        before = self._decision_marks()
         cmd = [*_DVC, "exp", "run"] if self.options.exp else [*_DVC, "repro"]
         self.run(cmd)
-        self.decided = self._promote_lock_entry() != before
+        self.decided = self._decision_marks() != before
         self.read_decision()
         return {"command": _shown(cmd), "changed": sorted(changed), "outcome": self.outcome}
 
@@ -252,15 +257,13 @@ class _Cycle:
         """The decision this cycle made, summarised (:func:`driftloop.report.read_cycle`)."""
         from driftloop import paths
         from driftloop.contracts import DecisionRecord
-        from driftloop.report import CycleSummary, read_cycle
+        from driftloop.report import read_cycle
 
         self.summary = None
         if self.decided:
             try:
                 self.summary = read_cycle(self.root)
             except DriftloopError:  # drift.json or compare.json unreadable: the decision alone
-                import json
-
                 record = DecisionRecord.from_dict(json.loads((self.root / paths.DECISION_JSON).read_text()))
                 self.summary = CycleSummary(
                     promoted=record.promoted,
@@ -269,14 +272,12 @@ class _Cycle:
                     previous_version=record.previous_version,
                     decision=record.summary,
                 )
-            self.record_run = self._run_url()
+            self.run_url = self._run_url()
         promoted = bool(self.summary and self.summary.promoted)
         self.outcome = outcome_of(self.decided and self.summary is not None, promoted)
 
     def _run_url(self) -> str | None:
         """The MLflow UI page of the decided version's run, when the registry is an MLflow server."""
-        import json
-
         from driftloop import paths
 
         try:
@@ -335,7 +336,7 @@ class _Cycle:
         if s is not None:
             # A decision was made (and, if promoted, the alias moved) even when a later step failed:
             # people are told of it as well as of the failure.
-            common: dict[str, Any] = {"run_url": self.record_run, "model": s.model_name, "version": s.version}
+            common: dict[str, Any] = {"run_url": self.run_url, "model": s.model_name, "version": s.version}
             if s.drifted:
                 cols = ", ".join(s.drifted_columns) or "the dataset as a whole"
                 events.append(
@@ -365,10 +366,6 @@ class _Cycle:
         from filelock import FileLock, Timeout
 
         start = time.monotonic()
-        self.summary = None
-        self.decided = False
-        self.outcome = NOTHING_TO_DO
-        self.record_run = None
         lock_path = self.options.lock if self.options.lock.is_absolute() else self.root / self.options.lock
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path))
