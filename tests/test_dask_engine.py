@@ -19,12 +19,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftloop.compare.predict import predict_outputs
 from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
 from driftloop.drift.chunks import dataset_partitions, iter_file_chunks
 from driftloop.drift.registry import names
 from driftloop.drift.summary import merge_current, sampling, summarize_current, summarize_partition
-from driftloop.engine import EngineConfig, EngineError, map_merge, open_engine, summarize_partitioned
+from driftloop.engine import (
+    EngineConfig,
+    EngineError,
+    map_merge,
+    open_engine,
+    score_partitioned,
+    summarize_partitioned,
+    summarize_reference_partitioned,
+)
 from driftloop.errors import ConfigError, DataError
+from driftloop.schema import Schema
 
 distributed = pytest.importorskip("distributed")
 
@@ -58,7 +68,8 @@ def frame(n: int, seed: int, shift: float) -> pd.DataFrame:
     text = pd.array(t, dtype="string")
     text[rng.random(n) < 0.02] = pd.NA
     uid = np.array([f"u{seed}-{i}" for i in range(n)], dtype=object)
-    return pd.DataFrame({"x": x, "n": ints, "c": c, "cat": cat, "t": text, "uid": uid})
+    y = np.where(np.nan_to_num(x, nan=0.0, posinf=0.0) + rng.normal(0, 0.5, n) > 0.2, "pos", "neg")
+    return pd.DataFrame({"x": x, "n": ints, "c": c, "cat": cat, "t": text, "uid": uid, "y": y})
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +305,67 @@ def test_an_fsspec_url_is_read_as_the_same_partitions(window, summary, cfg):
     assert_same_counts(summarize_partitioned(summary, url, cfg), summarize_partitioned(summary, parts, cfg))
     with pytest.raises(DataError, match=r"nosuchprotocol://x cannot be opened through fsspec"):
         dataset_partitions("nosuchprotocol://x")
+
+
+@pytest.fixture(scope="module")
+def models(window):
+    """A champion and a challenger fitted on the reference (real scikit-learn models; pd.NA in X). On
+    ``n`` only: ``x`` holds infinities, which scikit-learn refuses to score."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from driftloop.batches import plain_missing
+
+    ref = window[2]
+    X = plain_missing(ref[["n"]])
+    champion = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, ref["y"])
+    challenger = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, ref["y"])
+    return {"champion": champion, "challenger": challenger}
+
+
+def test_scoring_per_partition_equals_scoring_the_whole_window(client, window, models):
+    parts, whole, _ = window
+    schema = Schema(id="uid", timestamp="ts", label="y", numeric=("n",))
+    whole_df = pd.read_parquet(whole)
+    kept_local, local = score_partitioned(models, parts, schema, keep=["uid", "y"], chunk_size=1000)
+    with open_engine(client=client) as engine:
+        kept, on_dask = score_partitioned(models, parts, schema, engine, keep=["uid", "y"], chunk_size=1000)
+    pd.testing.assert_frame_equal(kept, kept_local)
+    assert kept["uid"].tolist() == whole_df["uid"].tolist()  # partition order is the whole file's row order
+    for name, model in models.items():
+        assert on_dask[name].classes == local[name].classes == ("neg", "pos")
+        assert np.array_equal(on_dask[name].pred, local[name].pred)
+        assert np.array_equal(on_dask[name].proba, local[name].proba)
+        direct = predict_outputs(model, whole_df, schema, name=name)  # one call on every row at once
+        assert np.array_equal(on_dask[name].pred, direct.pred)
+        np.testing.assert_allclose(on_dask[name].proba, direct.proba, rtol=0, atol=1e-12)
+    assert (on_dask["champion"].pred != on_dask["challenger"].pred).any()  # two models, really scored apart
+
+
+def assert_same_tree(a, b, where="") -> None:
+    """Two summary trees (``to_tree``) equal: arrays element for element (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_same_tree(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.shape == b.shape, where
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    else:
+        assert a == b, where
+
+
+def test_the_reference_summarised_column_by_column_equals_the_whole_frame_summary(client, window, cfg):
+    parts, whole, _ = window
+    expected = summarize_reference(pd.read_parquet(whole), KINDS_WITH_KEY, cfg)
+    local = summarize_reference_partitioned(parts, KINDS_WITH_KEY, cfg)
+    with open_engine(client=client) as engine:
+        on_dask = summarize_reference_partitioned(parts, KINDS_WITH_KEY, cfg, engine)
+    assert len(expected.sample) == cfg.multivariate.max_rows < expected.n_rows  # the sample is a draw
+    for got in (local, on_dask):
+        assert got.n_rows == expected.n_rows and got.kinds == expected.kinds
+        assert_same_tree(got.to_tree(), expected.to_tree())

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from driftloop.errors import ConfigError, DriftloopError
+from driftloop.errors import ConfigError, DataError, DriftloopError
 from driftloop.redact import redact, refuse_credentials
 from driftloop.validation import Key, check
 
@@ -284,3 +284,224 @@ def summarize_partitioned(
         shared={"reference": reference, "columns": list(columns), "cfg": cfg},
         name="driftloop-drift-summary",
     )
+
+
+@dataclass(frozen=True)
+class _ScoredPiece:
+    """One chunk's kept columns and every model's outputs on it (what a scoring task returns)."""
+
+    kept: Any  # DataFrame
+    outputs: Mapping[str, Any]  # name -> Predictions
+
+
+def score_partition(
+    partition: Any, models: Mapping[str, Any], schema: Any, columns: Sequence[str], keep: Sequence[str], chunk_size: int
+) -> list[_ScoredPiece]:
+    """The map of partitioned scoring: one partition read in chunks, each chunk scored by every model
+    with :func:`driftloop.compare.predict_outputs` (the one scoring function; nothing forked)."""
+    from driftloop.compare.predict import predict_outputs
+    from driftloop.drift.chunks import iter_partition_chunks
+
+    pieces = []
+    for chunk in iter_partition_chunks(partition, list(columns), chunk_size):
+        if len(chunk) == 0:  # an empty file: models refuse 0 rows, and it adds none
+            continue
+        chunk = chunk.reset_index(drop=True)
+        outputs = {name: predict_outputs(model, chunk, schema, name=name) for name, model in models.items()}
+        pieces.append(_ScoredPiece(chunk[list(keep)], outputs))
+    return pieces
+
+
+def _concat_pieces(a: list[_ScoredPiece], b: list[_ScoredPiece]) -> list[_ScoredPiece]:
+    return a + b  # the rows are joined once, at the end (a left fold of concatenations copies n^2)
+
+
+def score_partitioned(
+    models: Mapping[str, Any],
+    source: str | Path,
+    schema: Any,
+    engine: Engine | None = None,
+    keep: Sequence[str] = (),
+    chunk_size: int = 200_000,
+) -> tuple[Any, dict[str, Any]]:
+    """Every model's outputs on a partitioned parquet window, scored per partition on ``engine``
+    (each partition read once for all the models), in partition order.
+
+    Parameters
+    ----------
+    models : mapping of name -> model
+        What :func:`driftloop.compare.predict_outputs` accepts (a fitted estimator, a LoadedModel);
+        on Dask each is sent to every worker once, in memory.
+    source : str or Path
+        As :func:`summarize_partitioned`.
+    schema : Schema
+    engine : Engine, optional
+        None: locally.
+    keep : sequence of str
+        Columns returned beside the outputs, row for row (the id, the label).
+    chunk_size : int
+        Rows a task scores at once.
+
+    Raises
+    ------
+    DataError
+        The window has no rows, or a partition lacks a column (naming its file).
+    ModelError
+        A model cannot score a chunk (as :func:`~driftloop.compare.predict_outputs` says).
+
+    Returns
+    -------
+    kept : DataFrame
+        The ``keep`` columns of every row, in partition order.
+    outputs : dict of name -> Predictions
+        Each model's predictions (and probabilities) on those rows.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from driftloop.compare.predict import Predictions, input_columns
+    from driftloop.drift.chunks import dataset_partitions
+
+    needed: list[str] = []
+    for model in models.values():
+        for c in input_columns(model) or schema.features:
+            if c not in needed:
+                needed.append(c)
+    columns = needed + [c for c in keep if c not in needed]
+    parts = dataset_partitions(source)
+    shared = {
+        "models": dict(models),
+        "schema": schema,
+        "columns": columns,
+        "keep": list(keep),
+        "chunk_size": chunk_size,
+    }
+    pieces = map_merge(parts, score_partition, _concat_pieces, engine, shared=shared, name="driftloop-score")
+    if not pieces:
+        raise DataError(f"Dataset {source} has 0 rows: there is nothing to score.")
+    kept = pd.concat([p.kept for p in pieces], ignore_index=True)
+    outputs = {}
+    for name in models:
+        preds = [p.outputs[name] for p in pieces]
+        has_proba = all(p.proba is not None for p in preds)
+        classes = preds[0].classes if has_proba else tuple(sorted({c for p in preds for c in p.classes}))
+        outputs[name] = Predictions(
+            pred=np.concatenate([p.pred for p in preds]),
+            proba=np.vstack([p.proba for p in preds]) if has_proba else None,
+            classes=classes,
+        )
+    return kept, outputs
+
+
+def _column_reference(
+    item: tuple[str, str], partitions: Sequence[Any], cfg: Any, chunk_size: int
+) -> dict[str, tuple[Any, str]]:
+    """The map of a partitioned reference: one column, read from every partition, summarised by the
+    same per-column step as :func:`~driftloop.drift.summarize_reference`."""
+    import pandas as pd
+
+    from driftloop.drift.chunks import iter_partition_chunks
+    from driftloop.drift.summary import summarize_reference_column
+
+    name, kind = item
+    pieces = [chunk[name] for p in partitions for chunk in iter_partition_chunks(p, [name], chunk_size)]
+    values = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+    return {name: summarize_reference_column(values, name, kind, cfg)}
+
+
+def _partition_rows(partition: Any) -> list[int]:
+    from driftloop.drift.chunks import partition_rows
+
+    return [partition_rows(partition)]
+
+
+def _sample_partition(item: tuple[Any, Any], columns: Sequence[str], chunk_size: int) -> list[Any]:
+    """The reference sample's rows that fall in one partition (``item``: the partition and their
+    positions in it, or None for all its rows)."""
+    import pandas as pd
+
+    from driftloop.drift.chunks import iter_partition_chunks
+
+    partition, positions = item
+    rows = pd.concat(list(iter_partition_chunks(partition, list(columns), chunk_size)), ignore_index=True)
+    return [rows if positions is None else rows.iloc[positions]]
+
+
+def _concat_lists(a: list[Any], b: list[Any]) -> list[Any]:
+    return a + b
+
+
+def _union(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {**a, **b}
+
+
+def summarize_reference_partitioned(
+    source: str | Path, kinds: Mapping[str, str], cfg: Any = None, engine: Engine | None = None
+) -> Any:
+    """The reference summary of a partitioned parquet dataset, equal to
+    :func:`~driftloop.drift.summarize_reference` of the same rows read as one frame.
+
+    Bins are order statistics of a whole column, so the map is over **columns**, not partitions:
+    each task reads one column from every partition (that column of the reference is whole on its
+    worker, the other columns never) and runs the same per-column step. The domain classifier's
+    row sample takes the same positions, each partition giving its own rows; row counts come from
+    the files' footers.
+
+    Parameters
+    ----------
+    source : str or Path
+        As :func:`summarize_partitioned`.
+    kinds : mapping of column -> kind
+    cfg : DriftConfig, optional
+    engine : Engine, optional
+
+    Returns
+    -------
+    ReferenceSummary
+    """
+    import numpy as np
+    import pandas as pd
+
+    from driftloop.drift.chunks import dataset_partitions
+    from driftloop.drift.config import DriftConfig
+    from driftloop.drift.summary import ReferenceSummary, reference_options, resolve_kinds, sample_positions
+
+    cfg = cfg or DriftConfig()
+    resolved = resolve_kinds(kinds, cfg)
+    parts = dataset_partitions(source)
+    chunk = cfg.chunk_size
+    counts = map_merge(parts, _partition_rows, _concat_lists, engine, name="driftloop-reference-rows")
+    n_rows = int(sum(counts))
+    columns = map_merge(
+        list(resolved.items()),
+        _column_reference,
+        _union,
+        engine,
+        shared={"partitions": parts, "cfg": cfg, "chunk_size": chunk},
+        name="driftloop-reference-column",
+    )
+    final_kinds = {c: columns[c][1] for c in resolved}
+    positions = sample_positions(n_rows, cfg.multivariate.max_rows, cfg.seed)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    items: list[tuple[Any, Any]] = []
+    for i, p in enumerate(parts):
+        if positions is None:
+            items.append((p, None))
+            continue
+        inside = positions[(positions >= starts[i]) & (positions < starts[i + 1])] - starts[i]
+        if inside.size:
+            items.append((p, inside))
+    pieces = (
+        map_merge(
+            items,
+            _sample_partition,
+            _concat_lists,
+            engine,
+            shared={"columns": list(final_kinds), "chunk_size": chunk},
+            name="driftloop-reference-sample",
+        )
+        if items
+        else []
+    )
+    sample = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(columns=list(final_kinds))
+    return ReferenceSummary(n_rows, final_kinds, {c: columns[c][0] for c in resolved}, sample, reference_options(cfg))

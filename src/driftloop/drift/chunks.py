@@ -249,3 +249,24 @@ def _remote_chunks(url: str, columns: list[str], chunk_size: int) -> Iterator[pd
         raise DataError(f"Input file {url} cannot be opened: {exc}") from exc
     with opened as f:
         yield from _parquet_chunks(Path(url), columns, chunk_size, source=f)
+
+
+def partition_rows(partition: Partition) -> int:
+    """The partition's row count, from its parquet footer (no rows read).
+
+    Raises
+    ------
+    DataError
+        The file does not exist or is not a parquet file.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        if _is_url(partition.path):
+            import fsspec
+
+            with fsspec.open(partition.path, "rb") as f:
+                return int(pq.ParquetFile(f).metadata.num_rows)
+        return int(pq.ParquetFile(partition.path.removeprefix("file://")).metadata.num_rows)
+    except (OSError, ValueError) as exc:
+        raise _unreadable(Path(partition.path), exc) from exc

@@ -44,10 +44,8 @@ _REF_TYPES: dict[str, Any] = {  # kind -> reference class (each has from_tree)
 
 
 def _sample_rows(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    if len(df) <= n:
-        return df.reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    return df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))].reset_index(drop=True)
+    positions = sample_positions(len(df), n, seed)
+    return df.reset_index(drop=True) if positions is None else df.iloc[positions].reset_index(drop=True)
 
 
 def _sample_columns(df: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, Any]:
@@ -173,26 +171,46 @@ def summarize_reference(
     missing = [c for c in kinds if c not in reference.columns]
     if missing:
         raise DataError(f"Reference data lacks column(s) {missing}; present: {list(reference.columns)}.")
-    num, cat, txt = cfg.numeric.options, cfg.categorical.options, cfg.text.options
     cols: dict[str, Any] = {}
     for c, kind in kinds.items():
-        if kind == "numeric":
-            cols[c] = NumericReference.build(reference[c], num["n_bins"], num["exact_max_values"], num["sketch_size"])
-        elif kind in ("categorical", "id_like"):
-            ref = CategoricalReference.build(reference[c], cat["track_max"])
-            forced = c in cfg.columns and cfg.columns[c].kind is not None
-            if kind == "id_like" or (not forced and is_id_like(ref, cat["id_like_unseen"])):
-                ref, kinds[c] = IdLikeReference.of(ref), "id_like"  # near-unique: see categorical
-            cols[c] = ref
-        else:
-            cols[c] = TextReference.build(reference[c], txt, cfg.seed)
+        cols[c], kinds[c] = summarize_reference_column(reference[c], c, kind, cfg)
     sample = _sample_rows(reference[list(kinds)], cfg.multivariate.max_rows, cfg.seed)
-    options = {
+    return ReferenceSummary(len(reference), kinds, cols, sample, reference_options(cfg))
+
+
+def summarize_reference_column(values: Any, name: str, kind: str, cfg: DriftConfig) -> tuple[Any, str]:
+    """One reference column's summary and its kind (a near-unique categorical column becomes
+    ``id_like`` unless ``cfg.columns`` sets its kind): :func:`summarize_reference`'s per-column step,
+    also run on its own, one column per task, by ``driftloop.engine.summarize_reference_partitioned``."""
+    num, cat, txt = cfg.numeric.options, cfg.categorical.options, cfg.text.options
+    if kind == "numeric":
+        return NumericReference.build(values, num["n_bins"], num["exact_max_values"], num["sketch_size"]), kind
+    if kind in ("categorical", "id_like"):
+        ref = CategoricalReference.build(values, cat["track_max"])
+        forced = name in cfg.columns and cfg.columns[name].kind is not None
+        if kind == "id_like" or (not forced and is_id_like(ref, cat["id_like_unseen"])):
+            return IdLikeReference.of(ref), "id_like"  # near-unique: see categorical
+        return ref, kind
+    return TextReference.build(values, txt, cfg.seed), kind
+
+
+def reference_options(cfg: DriftConfig) -> dict[str, Any]:
+    """The summary-shaping config values a reference summary records (``ReferenceSummary.options``)."""
+    num, cat, txt = cfg.numeric.options, cfg.categorical.options, cfg.text.options
+    return {
         "numeric": dict(num),
         "categorical": dict(cat),
         "text": {k: list(v) if isinstance(v, tuple) else v for k, v in txt.items()},
     }
-    return ReferenceSummary(len(reference), kinds, cols, sample, options)
+
+
+def sample_positions(n_rows: int, max_rows: int, seed: int) -> np.ndarray | None:
+    """The row positions :func:`summarize_reference` samples for the domain classifier (sorted),
+    or None for every row."""
+    if n_rows <= max_rows:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
 
 
 def resolve_kinds(kinds: Mapping[str, str], cfg: DriftConfig) -> dict[str, str]:
