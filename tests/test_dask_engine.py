@@ -32,6 +32,7 @@ from driftloop.engine import (
     score_partitioned,
     summarize_partitioned,
     summarize_reference_partitioned,
+    training_sample,
 )
 from driftloop.errors import ConfigError, DataError
 from driftloop.schema import Schema
@@ -69,7 +70,9 @@ def frame(n: int, seed: int, shift: float) -> pd.DataFrame:
     text[rng.random(n) < 0.02] = pd.NA
     uid = np.array([f"u{seed}-{i}" for i in range(n)], dtype=object)
     y = np.where(np.nan_to_num(x, nan=0.0, posinf=0.0) + rng.normal(0, 0.5, n) > 0.2, "pos", "neg")
-    return pd.DataFrame({"x": x, "n": ints, "c": c, "cat": cat, "t": text, "uid": uid, "y": y})
+    start = pd.Timestamp("2026-11-01", tz="UTC") + pd.Timedelta(days=seed)
+    ts = start + pd.to_timedelta(np.sort(rng.uniform(0, 2 * 86_400, n)), unit="s")  # two days per seed
+    return pd.DataFrame({"x": x, "n": ints, "c": c, "cat": cat, "t": text, "uid": uid, "y": y, "ts": ts})
 
 
 @pytest.fixture(scope="module")
@@ -369,3 +372,28 @@ def test_the_reference_summarised_column_by_column_equals_the_whole_frame_summar
     for got in (local, on_dask):
         assert got.n_rows == expected.n_rows and got.kinds == expected.kinds
         assert_same_tree(got.to_tree(), expected.to_tree())
+
+
+def _strata(df: pd.DataFrame) -> pd.Series:
+    return df["y"] + "|" + pd.to_datetime(df["ts"], utc=True).dt.floor("D").astype(str)
+
+
+def test_the_training_sample_is_stratified_by_label_and_day_and_the_same_on_both_engines(client, window):
+    parts, whole, _ = window
+    whole_df = pd.read_parquet(whole)
+    local = training_sample(parts, 1000, "y", "ts", ["uid", "n"], period="D", seed=3)
+    with open_engine(client=client) as engine:
+        on_dask = training_sample(parts, 1000, "y", "ts", ["uid", "n"], engine, period="D", seed=3)
+    pd.testing.assert_frame_equal(on_dask, local)
+    assert list(local.columns) == ["uid", "n", "y", "ts"]
+    assert len(local) == 1000 and local["uid"].is_unique and set(local["uid"]) <= set(whole_df["uid"])
+    assert (np.diff(pd.Index(whole_df["uid"]).get_indexer(local["uid"])) > 0).all()  # in window order
+    population = _strata(whole_df).value_counts()
+    assert len(population) >= 8  # two labels x several days: the strata are not trivial
+    got = _strata(local).value_counts().reindex(population.index, fill_value=0)
+    assert ((got - population * 1000 / len(whole_df)).abs() < 1).all()  # each its share, to the row
+    other = training_sample(parts, 1000, "y", "ts", ["uid", "y", "ts"], seed=4)
+    assert set(other["uid"]) != set(local["uid"])  # another seed, other rows, the same shares
+    assert _strata(other).value_counts().sort_index().equals(_strata(local).value_counts().sort_index())
+    everything = training_sample(parts, 10**9, "y", "ts", ["uid"])
+    assert everything["uid"].tolist() == whole_df["uid"].tolist()  # a size above the window: all of it
