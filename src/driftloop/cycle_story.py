@@ -61,11 +61,16 @@ def decision_heading(s: CycleSummary) -> str:
     '### Promoted: m v3 is the champion (was v2)'
     >>> decision_heading(CycleSummary(promoted=False, model_name="m"))
     '### Not promoted: m keeps its champion'
+    >>> from driftloop.report import GateRow
+    >>> decision_heading(CycleSummary(model_name="m", gates=(GateRow("min_gain.f1", "enforce", True, "ok"),)))
+    '### Not promoted: m keeps its champion (the gates passed; the alias was not moved)'
     """
     name = s.model_name or "the model"
     if s.promoted:
         was = f" (was v{s.previous_version})" if s.previous_version else " (first champion)"
         return f"### Promoted: {name} v{s.version} is the champion{was}"
+    if s.gates and not s.failed_gates:  # e.g. a `dvc exp run` under promote.in_experiments: skip
+        return f"### Not promoted: {name} keeps its champion (the gates passed; the alias was not moved)"
     return f"### Not promoted: {name} keeps its champion"
 
 

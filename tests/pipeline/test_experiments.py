@@ -108,7 +108,9 @@ def test_a_stage_run_by_hand_writes_under_its_own_parent(two_cycles):
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("driftloop")
-    manual = client.search_runs([exp.experiment_id], filter_string="tags.`driftloop.origin` = 'manual'")
+    manual = client.search_runs(
+        [exp.experiment_id], filter_string="tags.`driftloop.origin` = 'manual' and tags.`driftloop.kind` = 'cycle'"
+    )
     assert len(manual) == 1 and manual[0].info.run_name.startswith("manual-")
     assert manual[0].info.status == "FINISHED"
     assert production_records(uri) == before, "a stage run by hand modified a production run"

@@ -72,7 +72,10 @@ def test_a_first_cycle_parent_run_tells_its_story(cfg, workspace, monkeypatch):
     assert parent.data.metrics["promote.promoted"] == 1.0
     assert all(k.endswith(".f1_macro") for k in metrics - {"drift.share_drifted", "promote.promoted"}), metrics
     assert len(metrics) <= 7
-    assert sorted(r.data.tags["driftloop.stage"] for r in children(info.run_id)) == sorted(STAGES)
+    stage_runs = children(info.run_id)
+    assert sorted(r.data.tags["driftloop.stage"] for r in stage_runs) == sorted(STAGES)
+    # the stage runs carry their parent's origin: the UI's origin filter keeps them under it
+    assert {r.data.tags["driftloop.origin"] for r in stage_runs} == {"production"}
 
 
 def test_a_failed_stage_marks_the_cycle_failed_and_the_retry_resumes_it(cfg, workspace, monkeypatch):
@@ -149,4 +152,6 @@ def test_stages_of_another_origin_never_write_into_a_finished_cycle(cfg, workspa
     assert by_origin["rerun"].info.run_name.startswith("rerun-")
     for r in derived:
         assert r.info.status == "FINISHED"
-        assert [k.data.tags["driftloop.stage"] for k in children(r.info.run_id)] == ["promote"]
+        stage_runs = children(r.info.run_id)
+        assert [k.data.tags["driftloop.stage"] for k in stage_runs] == ["promote"]
+        assert stage_runs[0].data.tags["driftloop.origin"] == r.data.tags["driftloop.origin"]
