@@ -397,3 +397,29 @@ def test_the_training_sample_is_stratified_by_label_and_day_and_the_same_on_both
     assert _strata(other).value_counts().sort_index().equals(_strata(local).value_counts().sort_index())
     everything = training_sample(parts, 10**9, "y", "ts", ["uid"])
     assert everything["uid"].tolist() == whole_df["uid"].tolist()  # a size above the window: all of it
+
+
+def test_incremental_fitting_sees_every_labelled_row_once_and_learns(window, tmp_path):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from driftloop.engine import fit_incremental
+    from driftloop.errors import ModelError
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(3):
+        x = rng.normal(size=(1500, 2))
+        y = np.where(x[:, 0] - x[:, 1] > 0, "pos", "neg").astype(object)
+        y[:50] = None  # unlabelled rows are left out
+        frames.append(pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": y}))
+        (tmp_path / f"k={k}").mkdir()
+        frames[-1].to_parquet(tmp_path / f"k={k}" / "part.parquet")
+    whole = pd.concat(frames, ignore_index=True).dropna()
+    model = fit_incremental(SGDClassifier(random_state=0), tmp_path, ["a", "b"], "y", ["neg", "pos"], chunk_size=700)
+    assert model.t_ == len(whole) + 1  # sklearn counts the samples seen, from 1: each labelled row once
+    assert model.score(whole[["a", "b"]], whole["y"]) > 0.9
+    with pytest.raises(ModelError, match="Pipeline has no partial_fit"):
+        fit_incremental(make_pipeline(SGDClassifier()), tmp_path, ["a", "b"], "y", ["neg", "pos"])
+    with pytest.raises(ModelError, match=r"partial_fit failed on .*day=1/part-0\.parquet: Input X contains NaN"):
+        fit_incremental(SGDClassifier(), window[0], ["n"], "y", classes=["neg", "pos"])

@@ -659,3 +659,55 @@ def _sample_rows_of_merge(a: Any, b: Any, quota: Mapping[str, int]) -> Any:
     import pandas as pd
 
     return _bottom_k(pd.concat([a, b], ignore_index=True), quota)
+
+
+# --- training at scale: incremental fitting over partitions ---------------------------------------
+
+
+def fit_incremental(
+    model: Any,
+    source: str | Path,
+    features: Sequence[str],
+    label: str,
+    classes: Sequence[Any] | None = None,
+    chunk_size: int = 200_000,
+) -> Any:
+    """Fit ``model`` with ``partial_fit`` on every chunk of every partition, in window order; returns it.
+
+    Incremental fitting is sequential by nature (each step needs the model the previous one left),
+    so it runs in this process whatever the engine: one chunk in memory at a time, never the window.
+    Rows without a label are left out. ``classes``: every class the label can take (scikit-learn's
+    classifiers need them on the first call); None for a regressor.
+
+    Raises
+    ------
+    ModelError
+        The model has no ``partial_fit`` (a pipeline, most ensembles), or it fails on a chunk
+        (naming the partition's file).
+    DataError
+        A partition lacks a column (naming its file), or no row has a label.
+    """
+    from driftloop.batches import plain_missing
+    from driftloop.drift.chunks import dataset_partitions, iter_partition_chunks
+    from driftloop.errors import ModelError
+
+    if not hasattr(model, "partial_fit"):
+        raise ModelError(
+            f"{type(model).__name__} has no partial_fit: incremental training needs an estimator that "
+            "learns chunk by chunk (SGDClassifier, SGDRegressor, MultinomialNB, MLPClassifier, ...)."
+        )
+    kwargs = {"classes": list(classes)} if classes is not None else {}
+    seen = 0
+    for partition in dataset_partitions(source):
+        for chunk in iter_partition_chunks(partition, [*features, label], chunk_size):
+            chunk = chunk[chunk[label].notna()]
+            if len(chunk) == 0:
+                continue
+            try:
+                model.partial_fit(plain_missing(chunk[list(features)]), chunk[label].to_numpy(), **kwargs)
+            except (ValueError, TypeError) as exc:
+                raise ModelError(f"{type(model).__name__}.partial_fit failed on {partition.path}: {exc}") from exc
+            seen += len(chunk)
+    if seen == 0:
+        raise DataError(f"Dataset {source} has no labelled row to train on.")
+    return model
