@@ -252,6 +252,10 @@ def commit_message(outcome: str, summary: CycleSummary | None) -> str:
     driftloop cycle: promoted driftloop-sentiment v3 (f1_macro +0.031 [+0.012, +0.050]); drift: comment, channel
     <BLANKLINE>
     Better.
+    >>> print(commit_message("not_promoted", CycleSummary(model_name="m", decision="No drift: no challenger.")))
+    driftloop cycle: not promoted m (no challenger); drift: none
+    <BLANKLINE>
+    No drift: no challenger.
     >>> commit_message("nothing_to_do", None)
     'driftloop cycle: nothing to do'
     """
@@ -263,8 +267,11 @@ def commit_message(outcome: str, summary: CycleSummary | None) -> str:
     if outcome == PROMOTED:
         head = f"promoted {model} v{summary.version}{evidence}" if summary.version else f"promoted {model}{evidence}"
     else:
-        challenger = f" v{summary.version}" if summary.version else " challenger"
+        # No version: the challenger was not registered, or none was trained (no drift, say).
+        challenger = f" v{summary.version}" if summary.version else " challenger" if summary.compared else ""
         head = f"not promoted {model}{challenger}{evidence}"
+        if not summary.compared:
+            head += " (no challenger)"
         if summary.previous_version:
             head += f"; v{summary.previous_version} stays champion"
     drift = ", ".join(summary.drifted_columns) or ("yes" if summary.drifted else "none")
