@@ -8,6 +8,7 @@ wrappers by value (``cloudpickle.register_pickle_by_value``): they cannot import
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
@@ -423,3 +424,36 @@ def test_incremental_fitting_sees_every_labelled_row_once_and_learns(window, tmp
         fit_incremental(make_pipeline(SGDClassifier()), tmp_path, ["a", "b"], "y", ["neg", "pos"])
     with pytest.raises(ModelError, match=r"partial_fit failed on .*day=1/part-0\.parquet: Input X contains NaN"):
         fit_incremental(SGDClassifier(), window[0], ["n"], "y", classes=["neg", "pos"])
+
+
+def test_validation_per_partition_checks_every_row_as_the_snapshot_does(client, window, tmp_path):
+    from driftloop.batches import coerce, window_summary
+    from driftloop.engine import validate_partitioned
+
+    parts, whole, _ = window
+    schema = Schema(
+        id="uid",
+        timestamp="ts",
+        label="y",
+        numeric=("n",),
+        categorical=("c", "cat"),
+        text=("t",),
+        classes=("neg", "pos"),
+    )
+    expected = window_summary(coerce(pd.read_parquet(whole), schema, "whole"), schema)
+    with open_engine(client=client) as engine:
+        assert validate_partitioned(parts, schema, engine, chunk_size=1000) == expected
+    assert validate_partitioned(parts, schema, chunk_size=1000) == expected
+    bad = tmp_path / "day=9"
+    bad.mkdir()
+    rows = pd.read_parquet(parts / "day=3" / "part-1.parquet")
+    rows["ts"] = rows["ts"].astype(str)
+    rows.loc[rows.index[1203], "ts"] = "not a time"  # the file keeps its pandas index (2500...)
+    rows.to_parquet(bad / "part-0.parquet")
+    message = (
+        r"day=9/part-0\.parquet \(rows 1201-1500; .*\): column 'ts' has 1 value\(s\) that are not timestamps \(row 4\)"
+    )
+    with open_engine(client=client) as engine, pytest.raises(DataError, match=message):
+        validate_partitioned(tmp_path, schema, engine, chunk_size=300)
+    with pytest.raises(DataError, match=r"label\(s\) \['neg'\] outside data.schema.classes"):
+        validate_partitioned(parts, dataclasses.replace(schema, classes=("pos",)))
