@@ -37,7 +37,7 @@ from driftloop.tags import (
     TAG_STAGE,
     TAG_WORKSPACE,
 )
-from driftloop.tracking import flatten, git_commit, retrying, tag_runs, unreachable_error
+from driftloop.tracking import flatten, git_commit, retrying, unreachable_error
 
 #: MLflow's tag for a run's description (what the UI's "Description" box edits).
 NOTE_TAG = "mlflow.note.content"
@@ -53,13 +53,15 @@ def current_parent() -> str | None:
 def forget_parent() -> None:
     """Forget the current parent run (a new stage in the same process, e.g. a test)."""
     _current["run_id"] = None
-    tag_runs({})
 
 
-def _adopt(run_id: str, origin: str) -> str:
-    """Make ``run_id`` this process's parent run; its stage runs carry its ``origin`` too."""
+def _adopt(run_id: str) -> str:
+    """Make ``run_id`` this process's parent run (what :func:`record_failure` marks).
+
+    Only parent runs carry ``driftloop.origin``: the UI's ``tags.driftloop.origin = 'production'``
+    filter then lists the cycles alone, ready to tick two and compare (a ticked parent whose stage
+    runs are listed too would bring them into the comparison)."""
     _current["run_id"] = run_id
-    tag_runs({TAG_ORIGIN: origin})
     return run_id
 
 
@@ -170,10 +172,10 @@ def start_cycle(
         # Setting tags is idempotent, so retried like the other tag writes.
         retrying(client.log_batch, abandoned, tags=[RunTag(k, str(v)) for k, v in all_tags.items()])
         _resume(client, abandoned)
-        return _adopt(abandoned, origin.kind)
+        return _adopt(abandoned)
     name = parent_run_name(origin.kind, _now_slug(), origin.exp_name)
     run = client.create_run(experiment_id, run_name=name, tags=all_tags)
-    _adopt(run.info.run_id, origin.kind)
+    _adopt(run.info.run_id)
     _log_params(run.info.run_id, cfg)
     return str(run.info.run_id)
 
@@ -208,7 +210,7 @@ def resolve_parent(
     if may_continue(origin, cycle.info.status, cycle.data.tags):
         if cycle.info.status != "RUNNING":
             _resume(client, cycle_run_id)
-        return _adopt(cycle_run_id, run_origin(cycle.data.tags))
+        return _adopt(cycle_run_id)
     derived = retrying(
         client.search_runs,
         [experiment_id],
@@ -220,11 +222,11 @@ def resolve_parent(
         if may_reuse_derived(origin, cycle_run_id, run.info.status, run.data.tags):
             if run.info.status != "RUNNING":
                 _resume(client, run.info.run_id)
-            return _adopt(str(run.info.run_id), run.data.tags[TAG_ORIGIN])
+            return _adopt(str(run.info.run_id))
     tags = {**derived_tags(origin, cycle_run_id), TAG_GIT_COMMIT: git_commit(), **process_tags()}
     name = parent_run_name(tags[TAG_ORIGIN], _now_slug(), origin.exp_name)
     run = client.create_run(experiment_id, run_name=name, tags=tags)
-    _adopt(str(run.info.run_id), tags[TAG_ORIGIN])
+    _adopt(str(run.info.run_id))
     _log_params(run.info.run_id, cfg)
     return str(run.info.run_id)
 

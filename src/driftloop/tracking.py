@@ -42,16 +42,6 @@ TRANSIENT_HTTP_STATUS = frozenset({429, 502, 503, 504})
 _T = TypeVar("_T")
 _retry_max_seconds = DEFAULT_RETRY_MAX_SECONDS
 _configured_uri: str | None = None
-#: Tags every run this process opens carries (:func:`tag_runs`): the origin of its cycle's parent run.
-_run_tags: dict[str, str] = {}
-
-
-def tag_runs(tags: Mapping[str, str]) -> None:
-    """Tag every stage and nested run this process opens from now on with ``tags`` (replacing
-    earlier ones): :mod:`driftloop.cycle_run` sets the parent run's origin, so that the UI's
-    ``tags.driftloop.origin = 'production'`` filter keeps a cycle's stage runs under it."""
-    _run_tags.clear()
-    _run_tags.update(tags)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -304,7 +294,7 @@ def stage_run(stage: str, cycle_run_id: str | None, *, params: Mapping[str, Any]
 
     from driftloop.local_faults import process_tags
 
-    tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: git_commit(), **_run_tags, **process_tags()}
+    tags = {TAG_STAGE: stage, TAG_GIT_COMMIT: git_commit(), **process_tags()}
     kwargs: dict[str, Any] = {"run_name": stage, "tags": tags}
     if cycle_run_id:
         kwargs["parent_run_id"] = cycle_run_id
@@ -323,8 +313,7 @@ def nested_run(name: str, parent_run_id: str, tags: Mapping[str, str]) -> Iterat
 
     from driftloop.local_faults import process_tags
 
-    tags = {**_run_tags, **process_tags()}
-    with _ended(mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id, tags=tags)) as run:
+    with _ended(mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_run_id, tags=process_tags())) as run:
         mlflow.set_tags(dict(tags))
         yield run
 
