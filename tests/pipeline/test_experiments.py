@@ -102,15 +102,21 @@ def test_a_stage_run_by_hand_writes_under_its_own_parent(two_cycles):
 
     project, uri = two_cycles["project"], two_cycles["uri"]
     before = production_records(uri)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")}
-    subprocess.run([sys.executable, "pipelines/promote.py"], cwd=project, env=env, check=True, capture_output=True)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("driftloop")
-    manual = client.search_runs(
-        [exp.experiment_id], filter_string="tags.`driftloop.origin` = 'manual' and tags.`driftloop.kind` = 'cycle'"
-    )
-    assert len(manual) == 1 and manual[0].info.run_name.startswith("manual-")
-    assert manual[0].info.status == "FINISHED"
+
+    def manual_parents() -> dict:
+        query = "tags.`driftloop.origin` = 'manual' and tags.`driftloop.kind` = 'cycle'"
+        return {r.info.run_id: r for r in client.search_runs([exp.experiment_id], filter_string=query)}
+
+    earlier = manual_parents()  # another test may have run a stage by hand on this project already
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")}
+    subprocess.run([sys.executable, "pipelines/promote.py"], cwd=project, env=env, check=True, capture_output=True)
+    new = [r for i, r in manual_parents().items() if i not in earlier]
+    assert len(new) == 1 and new[0].info.run_name.startswith("manual-")
+    assert new[0].info.status == "FINISHED"
+    manifest = json.loads((project / "data" / "snapshot" / "manifest.json").read_text())
+    assert new[0].data.tags["driftloop.based_on_cycle"] == manifest["cycle_run_id"]
     assert production_records(uri) == before, "a stage run by hand modified a production run"
