@@ -65,3 +65,13 @@ def test_each_reference_is_checked(cfg, classes, expected):
         assert problems == []
     else:
         assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_a_performance_drop_trigger_is_refused_for_a_regression_target():
+    """performance_drop reads a classifier's accuracy/f1_macro (measured or CBPE-estimated): on a
+    regression table it could never fire, so the first stage says so rather than a silent 'cannot tell'."""
+    trigger = {"any": ["on_drift", {"performance_drop": {"min_drop": 0.05}}]}
+    problems = config_problems({"train": {"trigger": trigger}}, REGRESSOR)
+    assert len(problems) == 1 and problems[0].startswith("train.trigger uses performance_drop"), problems
+    assert config_problems({"train": {"trigger": trigger}}, CLASSIFIER) == []  # the control
+    assert config_problems({"train": {"trigger": ["on_drift", "champion_age"]}}, REGRESSOR) == []

@@ -21,6 +21,23 @@ def _is_glob(name: str) -> bool:
     return any(ch in name for ch in "*?[")
 
 
+def _trigger_names(trigger: Any) -> set[str]:
+    """The trigger names a raw ``train.trigger`` mentions, at any depth (``on_drift``,
+    ``[on_drift, {performance_drop: {...}}]``, ``{any: [...]}``); its validation is the retrain
+    stage's (:func:`driftloop.train.trigger.parse_trigger`), which this stage does not import.
+
+    >>> sorted(_trigger_names({"any": ["on_drift", {"all": [{"performance_drop": {"min_drop": 0.1}}]}]}))
+    ['on_drift', 'performance_drop']
+    """
+    if isinstance(trigger, str):
+        return {trigger}
+    if isinstance(trigger, (list, tuple)):
+        return set().union(set(), *(_trigger_names(t) for t in trigger))
+    if isinstance(trigger, Mapping):
+        return set().union(set(), *(_trigger_names(v) if k in ("any", "all") else {str(k)} for k, v in trigger.items()))
+    return set()
+
+
 def config_problems(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[str] = ()) -> list[str]:
     """Every reference in ``cfg`` to a column, metric or class that ``schema`` (and the observed
     ``classes``) do not have, one sentence each; empty when the config fits the table.
@@ -72,6 +89,13 @@ def config_problems(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[st
                 f"compare.slices names column {column!r}, which is not a feature of data.schema "
                 f"(features: {list(schema.features)})"
             )
+    trigger = (cfg.get("train") or {}).get("trigger")
+    if schema.task == "regression" and trigger is not None and "performance_drop" in _trigger_names(trigger):
+        problems.append(
+            "train.trigger uses performance_drop, which compares a classifier's accuracy or f1_macro "
+            "(measured on current labels, or estimated from its probabilities): a regression champion "
+            "has neither, so it could never fire; use on_drift, champion_age or new_rows"
+        )
     model_task = (cfg.get("model") or {}).get("task")
     if model_task is not None and model_task != schema.task:
         problems.append(f"model.task is {model_task!r} but data.schema.task is {schema.task!r}")
