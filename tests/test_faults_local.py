@@ -32,7 +32,7 @@ import pytest
 from driftloop import paths
 from driftloop.errors import ConfigError, DriftloopError, RegistryError, StorageError
 from driftloop.stages import run_stage
-from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_PID
+from driftloop.tags import TAG_CLOSED_REASON, TAG_HOST, TAG_KIND, TAG_PID
 from tests.stages.conftest import add_weeks, cfg, workspace  # noqa: F401 (fixtures)
 
 # ---------------------------------------------------------------- helpers ---------------------------
@@ -278,7 +278,9 @@ def test_sigkill_during_every_stage_then_a_rerun_converges_and_no_run_stays_runn
 ) -> None:
     """Real processes: each stage of a first cycle is SIGKILLed inside its MLflow run (seen RUNNING
     in the store first), then rerun; the rerun completes and closes the killed run as KILLED, and
-    retrain's logged model left PENDING as FAILED. At the end no run is RUNNING."""
+    retrain's logged model left PENDING as FAILED; the cycle's parent run, opened by the killed
+    snapshot, is taken over by its rerun and stays RUNNING until promote ends it. At the end no run
+    is RUNNING."""
     from mlflow import MlflowClient
 
     from driftloop.stages import STAGES
@@ -295,7 +297,10 @@ def test_sigkill_during_every_stage_then_a_rerun_converges_and_no_run_stays_runn
             assert proc.poll() is None, f"{stage} ended before it hung: {proc.communicate()[0][-3000:]}"
             assert time.monotonic() < deadline, f"{stage} never reached its hang point"
             time.sleep(0.2)
-        killed = [r for r in _runs("RUNNING") if r.data.tags.get(TAG_PID) == str(proc.pid)]
+        opened = [r for r in _runs("RUNNING") if r.data.tags.get(TAG_PID) == str(proc.pid)]
+        # The cycle's parent run (opened by the snapshot) is taken over by the rerun, not killed.
+        parents = [r for r in opened if r.data.tags.get(TAG_KIND) == "cycle"]
+        killed = [r for r in opened if r not in parents]
         assert killed, f"{stage}: no RUNNING run of pid {proc.pid} in the store"
         assert all(r.data.tags.get(TAG_HOST) for r in killed)
         pending = []
@@ -320,7 +325,11 @@ def test_sigkill_during_every_stage_then_a_rerun_converges_and_no_run_stays_runn
             assert str(proc.pid) in after.data.tags[TAG_CLOSED_REASON]
         for model in pending:
             assert str(client.get_logged_model(model.model_id).status).endswith("FAILED")
-        assert not _runs("RUNNING"), f"after {stage}: runs left RUNNING"
+        cycle_run = json.loads((workspace / paths.MANIFEST).read_text())["cycle_run_id"]
+        assert {r.info.run_id for r in parents} <= {cycle_run}, "the rerun opened a second cycle run"
+        running = {r.info.run_id for r in _runs("RUNNING")}
+        # Only the cycle's parent run is RUNNING between its stages; promote ends it.
+        assert running == (set() if stage == STAGES[-1] else {cycle_run}), f"after {stage}: {running} RUNNING"
     assert json.loads((workspace / paths.DECISION_JSON).read_text())["promoted"] is True
 
 
