@@ -89,6 +89,19 @@ def _log_params(run_id: str, cfg: Mapping[str, Any] | None) -> None:
         client.log_batch(run_id, params=params[i : i + 100])
 
 
+def _newest(client: Any, experiment_id: str, filter_string: str, max_results: int) -> list[Any]:
+    """The newest runs of ``experiment_id`` matching ``filter_string`` (a search is idempotent: retried)."""
+    return list(
+        retrying(
+            client.search_runs,
+            [experiment_id],
+            filter_string=filter_string,
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    )
+
+
 def abandoned_cycle(experiment_id: str, workspace: str, origin: Origin) -> str | None:
     """The cycle run the last snapshot of ``workspace`` opened on this host and never completed:
     its process is gone and no snapshot run under it finished (so no manifest names it). None
@@ -109,12 +122,8 @@ def abandoned_cycle(experiment_id: str, workspace: str, origin: Origin) -> str |
     if "'" in workspace:  # it goes into a search filter; such a workspace just gets a new run
         return None
     client = mlflow.MlflowClient()
-    latest = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=f"tags.`{TAG_KIND}` = 'cycle' and tags.`{TAG_WORKSPACE}` = '{workspace}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+    latest = _newest(
+        client, experiment_id, f"tags.`{TAG_KIND}` = 'cycle' and tags.`{TAG_WORKSPACE}` = '{workspace}'", 1
     )
     if not latest:
         return None
@@ -125,14 +134,12 @@ def abandoned_cycle(experiment_id: str, workspace: str, origin: Origin) -> str |
         return None
     if run_origin(tags) != origin.kind or tags.get(TAG_EXP_NAME) != origin.exp_name:
         return None
-    finished = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=(
-            f"tags.`mlflow.parentRunId` = '{run.info.run_id}' and tags.`{TAG_STAGE}` = 'snapshot' "
-            "and attributes.status = 'FINISHED'"
-        ),
-        max_results=1,
+    finished = _newest(
+        client,
+        experiment_id,
+        f"tags.`mlflow.parentRunId` = '{run.info.run_id}' and tags.`{TAG_STAGE}` = 'snapshot' "
+        "and attributes.status = 'FINISHED'",
+        1,
     )
     return None if finished else run.info.run_id
 
@@ -211,13 +218,7 @@ def resolve_parent(
         if cycle.info.status != "RUNNING":
             _resume(client, cycle_run_id)
         return _adopt(cycle_run_id)
-    derived = retrying(
-        client.search_runs,
-        [experiment_id],
-        filter_string=f"tags.`{TAG_BASED_ON}` = '{cycle_run_id}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=50,
-    )
+    derived = _newest(client, experiment_id, f"tags.`{TAG_BASED_ON}` = '{cycle_run_id}'", 50)
     for run in derived:
         if may_reuse_derived(origin, cycle_run_id, run.info.status, run.data.tags):
             if run.info.status != "RUNNING":
