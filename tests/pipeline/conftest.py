@@ -30,7 +30,10 @@ def two_cycles(tmp_path_factory, mlflow_template_db):
     drift1 = json.loads((project / "reports" / "drift.json").read_text())
     write_weeks(project / "data" / "incoming", range(7, 11), rows=ROWS)
     second = run([sys.executable, "-m", "dvc", "repro"], project)
+    # The commit the cycles ran at (test_experiments and the browser tests commit on top of it later).
+    commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
     return {
+        "commit": commit,
         "project": project,
         "decision1": decision1,
         "drift1": drift1,

@@ -48,8 +48,7 @@ def test_second_cycle_promotes_v2_with_lineage(two_cycles):
     mv = client.get_model_version(decision["model_name"], "2")
     train = json.loads((project / "reports" / "train.json").read_text())
     assert mv.tags["driftloop.training_data_md5"] == train["training_data_md5"]
-    commit = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
-    assert mv.tags["driftloop.git_commit"] == commit
+    assert mv.tags["driftloop.git_commit"] == two_cycles["commit"]
     # The DVC md5 in the tag is the md5 DVC recorded for the training data.
     lock = (project / "dvc.lock").read_text()
     assert train["training_data_md5"] in lock
