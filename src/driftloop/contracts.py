@@ -213,6 +213,11 @@ class TrainResult:
     classes : list or None
     validation_metrics, train_metrics : mapping or None
         Only when trained.
+    training : mapping or None
+        What the challenger was fitted on (``train.strategy``, :mod:`driftloop.train.strategy`):
+        ``strategy`` (full, sample or incremental), ``rows_window``, ``rows_used`` and, for a
+        sample, ``sample_size`` (asked), ``rows_sampled``, ``period``, ``seed`` and ``strata``.
+        Only when trained; absent from files written before it (read as None: a full fit).
     """
 
     FILE: ClassVar[str] = "reports/train.json"
@@ -237,6 +242,7 @@ class TrainResult:
     classes: tuple[Any, ...] | None = None
     validation_metrics: Mapping[str, Any] | None = None
     train_metrics: Mapping[str, Any] | None = None
+    training: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -263,6 +269,9 @@ class TrainResult:
             out["classes"] = None if self.classes is None else list(self.classes)
             out["validation_metrics"] = None if self.validation_metrics is None else dict(self.validation_metrics)
             out["train_metrics"] = None if self.train_metrics is None else dict(self.train_metrics)
+            # An optional key added within format 1: readers of format 1 ignore it, so it needs no bump.
+            if self.training is not None:
+                out["training"] = dict(self.training)
         return out
 
     def logged_challenger(self) -> tuple[str, str]:
@@ -304,6 +313,7 @@ class TrainResult:
             classes=None if classes is None else tuple(classes),
             validation_metrics=data.get("validation_metrics"),
             train_metrics=data.get("train_metrics"),
+            training=data.get("training"),
         )
 
     def validation_metric(self, name: str | None) -> float | None:

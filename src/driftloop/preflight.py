@@ -96,10 +96,37 @@ def config_problems(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[st
             "(measured on current labels, or estimated from its probabilities): a regression champion "
             "has neither, so it could never fire; use on_drift, champion_age or new_rows"
         )
+    incremental = (cfg.get("train") or {}).get("strategy") == "incremental"  # sklearn imported only then
+    if incremental and (no_partial_fit := _without_partial_fit(cfg.get("model") or {})):
+        problems.append(
+            f"train.strategy is 'incremental' but model.estimator {no_partial_fit} has no partial_fit: choose an "
+            "estimator that learns chunk by chunk (SGDClassifier, SGDRegressor, MultinomialNB, ...) or 'sample'"
+        )
     model_task = (cfg.get("model") or {}).get("task")
     if model_task is not None and model_task != schema.task:
         problems.append(f"model.task is {model_task!r} but data.schema.task is {schema.task!r}")
     return problems
+
+
+def _without_partial_fit(model: Mapping[str, Any]) -> str | None:
+    """The class ``model.estimator`` names when it has no ``partial_fit``; None when it has, or when it
+    is not a public class under ``model.allowed_targets`` (build_model refuses that, naming it). Only an
+    allowed module is imported, as build_model would, and nothing is called (the train package's
+    check, kept out of the first stage's imports)."""
+    import importlib
+
+    target = (model.get("estimator") or {}).get("_target_") if isinstance(model.get("estimator"), Mapping) else None
+    allowed = [str(p).rstrip(".") + "." for p in (model.get("allowed_targets") or ["sklearn."])]
+    if not isinstance(target, str) or not any(target.startswith(p) for p in allowed):
+        return None
+    module, _, name = target.rpartition(".")
+    if any(not part.isidentifier() or part.startswith("_") for part in target.split(".")):
+        return None
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+    return None if hasattr(found, "partial_fit") else name
 
 
 def check_config(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[str] = ()) -> None:

@@ -64,6 +64,7 @@ def run_retrain(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
                     run_id=run.info.run_id,
                     training_uri=ctx.path(paths.TRAINING).resolve().as_uri(),
                     allowed_targets=model_cfg.get("allowed_targets") or DEFAULT_ALLOWED_TARGETS,
+                    strategy=window_cfg,  # train.strategy: full, sample or incremental
                 )
         write_json(staged.path(ctx.path(paths.TRAIN_JSON)), result.to_dict())
         write_json(staged.path(ctx.path(paths.TRAIN_METRICS)), train_metrics(result))

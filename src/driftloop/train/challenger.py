@@ -18,7 +18,7 @@ from driftloop import paths
 from driftloop.contracts import DriftResult, TrainResult
 from driftloop.schema import Schema
 from driftloop.train.trigger import Decision
-from driftloop.train.windows import TrainingWindow
+from driftloop.train.windows import TrainingWindow, WindowConfig
 
 SPLIT_COLUMN = "_split"
 WEIGHT_COLUMN = "_weight"
@@ -97,26 +97,32 @@ def fit_and_log(
     run_id: str,
     training_uri: str,
     allowed_targets: Iterable[str] = ("sklearn.",),
+    strategy: WindowConfig | None = None,
 ) -> TrainResult:
-    """Fit the challenger and log it to the active (retrain) run: train and validation metrics,
-    both datasets, the model (signature, input example, pinned requirements) and its lineage md5s.
+    """Fit the challenger as ``strategy.strategy`` says (``train.strategy``: full, sample or
+    incremental, :mod:`driftloop.train.strategy`) and log it to the active (retrain) run: the
+    strategy (params ``training.*``), train and validation metrics, both datasets, the model
+    (signature, input example, pinned requirements) and its lineage md5s.
 
     Returns
     -------
     TrainResult
-        ``record`` completed: ``trained``, ``model_uri``, ``run_id``, ``classes`` and the metrics.
+        ``record`` completed: ``trained``, ``model_uri``, ``run_id``, ``classes``, the metrics and
+        ``training`` (what the model was fitted on).
     """
     from driftloop.progress import task
     from driftloop.tags import TAG_RUN_HOLDOUT_MD5, TAG_RUN_TRAIN_MD5
-    from driftloop.tracking import log_metrics, set_tags
+    from driftloop.tracking import log_flat_params, log_metrics, set_tags
     from driftloop.train.mlflow_model import log_sklearn_model, log_training_datasets
-    from driftloop.train.model import features_frame, fit_model
+    from driftloop.train.model import features_frame
+    from driftloop.train.strategy import fit_with_strategy
 
     # A bar over the three steps (fit and score, log the data, log the model) on a terminal
     # (driftloop.console installs it); a no-op elsewhere.
     with task(3, "training", "step") as advance:
-        fit = fit_model(pipeline, window, schema)
+        fit, used = fit_with_strategy(pipeline, window, schema, strategy or WindowConfig())
         advance(1)
+        log_flat_params(used.params())
         log_metrics({f"train.{k}": v for k, v in fit.train_metrics.items()})
         log_metrics({f"validation.{k}": v for k, v in fit.validation_metrics.items()})
         with warnings.catch_warnings():
@@ -136,4 +142,5 @@ def fit_and_log(
         classes=tuple(fit.classes),
         validation_metrics=fit.validation_metrics,
         train_metrics=fit.train_metrics,
+        training=used.to_dict(),
     )

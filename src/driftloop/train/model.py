@@ -47,7 +47,17 @@ from driftloop.errors import ConfigError, DataError, ModelError
 from driftloop.schema import Schema
 from driftloop.validation import Key, check, check_value
 
-__all__ = ["DEFAULT_ALLOWED_TARGETS", "FitResult", "build_model", "check_targets", "features_frame", "fit_model"]
+__all__ = [
+    "DEFAULT_ALLOWED_TARGETS",
+    "FitResult",
+    "build_model",
+    "check_targets",
+    "features_frame",
+    "fit_model",
+    "fit_svd_to_vocabulary",
+    "scored_fit",
+    "target_values",
+]
 
 #: The module prefixes a ``_target_`` may come from unless ``model.allowed_targets`` says otherwise.
 DEFAULT_ALLOWED_TARGETS: tuple[str, ...] = ("sklearn.",)
@@ -438,13 +448,14 @@ def features_frame(df: pd.DataFrame, schema: Schema, where: str) -> pd.DataFrame
     return plain_missing(df.loc[:, list(schema.features)])
 
 
-def _target(df: pd.DataFrame, schema: Schema) -> np.ndarray:
+def target_values(df: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The label as the model learns it: floats for regression, strings for classification."""
     if schema.task == "regression":
         return pd.to_numeric(df[schema.label], errors="raise").to_numpy(dtype=float)
     return df[schema.label].astype(str).to_numpy()
 
 
-def _fit_svd_to_vocabulary(model: Any, train: pd.DataFrame, schema: Schema) -> None:
+def fit_svd_to_vocabulary(model: Any, train: pd.DataFrame, schema: Schema) -> None:
     """Shrink a text branch's TruncatedSVD to ``vocabulary - 1`` components when needed.
 
     A configured 32 components must not fail a cycle whose window holds a smaller
@@ -488,9 +499,7 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
     """
     from sklearn.base import clone
 
-    from driftloop.compare.metrics import point_metrics
-
-    y = _target(window.train, schema)
+    y = target_values(window.train, schema)
     if schema.task == "classification" and len(np.unique(y)) < 2:
         raise DataError(
             f"the training window holds a single class {np.unique(y).tolist()} in column "
@@ -500,7 +509,7 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
 
     threads = getattr(pipeline, "driftloop_threads", None)
     model = clone(pipeline)
-    _fit_svd_to_vocabulary(model, window.train, schema)
+    fit_svd_to_vocabulary(model, window.train, schema)
     fit_params = {}
     if window.train_weight is not None:
         fit_params["estimator__sample_weight"] = np.asarray(window.train_weight, dtype=float)
@@ -509,6 +518,15 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
             model.fit(features_frame(window.train, schema, "train"), y, **fit_params)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"fitting {type(model[-1]).__name__} failed: {exc}") from exc
+    return scored_fit(model, window, schema, threads)
+
+
+def scored_fit(model: Any, window: Any, schema: Schema, threads: int | None = None) -> FitResult:
+    """The fitted ``model`` with its metrics on ``window.train`` and ``window.validation``."""
+    from threadpoolctl import threadpool_limits
+
+    from driftloop.compare.metrics import point_metrics
+
     classes = [str(c) for c in getattr(model, "classes_", [])] if schema.task == "classification" else []
 
     def score(df: pd.DataFrame, where: str) -> dict[str, float]:
@@ -516,7 +534,7 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
             return {}
         X = features_frame(df, schema, where)
         proba = model.predict_proba(X) if classes and hasattr(model, "predict_proba") else None
-        return point_metrics(schema.task, _target(df, schema), model.predict(X), proba, tuple(classes) or None)
+        return point_metrics(schema.task, target_values(df, schema), model.predict(X), proba, tuple(classes) or None)
 
     with threadpool_limits(limits=threads, user_api="openmp"):
         return FitResult(

@@ -40,6 +40,8 @@ __all__ = [
 
 Policy = Literal["sliding", "expanding", "weighted"]
 POLICIES: tuple[str, ...] = ("sliding", "expanding", "weighted")
+#: How the challenger is fitted on its window (:mod:`driftloop.train.strategy`).
+STRATEGIES: tuple[str, ...] = ("full", "sample", "incremental")
 _DAY = pd.Timedelta(days=1)
 
 
@@ -89,6 +91,18 @@ TABLE: dict[str, Key] = {
         doc=f"when a cycle with a champion retrains: {describe_triggers()}; or a list of them (any fires), "
         "{any: [...]} or {all: [...]} (driftloop.train.trigger)",
     ),
+    "strategy": Key(
+        "choice",
+        "full",
+        choices=STRATEGIES,
+        doc="full: fit on every training row; sample: on a stratified, time-aware sample of sample_size rows; "
+        "incremental: partial_fit chunk by chunk (estimators with partial_fit; preprocessing fitted on the sample)",
+    ),
+    "sample_size": Key(
+        "integer", 100_000, low=1, doc="sample, incremental: rows of the sample (the whole window when smaller)"
+    ),
+    "sample_period": Key("str", "D", doc="sample, incremental: the time strata, a fixed pandas frequency (D, 7D, h)"),
+    "sample_seed": Key("integer", 0, low=0, doc="sample, incremental: seed of the draw (same seed, same rows)"),
 }
 
 
@@ -116,6 +130,13 @@ class WindowConfig:
         ``on_drift`` (default) skips retraining when no drift is detected, ``always`` never does;
         combinable with ``performance_drop``, ``champion_age`` and ``new_rows``. Kept as configured
         (validated).
+    strategy : {"full", "sample", "incremental"}
+        How the challenger is fitted on the window (:mod:`driftloop.train.strategy`): on every
+        training row (default), on a stratified, time-aware sample of ``sample_size`` rows (strata:
+        label, or target decile for regression, times ``sample_period``; drawn with ``sample_seed``),
+        or with ``partial_fit`` over chunks of the window (its preprocessing fitted on that sample).
+    sample_size, sample_period, sample_seed : int, str, int
+        The sample of ``sample`` and ``incremental``; ignored by ``full``.
     """
 
     policy: Policy = TABLE["policy"].default
@@ -128,6 +149,10 @@ class WindowConfig:
     min_train_rows: int = TABLE["min_train_rows"].default
     min_holdout_rows: int = TABLE["min_holdout_rows"].default
     trigger: Any = TABLE["trigger"].default
+    strategy: str = TABLE["strategy"].default
+    sample_size: int = TABLE["sample_size"].default
+    sample_period: str = TABLE["sample_period"].default
+    sample_seed: int = TABLE["sample_seed"].default
 
     KEYS = tuple(TABLE)
 
@@ -186,6 +211,18 @@ class WindowConfig:
                 raise ConfigError("train.policy 'weighted' accepts window_days as a cap, not window_rows.")
         elif self.half_life_days is not None:
             raise ConfigError(f"train.half_life_days applies only to policy 'weighted'; policy is {self.policy!r}.")
+        if self.strategy == "incremental" and self.policy == "weighted":
+            raise ConfigError(
+                "train.strategy 'incremental' cannot apply policy 'weighted''s recency weights (partial_fit is "
+                "given no sample weights); use strategy 'sample' or 'full', or policy 'sliding'."
+            )
+        try:  # the strata floor event times to it: a fixed frequency (7D, not W: weeks start on a weekday)
+            pd.Series([pd.Timestamp(0, tz="UTC")]).dt.floor(self.sample_period)
+        except ValueError:
+            raise ConfigError(
+                "train.sample_period must be a fixed pandas frequency such as 'D', '7D' or 'h'. "
+                f"Got {self.sample_period!r} instead."
+            ) from None
 
 
 @dataclass(frozen=True)
