@@ -103,7 +103,7 @@ def test_sample_has_the_asked_rows_and_each_label_and_day_its_share(tmp_path):
 
     window, schema = _window()
     size = 500
-    sample, weights, strata, _ = sample_training_rows(window, schema, _cfg("sample", sample_size=size), tmp_path)
+    sample, weights, strata = sample_training_rows(window, schema, _cfg("sample", sample_size=size), tmp_path)
     assert len(sample) == size and weights is None and strata == "label x D"
     counts = _strata(window.train, window.train["label"]).value_counts().to_dict()
     expected = {k: v for k, v in allocate(counts, size).items() if v}
@@ -113,11 +113,11 @@ def test_sample_has_the_asked_rows_and_each_label_and_day_its_share(tmp_path):
     got = sample["label"].value_counts(normalize=True)
     days = window.train["timestamp"].dt.floor("D").nunique()
     assert (abs(got - share) <= days / size).all()
-    # rows of the window, each once, with the columns the model needs (features, label, time)
-    assert set(sample.columns) == {*schema.features, "label", "timestamp"}
-    assert not sample.duplicated().any()
-    keys = ["timestamp", "comment"]
-    assert len(sample.merge(window.train[keys], on=keys)) == size
+    # rows of the window, each once and unchanged, in window order
+    assert sample["id"].is_unique and list(sample.columns) == list(window.train.columns)
+    by_id = window.train.set_index("id").loc[sample["id"]].reset_index()
+    pd.testing.assert_frame_equal(sample, by_id[sample.columns])
+    assert sample["timestamp"].is_monotonic_increasing
 
 
 def test_the_same_seed_draws_the_same_rows_and_another_seed_others(tmp_path):
@@ -139,7 +139,7 @@ def test_regression_strata_are_target_deciles_by_day_not_one_per_value(tmp_path)
     y = window.train["label"]
     assert y.nunique() == len(y)  # every float distinct: one stratum each would be a copy, not a sample
     size = 400
-    sample, _, strata, _ = sample_training_rows(window, schema, _cfg("sample", sample_size=size), tmp_path)
+    sample, _, strata = sample_training_rows(window, schema, _cfg("sample", sample_size=size), tmp_path)
     assert strata == "target decile x D" and len(sample) == size
     decile = sample.pop("_target_decile")
     days = window.train["timestamp"].dt.floor("D").nunique()
@@ -165,7 +165,7 @@ def test_sample_keeps_the_weighted_policys_recency_weights(tmp_path):
     cfg = WindowConfig.from_dict({"policy": "weighted", "half_life_days": 7, "strategy": "sample", "sample_size": 300})
     from driftloop.train.strategy import sample_training_rows
 
-    sample, weights, _, _ = sample_training_rows(window, schema, cfg, tmp_path)
+    sample, weights, _ = sample_training_rows(window, schema, cfg, tmp_path)
     assert weights is not None and len(weights) == len(sample) == 300
     by_time = pd.Series(window.train_weight, index=window.train["timestamp"])
     assert np.allclose(weights, by_time.groupby(level=0).first().reindex(sample["timestamp"]).to_numpy())

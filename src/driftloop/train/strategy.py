@@ -41,8 +41,6 @@ __all__ = ["StrategyRecord", "check_strategy", "fit_with_strategy", "sample_trai
 
 #: Column holding a regression target's decile in the temporary file (the label's stratum).
 DECILE_COLUMN = "_target_decile"
-#: Column holding the weighted policy's recency weights in the temporary file.
-WEIGHT_COLUMN = "_weight"
 
 
 @dataclass(frozen=True)
@@ -113,47 +111,64 @@ def _strata_label(train: pd.DataFrame, schema: Schema) -> tuple[pd.Series, str]:
     return train[schema.label].astype(str), "label"
 
 
-def _write_split(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_parquet(path, index=False)
+#: Column of the temporary key file: each row's position in the training split.
+ROW_COLUMN = "_row"
 
 
 def sample_training_rows(
     window: TrainingWindow, schema: Schema, cfg: WindowConfig, folder: Path
-) -> tuple[pd.DataFrame, np.ndarray | None, str, Path]:
-    """The training split written to ``folder`` and its stratified sample.
+) -> tuple[pd.DataFrame, np.ndarray | None, str]:
+    """The stratified sample of the training split (:func:`driftloop.engine.training_sample`).
+
+    Only the keys travel through the file ``training_sample`` reads, in ``folder``: the stratum's
+    label (the class, or the target's decile), the event time and the row's position; the sampled
+    rows are then taken from the window in memory. Writing the features (text, mostly) would cost
+    more than the draw.
 
     Returns
     -------
-    (sample, weights, strata, path)
-        The sampled rows (window order; the label as the model learns it), their recency weights
-        (None without them), what the strata are, and the file of the whole split.
+    (sample, weights, strata)
+        The sampled rows of ``window.train`` (window order, every column; a regression sample has its
+        decile in ``_target_decile``), their recency weights (None without them), and what the
+        strata are (``label x D``, ``target decile x D``).
     """
     from driftloop.engine import training_sample
 
     label_col, strata = _strata_label(window.train, schema)
-    columns = list(dict.fromkeys([*schema.features, schema.label, schema.timestamp]))
-    split = window.train.loc[:, columns]
-    if schema.task == "classification":
-        split[schema.label] = split[schema.label].astype(str)  # as fit_model learns it
-    stratum = schema.label  # set: select_training_window refuses a schema without a label
-    if schema.task == "regression":
-        split[DECILE_COLUMN] = label_col.to_numpy()
-        stratum = DECILE_COLUMN
-    if window.train_weight is not None:
-        split[WEIGHT_COLUMN] = np.asarray(window.train_weight, dtype=float)
-    path = folder / "train.parquet"
-    _write_split(split, path)
-    sample = training_sample(
+    stratum = DECILE_COLUMN if schema.task == "regression" else "_label"
+    keys = pd.DataFrame(
+        {
+            stratum: label_col.to_numpy(),
+            schema.timestamp: window.train[schema.timestamp].to_numpy(),
+            ROW_COLUMN: np.arange(len(window.train), dtype="int64"),
+        }
+    )
+    path = folder / "keys.parquet"
+    keys.to_parquet(path, index=False)
+    drawn = training_sample(
         path,
         cfg.sample_size,
-        label=stratum or "",
+        label=stratum,
         timestamp=schema.timestamp,
-        columns=list(split.columns),
+        columns=[ROW_COLUMN],
         period=cfg.sample_period,
         seed=cfg.sample_seed,
     )
-    weights = sample.pop(WEIGHT_COLUMN).to_numpy() if WEIGHT_COLUMN in sample.columns else None
-    return sample, weights, f"{strata} x {cfg.sample_period}", path
+    rows = drawn[ROW_COLUMN].to_numpy(dtype="int64")
+    sample = window.train.iloc[rows].reset_index(drop=True)
+    if schema.task == "regression":
+        sample[DECILE_COLUMN] = drawn[DECILE_COLUMN].to_numpy()
+    weights = None if window.train_weight is None else np.asarray(window.train_weight, dtype=float)[rows]
+    return sample, weights, f"{strata} x {cfg.sample_period}"
+
+
+def _write_split(window: TrainingWindow, schema: Schema, path: Path) -> None:
+    """The training split's features and label (as the model learns it), for ``fit_incremental``."""
+    columns = list(dict.fromkeys([*schema.features, schema.label or ""]))
+    split = window.train.loc[:, columns]
+    if schema.task == "classification":
+        split[schema.label] = split[schema.label].astype(str)  # as fit_model learns it
+    split.to_parquet(path, index=False)
 
 
 class _PartialFit:
@@ -186,7 +201,7 @@ def fit_with_strategy(
     if cfg.strategy == "full":
         return fit_model(pipeline, window, schema), StrategyRecord("full", rows_window=n, rows_used=n)
     with tempfile.TemporaryDirectory(prefix="driftloop-train-") as tmp:
-        sample, weights, strata, path = sample_training_rows(window, schema, cfg, Path(tmp))
+        sample, weights, strata = sample_training_rows(window, schema, cfg, Path(tmp))
         record = StrategyRecord(
             cfg.strategy,
             rows_window=n,
@@ -200,6 +215,7 @@ def fit_with_strategy(
         sampled = dataclasses.replace(window, train=sample, train_weight=weights)
         if cfg.strategy == "sample":
             return fit_model(pipeline, sampled, schema), record
+        _write_split(window, schema, path := Path(tmp) / "train.parquet")
         fit = _fit_incremental(pipeline, sampled, window, schema, path, chunk_size)
     return fit, dataclasses.replace(record, rows_used=n)
 
