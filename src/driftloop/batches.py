@@ -36,7 +36,7 @@ def list_batches(folder: Path, fmt: str = "auto") -> list[Path]:
         When the folder does not exist or holds no batch file.
     """
     if fmt not in ("auto", "parquet", "csv"):
-        raise DataError(f"data.source.format must be auto, parquet or csv. Got {fmt!r} instead.")
+        raise DataError(f"data.source.format must be auto, parquet, csv or partitioned. Got {fmt!r} instead.")
     if not folder.is_dir():
         raise DataError(f"batch folder {folder} does not exist (data.source.path).")
     files = sorted(

@@ -13,8 +13,9 @@ auditor) can recompute from them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,8 +23,94 @@ from driftloop.contracts import CompareResult
 
 if TYPE_CHECKING:
     from driftloop.compare.comparison import ComparisonResult
+    from driftloop.compare.config import CompareConfig
     from driftloop.compare.predict import Predictions
     from driftloop.schema import Schema
+
+
+@dataclass(frozen=True)
+class HoldoutScores:
+    """What scoring the holdout gives the compare stage: the comparison (on the labelled rows) and
+    each model's outputs on every holdout row, in the holdout's order (the per-row predictions)."""
+
+    comparison: ComparisonResult
+    challenger: Predictions
+    champion: Predictions | None
+
+
+def _take(p: Predictions, mask: Any) -> Predictions:
+    from driftloop.compare.predict import Predictions
+
+    return Predictions(p.pred[mask], p.proba[mask] if p.proba is not None else None, p.classes)
+
+
+def score_holdout(
+    path: Path,
+    holdout: pd.DataFrame,
+    schema: Schema,
+    challenger: Any,
+    champion: Any | None,
+    compare_cfg: CompareConfig,
+    cfg: Mapping[str, Any] | None = None,
+) -> HoldoutScores:
+    """Score challenger and champion on the holdout (``path``, read as ``holdout``) and compare them.
+
+    On the ``local`` engine with a batch-folder source, the models score the frame here
+    (:func:`driftloop.compare.compare_models`), as before the engine existed. With ``engine.kind:
+    dask``, or a partitioned source (``data.source.format: partitioned``), the holdout is scored per
+    partition, every model on each chunk (:func:`driftloop.engine.score_partitioned`; the engine
+    decides whether the map runs in a loop here or as Dask tasks) and the same comparison
+    (:func:`driftloop.compare.comparison.compare_predictions`) runs on those outputs' labelled rows.
+
+    Raises
+    ------
+    DataError
+        No label column, no labelled row, a slice column the holdout lacks, or the scored rows do not
+        line up with the holdout's (a holdout rewritten while the stage ran).
+    """
+    from driftloop.engine import engine_config
+
+    engine_cfg = engine_config(cfg)
+    partitioned = ((cfg or {}).get("data") or {}).get("source", {}).get("format") == "partitioned"
+    if engine_cfg.kind == "local" and not partitioned:
+        from driftloop.compare import compare_models, predict_outputs
+
+        comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
+        champion_out = predict_outputs(champion, holdout, schema) if champion is not None else None
+        return HoldoutScores(comparison, predict_outputs(challenger, holdout, schema), champion_out)
+    import numpy as np
+
+    from driftloop.compare.comparison import compare_predictions
+    from driftloop.engine import open_engine, score_partitioned
+    from driftloop.errors import DataError
+    from driftloop.schema import labelled_mask
+
+    if schema.label is None or schema.label not in holdout.columns:
+        raise DataError(f"the holdout has no label column {schema.label!r}; columns: {list(holdout.columns)}.")
+    missing = [c for c in compare_cfg.slices if c not in holdout.columns]
+    if missing:
+        raise DataError(f"compare.slices names column(s) {missing} that the holdout lacks.")
+    models = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
+    with open_engine(engine_cfg) as engine:
+        kept, outputs = score_partitioned(models, path, schema, engine, keep=[schema.id])
+    if not np.array_equal(kept[schema.id].astype(str).to_numpy(), holdout[schema.id].astype(str).to_numpy()):
+        raise DataError(f"{path}: the scored rows are not the holdout's rows, in its order; rerun the stage.")
+    labelled = np.asarray(labelled_mask(holdout, schema), dtype=bool)
+    if not labelled.any():
+        raise DataError("the holdout has no labelled rows.")
+    data = holdout[labelled].reset_index(drop=True)
+    ch = outputs["challenger"]
+    cp = outputs.get("champion")
+    comparison = compare_predictions(
+        data[schema.label].to_numpy(),
+        _take(ch, labelled),
+        _take(cp, labelled) if cp is not None else None,
+        compare_cfg,
+        schema.task,
+        data.loc[:, list(compare_cfg.slices)] if compare_cfg.slices else None,
+        ids=data[schema.id],
+    )
+    return HoldoutScores(comparison, ch, cp)
 
 
 def write_dvc_plots(comparison: ComparisonResult, plots_dir: Path) -> list[Path]:

@@ -41,6 +41,34 @@ def current_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterable[
     return iter_file_chunks(path, columns, chunk_size)
 
 
+def current_window(
+    path: Path, reference: Any, columns: list[str], drift_cfg: Any, cfg: Mapping[str, Any] | None = None
+) -> Any:
+    """The current side of :func:`~driftloop.drift.evaluate_drift`: the window's chunks (a single file on
+    the ``local`` engine: read here, as before the engine existed), or its
+    :class:`~driftloop.drift.summary.CurrentSummary` folded per partition on the configured engine
+    (:func:`driftloop.engine.summarize_partitioned`) when the window is a partitioned directory (the
+    snapshot of a partitioned source) or ``engine.kind`` is ``dask``. Either gives the same report
+    from the same rows; the engine only decides where the per-partition map runs.
+
+    Raises
+    ------
+    DataError
+        When the window does not exist (the snapshot stage has not run).
+    """
+    from driftloop.engine import engine_config, is_partitioned
+
+    engine_cfg = engine_config(cfg)
+    if engine_cfg.kind == "local" and not is_partitioned(path):
+        return current_chunks(path, columns, drift_cfg.chunk_size)
+    if not path.exists():
+        raise DataError(f"{path} not found: run the snapshot stage first (dvc repro).")
+    from driftloop.engine import open_engine, summarize_partitioned
+
+    with open_engine(engine_cfg) as engine:
+        return summarize_partitioned(reference, path, drift_cfg, engine)
+
+
 def reference_summary_path(ws: Path) -> Path:
     """The snapshot's reference summary: the ``.npz``, or the format-1 ``.json`` of a snapshot taken
     before the ``.npz`` format (the snapshot stage removes it once it writes the ``.npz``)."""

@@ -149,6 +149,7 @@ def check_config(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[str] 
     PromoteConfig.from_dict(cfg.get("promote") or {})
     if "drift" in cfg:
         DriftConfig.from_dict(cfg["drift"])
+    check_engine(cfg.get("engine"))
     problems = config_problems(cfg, schema, classes)
     if problems:
         task = schema.task
@@ -160,3 +161,21 @@ def check_config(cfg: Mapping[str, Any], schema: Schema, classes: Iterable[str] 
             f"`- override /compare@_global_.compare: {task}` and `- override /promote@_global_.promote: {task}` "
             "to your data config's defaults list."
         )
+
+
+def check_engine(engine: Any) -> None:
+    """Parse the ``engine`` group (:class:`driftloop.engine.EngineConfig`: a key it lacks or a bad
+    value named, an address with credentials refused) and, for ``dask``, find its package: so the
+    first stage refuses what the drift and compare stages would only find when they open the engine.
+
+    >>> check_engine({"kind": "spark"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    driftloop.errors.ConfigError: engine.kind must be one of ...
+    """
+    import importlib.util
+
+    from driftloop.engine import EngineConfig
+
+    if EngineConfig.from_dict(engine).kind == "dask" and importlib.util.find_spec("distributed") is None:
+        raise ConfigError("engine.kind is dask but distributed is not installed: pip install 'driftloop[dask]'.")

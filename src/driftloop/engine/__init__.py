@@ -16,6 +16,7 @@ One concept per module:
 * :mod:`~driftloop.engine.summaries`: drift summaries per partition (current window and reference);
 * :mod:`~driftloop.engine.scoring`: champion/challenger scoring per partition;
 * :mod:`~driftloop.engine.validation`: snapshot validation per partition;
+* :mod:`~driftloop.engine.windows`: a partitioned source split into the snapshot's windows;
 * :mod:`~driftloop.engine.training`: the training sample and incremental fitting.
 
 Dask is an optional dependency (``pip install 'driftloop[dask]'``), imported only when an engine
@@ -24,28 +25,34 @@ of kind ``dask`` is opened: the stages that import this package do not pay for i
 
 from __future__ import annotations
 
-from driftloop.engine.config import TABLE, EngineConfig, EngineError
+from driftloop.engine.config import TABLE, EngineConfig, EngineError, engine_config
 from driftloop.engine.core import Engine, map_merge, open_engine
 from driftloop.engine.scoring import score_partition, score_partitioned
-from driftloop.engine.sources import partitions
+from driftloop.engine.sources import is_partitioned, partitions
 from driftloop.engine.summaries import summarize_partitioned, summarize_reference_partitioned
 from driftloop.engine.training import allocate, fit_incremental, training_sample
 from driftloop.engine.validation import validate_partitioned
+from driftloop.engine.windows import WindowBounds, split_partitioned, window_bounds
 
 __all__ = [
     "TABLE",
     "Engine",
     "EngineConfig",
     "EngineError",
+    "WindowBounds",
     "allocate",
+    "engine_config",
     "fit_incremental",
+    "is_partitioned",
     "map_merge",
     "open_engine",
     "partitions",
     "score_partition",
     "score_partitioned",
+    "split_partitioned",
     "summarize_partitioned",
     "summarize_reference_partitioned",
     "training_sample",
     "validate_partitioned",
+    "window_bounds",
 ]

@@ -59,3 +59,9 @@ class EngineConfig:
         values = check(m if m is not None else {}, TABLE, where)
         refuse_credentials(values["address"], f"{where}.address")
         return cls(**values)
+
+
+def engine_config(cfg: Any) -> EngineConfig:
+    """The composed config's ``engine`` group (its defaults when the config has none: a
+    ``params.yaml`` composed before the group existed runs locally, as it did)."""
+    return EngineConfig.from_dict((cfg or {}).get("engine"), "engine")

@@ -19,3 +19,19 @@ def partitions(source: str | Path) -> list[Any]:
     from driftloop.drift.chunks import dataset_partitions
 
     return dataset_partitions(source)
+
+
+def is_url(source: str | Path) -> bool:
+    """An fsspec URL (``s3://``, ``gs://``, ...), not a local path (``file://`` counts as local)."""
+    text = str(source)
+    return "://" in text and not text.startswith("file://")
+
+
+def is_partitioned(source: str | Path) -> bool:
+    """A partitioned dataset (a directory of parquet files, or a URL of one) rather than one file.
+
+    >>> import tempfile
+    >>> is_partitioned(tempfile.mkdtemp()), is_partitioned("data/snapshot/nothing-here.parquet")
+    (True, False)
+    """
+    return is_url(source) or Path(str(source)).is_dir()

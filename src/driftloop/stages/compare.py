@@ -18,6 +18,7 @@ from driftloop.compare_files import (
     log_model_runs,
     no_challenger,
     predictions_frame,
+    score_holdout,
     write_dvc_plots,
 )
 from driftloop.config import section
@@ -46,7 +47,7 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
             return result.to_dict()
 
         # Only now: the compare package loads scipy, which a cycle without a challenger never needs.
-        from driftloop.compare import CompareConfig, compare_models, load_model, predict_outputs, write_plots
+        from driftloop.compare import CompareConfig, load_model, write_plots
 
         compare_cfg = CompareConfig.from_dict(section(cfg, "compare"))
         # The champion that served when this cycle's snapshot was taken, by version: after this cycle
@@ -60,20 +61,20 @@ def run_compare(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
         challenger = load_model(challenger_uri, **options)
         champion = load_model(champion_uri, **options) if champion_uri else None
         with stage_run("compare", ctx.cycle_run_id, params={"compare": section(cfg, "compare")}) as run:
-            comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
+            scores = score_holdout(ctx.path(paths.HOLDOUT), holdout, schema, challenger, champion, compare_cfg, cfg)
+            comparison = scores.comparison
             result = comparison_record(
                 comparison, challenger_uri, champion_uri, champion_ref.version if champion_ref else None
             )
             write_json(staged.path(ctx.path(paths.COMPARE_JSON)), result.to_dict())
             write_json(staged.path(ctx.path(paths.COMPARE_METRICS)), compare_metrics(result))
             log_comparison(result, comparison)
-            champion_out = predict_outputs(champion, holdout, schema) if champion is not None else None
-            preds = predictions_frame(holdout, schema, predict_outputs(challenger, holdout, schema), champion_out)
+            preds = predictions_frame(holdout, schema, scores.challenger, scores.champion)
             write_parquet(staged.path(ctx.path(paths.PREDICTIONS)), preds)
             log_model_runs(
                 result,
                 run.info.run_id,
-                {"challenger": train.model_uri, "champion": champion_uri if champion_out is not None else None},
+                {"challenger": train.model_uri, "champion": champion_uri if scores.champion is not None else None},
             )
             write_plots(comparison, plots_dir)
             write_dvc_plots(comparison, plots_dir)

@@ -15,7 +15,7 @@ from driftloop.context import StageContext
 from driftloop.drift_files import (
     champion_outputs,
     column_scores,
-    current_chunks,
+    current_window,
     drift_result,
     log_drift,
     reference_summary_path,
@@ -33,8 +33,8 @@ def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     summary = ReferenceSummary.load(reference_summary_path(ctx.workspace))
     outputs, scored = champion_outputs(ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace, cfg=cfg)
-    chunks = current_chunks(ctx.path(paths.CURRENT), list(ctx.schema.features), drift_cfg.chunk_size)
-    report = evaluate_drift(summary, chunks, drift_cfg, model_outputs=outputs)
+    current = current_window(ctx.path(paths.CURRENT), summary, list(ctx.schema.features), drift_cfg, cfg)
+    report = evaluate_drift(summary, current, drift_cfg, model_outputs=outputs)
     report, result = drift_result(report, ctx.manifest, scored)
     html, metrics = render_html(report), report.metrics()
     with StagedOutputs() as staged:  # reports move into place only once MLflow has them too

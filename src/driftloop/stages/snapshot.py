@@ -23,18 +23,13 @@ from driftloop.cycle_run import start_cycle
 from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.manifest import build_manifest, log_snapshot
+from driftloop.partitioned_snapshot import run_partitioned_snapshot
 from driftloop.preflight import check_config
 from driftloop.promote.cycle_champion import write_cycle_champion
 from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
 from driftloop.tracking import stage_run
-from driftloop.windows import (
-    check_not_future,
-    late_batch_warnings,
-    max_future_days,
-    select_windows,
-    windows_config,
-)
+from driftloop.windows import check_not_future, late_batch_warnings, max_future_days, select_windows, windows_config
 
 
 def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,6 +39,8 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     data_cfg = section(cfg, "data")
     reject_unknown(data_cfg, {"source", "schema", "windows"}, "data")
     source = source_config(data_cfg.get("source") or {})
+    if source.get("format") == "partitioned":  # read per partition on the engine, never whole
+        return run_partitioned_snapshot(ctx, cfg, source)
     initial_days, current_days = windows_config(data_cfg.get("windows") or {})
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     schema, folder = ctx.schema, ctx.workspace / source["path"]
