@@ -62,12 +62,17 @@ def _untabled() -> list[Section]:
         Section(
             "data.source",
             {
-                "path": Key("path", doc="the folder of incoming batch files, read in name order (a DVC dependency)"),
+                "path": Key(
+                    "path",
+                    doc="the folder of incoming batch files, read in name order (a DVC dependency); with format "
+                    "partitioned, a parquet dataset: a directory (hive-style key=value/ folders) or an fsspec URL",
+                ),
                 "format": Key(
                     "choice",
                     "auto",
-                    choices=("auto", "parquet", "csv"),
-                    doc="which batch files are read: auto takes .parquet, .pq and .csv by extension",
+                    choices=("auto", "parquet", "csv", "partitioned"),
+                    doc="which batch files are read: auto takes .parquet, .pq and .csv by extension; partitioned: "
+                    "path is one dataset, read per partition on the engine, never whole (docs/dask.md)",
                 ),
                 "reviewed_labels": Key(
                     "path",
@@ -76,7 +81,7 @@ def _untabled() -> list[Section]:
                     doc="folder of `id,label` CSV files whose labels override the batches' (may not exist yet)",
                 ),
             },
-            "driftloop.batches.source_config, driftloop.batches.list_batches",
+            "driftloop.batches.source_config, driftloop.batches.list_batches, driftloop.partitioned_snapshot",
             "No Key table: checked by that code.",
         ),
         Section(
