@@ -8,6 +8,7 @@ Dask is imported only when an engine of kind ``dask`` is opened.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ def open_engine(cfg: EngineConfig | None = None, client: Any = None) -> Iterator
             cluster.close()
         where = redact(cfg.address) if cfg.address else "a LocalCluster on 127.0.0.1"
         raise EngineError(f"engine.address: no Dask scheduler answered at {where}: {redact(str(exc))}") from exc
+    # One line on stderr: where this stage's per-partition work runs (a scheduler address holds no secret).
+    address = cluster.scheduler_address if cluster is not None else str(cfg.address)
+    started = f"a LocalCluster of {cfg.n_workers} worker(s) started here" if cluster is not None else "connected"
+    print(f"driftloop: engine dask at {redact(address)} ({started})", file=sys.stderr)
     try:
         yield Engine(cfg, dask_client)
     finally:
