@@ -270,7 +270,7 @@ def full_outcomes() -> list[ts.Outcome]:
     n = int(os.environ.get("DRIFTLOOP_SIM_REPLICATES", "40"))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    return simulate(dict.fromkeys(ts.TASKS, n), jobs=min(2, os.cpu_count() or 1), truth_rows_per_day=300)
+    return simulate(dict.fromkeys(ts.TASKS, n), jobs=min(2, os.cpu_count() or 1), truth_rows_per_day=200)
 
 
 @pytest.mark.slow
