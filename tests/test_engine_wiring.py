@@ -186,3 +186,20 @@ def test_preflight_refuses_a_bad_engine_group_naming_the_key():
         check_config({**cfg, "engine": {"kind": "dask", "n_workers": 0}}, schema)
     check_engine(None)  # a params.yaml composed before the group existed runs locally
     check_engine({"kind": "dask", "address": None})
+
+
+def test_a_window_file_becomes_a_directory_and_back(tmp_path):
+    """A project that moves from a batch folder to a partitioned source (and back): the staged window
+    replaces the other shape in place."""
+    from driftloop.io import StagedOutputs
+
+    window = tmp_path / "current.parquet"
+    window.write_bytes(b"one file")
+    with StagedOutputs() as staged:
+        folder = staged.path(window)
+        folder.mkdir()
+        (folder / "part-00000.parquet").write_bytes(b"a part")
+    assert window.is_dir() and (window / "part-00000.parquet").read_bytes() == b"a part"
+    with StagedOutputs() as staged:
+        staged.path(window).write_bytes(b"one file again")
+    assert window.read_bytes() == b"one file again"

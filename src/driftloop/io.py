@@ -124,10 +124,14 @@ class StagedOutputs:
 
         for staged, final in self._pending:
             if staged.is_dir():
-                if final.exists():
+                if final.is_dir():
                     shutil.rmtree(final)
+                elif final.exists():  # a window that was one file is now a directory (a partitioned source)
+                    final.unlink()
                 os.rename(staged, final)
             elif staged.exists():
+                if final.is_dir():  # and back
+                    shutil.rmtree(final)
                 os.replace(staged, final)
         self._pending.clear()
 

@@ -77,10 +77,10 @@ def day_frame(day: int, part: int, n: int) -> pd.DataFrame:
     )
 
 
-def write_events(root: Path, days: int = 42, files_per_day: int = 2, rows: int = 60) -> int:
+def write_events(root: Path, days: range = range(42), files_per_day: int = 2, rows: int = 60) -> int:
     """``root/day=YYYY-MM-DD/part-<k>.parquet``; returns the rows written."""
     total = 0
-    for day in range(days):
+    for day in days:
         folder = root / f"day={(START + pd.Timedelta(days=day)).date()}"
         folder.mkdir(parents=True)
         for part in range(files_per_day):
@@ -100,6 +100,18 @@ def cycle(tmp_path: Path, name: str, template_db: Path, engine: str) -> Path:
     repro = run([sys.executable, "-m", "dvc", "repro"], project)
     (project / "repro.log").write_text(repro.stdout + repro.stderr)
     return project
+
+
+def next_cycle(project: Path) -> Path:
+    """Two more weeks of partitions, and `dvc repro` again: a cycle against the champion cycle 1 promoted."""
+    write_events(project / "data" / "events", range(42, 56))
+    repro = run([sys.executable, "-m", "dvc", "repro"], project)
+    (project / "repro.log").write_text(repro.stdout + repro.stderr)
+    return project
+
+
+def reports_of(project: Path) -> dict[str, Any]:
+    return {f: json.loads((project / "reports" / f).read_text()) for f in ("drift.json", "compare.json")}
 
 
 VARIES = {"created", "cycle_run_id", "challenger_uri", "champion_uri", "model_uri", "run_id", "duration_seconds"}
@@ -133,9 +145,7 @@ def test_a_cycle_on_a_partitioned_source_is_the_same_on_dask_and_local(tmp_path,
     opened = "driftloop: engine dask at tcp://127.0.0.1:"
     assert (dask / "repro.log").read_text().count(opened) == 3
     assert "engine dask" not in (local / "repro.log").read_text()
-    reports = {}
-    for name, project in (("local", local), ("dask", dask)):
-        reports[name] = {f: json.loads((project / "reports" / f).read_text()) for f in ("drift.json", "compare.json")}
+    reports = {"local": reports_of(local), "dask": reports_of(dask)}
     drift = reports["local"]["drift.json"]
     assert drift["dataset"]["n_current"] > 0 and drift["drifted_columns"], drift["dataset"]
     assert reports["local"]["compare.json"]["challenger_trained"], reports["local"]["compare.json"]
@@ -159,3 +169,18 @@ def test_a_cycle_on_a_partitioned_source_is_the_same_on_dask_and_local(tmp_path,
         **json.loads((local / "data" / "snapshot" / "manifest.json").read_text()),
         **{k: manifest[k] for k in ("created", "cycle_run_id")},
     }
+
+    # Cycle 2, against champion v1: its training data is the reference (one file in the directory), the
+    # rows dated inside it but not in it are late, and compare scores both models per partition.
+    local, dask = next_cycle(local), next_cycle(dask)
+    assert (dask / "repro.log").read_text().count(opened) == 3
+    second = {"local": reports_of(local), "dask": reports_of(dask)}
+    assert second["local"]["compare.json"]["has_champion"], second["local"]["compare.json"]
+    for f in ("drift.json", "compare.json"):
+        assert_close(second["local"][f], second["dask"][f], f)
+    manifest = json.loads((dask / "data" / "snapshot" / "manifest.json").read_text())
+    assert manifest["champion"]["version"] == "1"
+    assert manifest["reference"]["source"].startswith("training data of")
+    rows = manifest["source"]["rows_by_window"]
+    assert rows["late"] > 0 and sum(rows.values()) == manifest["source"]["rows"] == 56 * 2 * 60, rows
+    assert len(list((dask / "data" / "snapshot" / "reference.parquet").iterdir())) == 1
