@@ -24,7 +24,7 @@ from driftloop.io import StagedOutputs, write_json, write_parquet
 from driftloop.lineage import file_md5
 from driftloop.manifest import build_manifest, log_snapshot
 from driftloop.partitioned_snapshot import run_partitioned_snapshot
-from driftloop.preflight import check_config
+from driftloop.preflight import check_config, check_engine
 from driftloop.promote.cycle_champion import write_cycle_champion
 from driftloop.promote.lost_registry import verify_registry
 from driftloop.tags import TAG_CYCLE_REFERENCE
@@ -36,6 +36,7 @@ def run_snapshot(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Run the snapshot stage; returns the manifest it wrote (as written)."""
     from driftloop.drift import DriftConfig, summarize_reference
 
+    check_engine(cfg.get("engine"))  # a bad engine group fails before a batch is read, naming the key
     data_cfg = section(cfg, "data")
     reject_unknown(data_cfg, {"source", "schema", "windows"}, "data")
     source = source_config(data_cfg.get("source") or {})
