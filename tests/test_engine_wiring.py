@@ -27,7 +27,7 @@ from driftloop.compare_files import score_holdout
 from driftloop.drift import DriftConfig, evaluate_drift, summarize_reference
 from driftloop.drift.summary import CurrentSummary
 from driftloop.drift_files import current_chunks, current_window
-from driftloop.engine import split_partitioned, window_bounds
+from driftloop.engine import split_partitioned, summarize_partitioned, window_bounds
 from driftloop.errors import ConfigError, DataError
 from driftloop.partitioned_snapshot import dir_md5, window_accounting
 from driftloop.preflight import check_config, check_engine
@@ -150,6 +150,9 @@ def test_the_drift_stage_reads_a_file_as_before_and_a_partitioned_window_per_par
         for name, test in a["tests"].items():
             if name not in ("token_js",):  # its permutation draws per partition (docs/dask.md)
                 assert test["statistic"] == pytest.approx(b["tests"][name]["statistic"], abs=1e-12), (column, name)
+    # engine=dask on a batch folder's single-file window folds it as one partition: the same report, exactly
+    single = evaluate_drift(summary, summarize_partitioned(summary, tmp_path / "current.parquet", cfg), cfg)
+    assert single.to_dict() == one_file
     with pytest.raises(DataError, match="run the snapshot stage first"):
         current_window(tmp_path / "nothing", summary, features, cfg, {"engine": {"kind": "dask"}})
 
