@@ -179,6 +179,25 @@ def test_every_rule_saw_every_cell(quick_outcomes):
     assert {o.label_style for o in quick_outcomes if o.task == "classification"} == {"text", "float"}
 
 
+@pytest.mark.parametrize(
+    ("ci95", "fired"),
+    [([-0.08, 0.005], False), ([-0.07, -0.01], True), (None, True), ([None, None], True)],
+    ids=["interval-includes-0", "interval-below-0", "no-interval", "interval-of-nulls"],
+)
+def test_measured_drop_must_be_beyond_noise(ci95, fired):
+    """The fix for the none_small cell (18 % false alarms on 300-row windows): a measured drop of
+    0.04 >= min_drop fires only when the concept check's 95 % interval of the change lies below 0;
+    a drift.json without the interval is read as before (the point drop)."""
+    from driftloop.train.trigger import decide
+
+    concept = {"metric": "accuracy", "reference": 0.80, "current": 0.76, "delta": -0.04, "ci95": ci95}
+    drift = {"dataset": {"drifted": False, "verdict": "no drift"}, "concept": concept}
+    decision = decide(drift, ts.MEASURED, ts.CHAMPION)
+    assert decision.train is fired
+    if not fired:
+        assert "within sampling noise" in decision.reason and "[-0.080, +0.005]" in decision.reason
+
+
 # -- regression: performance_drop is refused ---------------------------------------------------------
 
 REFUSED = [

@@ -29,6 +29,7 @@ gap), each with what it should make the triggers do:
 * ``harmful_shift``: the same move with the trend's weight reversed, and x1 (the strongest feature)
   narrower, which pulls the score onto the boundary: the champion's true accuracy falls by about
   0.07 (measured and CBPE should both see it);
+* ``none_small``: nothing changes, and the current window is two days (300 rows) long;
 * ``concept``: x1 stops mattering on current (P(x) unchanged): accuracy falls by about 0.08;
   CBPE, which assumes P(y|x) unchanged, cannot see it by design, nor can a regressor's on_drift
   (no concept check without class outputs).
@@ -67,7 +68,7 @@ WORDS = ("refund", "late", "card", "ok", "thanks", "broken", "delivery", "fast",
 NUMERIC = ("x1", "x2", "trend", "season")
 CATEGORICAL = ("merchant", "channel")
 TEXT = ("note",)
-SCENARIOS = ("none", "harmless_shift", "harmful_shift", "concept")
+SCENARIOS = ("none", "harmless_shift", "harmful_shift", "concept", "none_small")
 TASKS = ("classification", "regression")
 ROWS_PER_DAY = 150
 BASE_DATE = pd.Timestamp("2026-03-02")
@@ -91,6 +92,8 @@ class Scenario:
         x1's sd on current (1 on the reference).
     x1_effect : float
         x1's effect on current, as a multiple of ``W_X1`` (1: P(y|x) unchanged).
+    current_days : int or None
+        Days of the current window (None: drawn by :func:`draw_timeline`, 7 to 14).
     """
 
     name: str
@@ -99,6 +102,7 @@ class Scenario:
     season_amplitude: float = 0.0
     x1_scale: float = 1.0
     x1_effect: float = 1.0
+    current_days: int | None = None
 
 
 SEASON_PERIOD = 112.0  # days: the reference (days < 0) on a falling half, current on a rising one
@@ -119,6 +123,7 @@ def scenario(name: str) -> Scenario:
             "harmful_shift", trend_shift=2.0, w_trend=-W_TREND, season_amplitude=-1.0, x1_scale=0.5
         ),
         "concept": Scenario("concept", x1_effect=0.0),
+        "none_small": Scenario("none_small", current_days=2),
     }
     if name not in table:
         raise ValueError(f"The 'name' parameter of scenario must be one of {list(SCENARIOS)}. Got {name!r} instead.")
@@ -362,11 +367,26 @@ class Cycle:
     def true_drop(self) -> float:
         return self.true_reference - self.true_current
 
+    @property
+    def measured_drop(self) -> float:
+        """drift.json's accuracy on the reference minus on current (labels; NaN for a regressor)."""
+        concept = self.drift.get("concept") or {}
+        return float(concept["reference"] - concept["current"]) if concept else math.nan
 
-def draw_timeline(task: str, rng: np.random.Generator) -> Timeline:
+    @property
+    def estimated_drop(self) -> float:
+        """The unlabelled drift.json's CBPE accuracy on the reference minus on current (NaN for a regressor)."""
+        estimate = (self.drift_unlabelled or {}).get("performance_estimate") or {}
+        if not estimate:
+            return math.nan
+        return float(estimate["reference_check"]["accuracy"]["estimated"] - estimate["current"]["accuracy"])
+
+
+def draw_timeline(task: str, rng: np.random.Generator, current_days: int | None = None) -> Timeline:
     """A random cycle's days. Classification: the cap keeps exactly the changed days (the gap is
     skipped); regression: any cap, or none (the gap's rows then join current), and nanoseconds."""
-    gap, current_days = int(rng.integers(0, 6)), int(rng.integers(7, 15))
+    gap, drawn = int(rng.integers(0, 6)), int(rng.integers(7, 15))
+    current_days = current_days or drawn
     if task == "classification":
         return Timeline(REF_DAYS, gap, current_days, current_days)
     cap = None if rng.random() < 0.35 else int(rng.integers(3, gap + current_days + 3))
@@ -439,7 +459,7 @@ def simulate_cycle(
     # Float labels (0.0/1.0) in every other stream, alternating across scenarios too.
     label_style = label_style or ("float" if (replicate + SCENARIOS.index(scenario_name)) % 2 else "text")
     world = make_world(rng_world)
-    timeline = draw_timeline(task, rng_data)
+    timeline = draw_timeline(task, rng_data, sc.current_days)
     schema = make_schema(task)
     features = list(schema.features)
 
@@ -578,11 +598,20 @@ def current_only_rule(drift: Mapping[str, Any], manifest: Mapping[str, Any], tri
     return decide(DriftResult.from_dict(drift), trigger, CHAMPION, facts).train
 
 
+def point_drop_rule(drift: Mapping[str, Any], manifest: Mapping[str, Any], trigger: Any) -> bool:
+    """The measured performance_drop before it read ``concept.ci95``: the point drop alone (the
+    library's decision on drift.json without the interval), for the table of what the guard changed."""
+    concept = drift.get("concept")
+    bare = {**drift, "concept": {k: v for k, v in concept.items() if k != "ci95"}} if concept else drift
+    return library_rule(bare, manifest, trigger)
+
+
 RULES: dict[str, Rule] = {
     "driftloop": library_rule,
     "always": always_rule,
     "never": never_rule,
     "current_only": current_only_rule,
+    "point_drop": point_drop_rule,
 }
 
 
@@ -605,11 +634,13 @@ class Outcome:
     target: str
     truth: bool | None
     true_drop: float
+    measured_drop: float = math.nan
+    estimated_drop: float = math.nan
 
 
 def _design(task: str, scenario_name: str, trigger: str) -> str:
     """The target of a statistical cell, by construction of the scenario."""
-    if scenario_name == "none":
+    if scenario_name in ("none", "none_small"):
         return "quiet"
     if trigger == "on_drift":
         return "gap" if (task, scenario_name) == ("regression", "concept") else "fire"
@@ -682,6 +713,8 @@ def decisions(cycle: Cycle, rules: Mapping[str, Rule], seed: int = 0) -> list[Ou
                     kind,
                     exact,
                     cycle.true_drop,
+                    cycle.measured_drop,
+                    cycle.estimated_drop,
                 )
             )
     return out
@@ -723,6 +756,8 @@ class Cell:
     agreed: int  # exact cells: decisions equal to the hand-computed truth
     mean_drop: float
     sd_drop: float
+    mean_measured: float = math.nan
+    mean_estimated: float = math.nan
 
     @property
     def rate(self) -> float:
@@ -767,6 +802,8 @@ def summarize(outcomes: Iterable[Outcome], rule: str = "driftloop") -> list[Cell
                 agreed=sum(o.fired == o.truth for o in rows),
                 mean_drop=float(np.mean(drops)),
                 sd_drop=float(np.std(drops, ddof=1)) if len(rows) > 1 else 0.0,
+                mean_measured=float(np.mean([o.measured_drop for o in rows])),
+                mean_estimated=float(np.mean([o.estimated_drop for o in rows])),
             )
         )
     return cells
@@ -808,18 +845,20 @@ def missed_targets(outcomes: Iterable[Outcome], rule: str = "driftloop", *, pool
 
 
 def format_table(cells: Sequence[Cell]) -> str:
-    """The cells as a fixed-width table, one line each (``!``: target missed)."""
+    """The cells as a fixed-width table, one line each: the mean accuracy drops (true, measured by drift.json,
+    CBPE-estimated without labels) and whether the target is met."""
     head = (
         f"{'task':<14} {'scenario':<14} {'trigger':<46} {'target':<12} {'n':>4} {'fired':>6} "
-        f"{'95% Wilson':>16} {'=truth':>7}  {'true acc. drop (sd)':>19}  met"
+        f"{'95% Wilson':>16} {'=truth':>7}  {'acc. drop: true (sd)':>20} {'meas.':>6} {'CBPE':>6}  met"
     )
     lines = [head, "-" * len(head)]
     for c in cells:
         agreed = f"{c.agreed}/{c.n}" if c.target == "exact" else "-"
         drop = "-" if math.isnan(c.mean_drop) else f"{c.mean_drop:+.3f} ({c.sd_drop:.3f})"
+        seen = " ".join("     -" if math.isnan(v) else f"{v:+.3f}" for v in (c.mean_measured, c.mean_estimated))
         lines.append(
             f"{c.task:<14} {c.scenario:<14} {c.trigger:<46} {c.target_text:<12} {c.n:>4} {c.rate:>6.0%} "
-            f"[{c.interval[0]:>6.1%}, {c.interval[1]:>6.1%}] {agreed:>7}  {drop:>19}  "
+            f"[{c.interval[0]:>6.1%}, {c.interval[1]:>6.1%}] {agreed:>7}  {drop:>20} {seen}  "
             f"{'yes' if c.met else 'NO' + (' (known gap)' if c.target == 'gap' else '')}"
         )
     return "\n".join(lines)

@@ -14,7 +14,8 @@ The triggers (:data:`PARAMS` holds their keys and defaults, each written once):
   drift where labels measure it (:func:`drift_trigger`);
 * ``performance_drop: {metric, min_drop}``: the champion's metric fell by at least ``min_drop``
   from the reference to the current window, *measured* on current labels where drift.json's
-  concept check measured that metric, else *estimated* without labels (drift.json's CBPE estimate
+  concept check measured that metric (and beyond sampling noise: its 95 % bootstrap interval of
+  the change lies below 0), else *estimated* without labels (drift.json's CBPE estimate
   against its estimate on the reference: the same estimator on both sides, so a constant
   calibration bias cancels);
 * ``champion_age: {days}``: the champion's training data ends at least ``days`` before the newest
@@ -282,20 +283,36 @@ def _number(value: Any) -> float | None:
 def performance_drop(drift: DriftResult, metric: str, min_drop: float) -> TriggerCheck:
     """Whether the champion's ``metric`` fell by ``min_drop`` or more, measured or estimated.
 
+    A measured drop must also be beyond sampling noise where drift.json gives the concept check's
+    95 % bootstrap interval of the change (``concept.ci95``, current minus reference): the interval
+    must lie below 0. The point drop alone fired on noise in small windows (18 % of 300-row current
+    windows with no change at all, tests/train/test_trigger_simulation.py).
+
     >>> performance_drop(DriftResult({"concept": {"metric": "accuracy", "reference": 0.9, "current": 0.8}}),
     ...                  "accuracy", 0.03).detail
     'accuracy measured on current labels 0.800 vs 0.900 on reference: drop 0.100 >= 0.03'
+    >>> performance_drop(DriftResult({"concept": {"metric": "accuracy", "reference": 0.9, "current": 0.86,
+    ...                                           "ci95": [-0.09, 0.01]}}), "accuracy", 0.03).fired
+    False
     """
     concept = drift.report.get("concept") or {}
     ref, cur = _number(concept.get("reference")), _number(concept.get("current"))
     if concept.get("metric") == metric and ref is not None and cur is not None:
         drop = ref - cur
-        fired = drop >= min_drop
+        ci = concept.get("ci95")
+        low, high = (_number(ci[0]), _number(ci[1])) if isinstance(ci, Sequence) and len(ci) == 2 else (None, None)
+        noise = drop >= min_drop and low is not None and high is not None and high >= 0
+        fired = drop >= min_drop and not noise
         return TriggerCheck(
             "performance_drop",
             fired,
             f"{metric} measured on current labels {cur:.3f} vs {ref:.3f} on reference: "
-            f"drop {drop:.3f} {'>=' if fired else '<'} {min_drop:g}",
+            f"drop {drop:.3f} {'>=' if drop >= min_drop else '<'} {min_drop:g}"
+            + (
+                f" but within sampling noise (95% interval of the change [{low:+.3f}, {high:+.3f}] includes 0)"
+                if noise
+                else ""
+            ),
         )
     estimate = drift.report.get("performance_estimate") or {}
     cur = _number((estimate.get("current") or {}).get(metric))
