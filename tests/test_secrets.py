@@ -96,6 +96,23 @@ def test_refuse_credentials_in_names_every_key_holding_a_uri_with_credentials():
     assert_refusal(str(err.value), "tracking.uri")
 
 
+@pytest.mark.parametrize(
+    ("cfg", "advice"),
+    [
+        ({"engine": {"address": f"tcp://alice:{URI_SECRET}@scheduler:8786"}}, "DASK_DISTRIBUTED__COMM__TLS"),
+        ({"data": {"source": {"path": f"s3://ak:{URI_SECRET}@bucket/events"}}}, "AWS_ACCESS_KEY_ID"),
+        ({"tracking": {"artifact_root": f"s3://ak:{URI_SECRET}@bucket/a"}}, "AWS_ACCESS_KEY_ID"),
+    ],
+    ids=["dask-scheduler", "data-on-object-storage", "artifact-store"],
+)
+def test_a_refusal_says_where_that_keys_credentials_come_from_instead(cfg, advice):
+    """MLflow's variables are the advice for MLflow's URIs only: a scheduler or a bucket has its own."""
+    with pytest.raises(ConfigError) as err:
+        refuse_credentials_in(cfg)
+    assert advice in str(err.value) and URI_SECRET not in str(err.value)
+    assert "MLFLOW_TRACKING_USERNAME" not in str(err.value)
+
+
 @pytest.mark.parametrize("key", ["uri", "artifact_root"])
 def test_tracking_config_refuses_credentials_in_its_uris(key):
     with pytest.raises(ConfigError) as err:
@@ -221,7 +238,8 @@ def test_a_whole_cycle_leaks_no_planted_secret(project: Path, monkeypatch, capfd
     tracking.write_text(good.replace("artifact_root: mlartifacts", f"artifact_root: s3://ak:{URI_SECRET}@bucket/a"))
     assert cli.main(["params"]) == ConfigError.exit_code
     assert not (project / "params.yaml").exists()
-    assert_refusal(capfd.readouterr().err, "tracking.artifact_root", "s3://ak:***@bucket/a")
+    err = capfd.readouterr().err  # a bucket: the storage's own credentials, not MLflow's
+    assert "tracking.artifact_root holds credentials (s3://ak:***@bucket/a)" in err and "AWS_ACCESS_KEY_ID" in err
     tracking.write_text(good)
 
     assert cli.main(["params", "compare.n_bootstrap=200"]) == 0

@@ -52,6 +52,38 @@ _ENV_ADVICE = (
     "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN), which "
     "MLflow reads and driftloop never records."
 )
+_STORAGE_ADVICE = (
+    "Give the URI without them and the storage's credentials through its own environment "
+    "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, "
+    "AZURE_STORAGE_*), which fsspec reads and driftloop never records."
+)
+_DASK_ADVICE = (
+    "Give the scheduler's address without them: TLS and authentication of the Dask connection "
+    "come from Dask's own configuration (a tls:// address with DASK_DISTRIBUTED__COMM__TLS__* "
+    "variables or ~/.config/dask/*.yaml), which driftloop never records."
+)
+#: The keys that always name an MLflow server, and the schemes under which another tracking key's
+#: URI is one (an s3:// artifact root is a bucket, whose credentials are the storage's).
+_MLFLOW_SERVER_KEYS = ("tracking.uri", "tracking.registry_uri", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_MLFLOW_SCHEMES = frozenset({"http", "https", "mlflow-artifacts", "databricks"})
+
+
+def _advice(found: list[tuple[str, str]]) -> str:
+    """What to do instead, for each key and URI refused (each advice once, in the keys' order):
+    Dask's own configuration for the scheduler's address, MLflow's variables for an MLflow
+    server's URI, the storage's own environment for a bucket (data or artifacts)."""
+    said = []
+    for key, uri in found:
+        group = key.split(".")[0].split(" ")[0].split("[")[0]
+        if group == "engine":
+            said.append(_DASK_ADVICE)
+        elif key.startswith(_MLFLOW_SERVER_KEYS) or (
+            group == "tracking" and uri.split(":", 1)[0].lower() in _MLFLOW_SCHEMES
+        ):
+            said.append(_ENV_ADVICE)
+        else:
+            said.append(_STORAGE_ADVICE)
+    return " ".join(dict.fromkeys(said))
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
@@ -176,5 +208,5 @@ def _found(cfg: Any, where: str) -> list[tuple[str, str]]:
 def _refuse(found: list[tuple[str, str]]) -> None:
     shown = "; ".join(f"{key} holds credentials ({redact(uri, environ={})})" for key, uri in found)
     raise ConfigError(
-        f"{shown}: a URI's credentials would reach params.yaml, the output and MLflow's records. {_ENV_ADVICE}"
+        f"{shown}: a URI's credentials would reach params.yaml, the output and MLflow's records. {_advice(found)}"
     )
