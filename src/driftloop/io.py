@@ -120,18 +120,19 @@ class StagedOutputs:
 
     def commit(self) -> None:
         """Move every staged file or folder to its final path (renames: near-instant)."""
-        import shutil
-
         for staged, final in self._pending:
-            if staged.is_dir():
-                if final.is_dir():
-                    shutil.rmtree(final)
-                elif final.exists():  # a window that was one file is now a directory (a partitioned source)
-                    final.unlink()
+            if staged.is_dir() or (staged.exists() and final.is_dir()):
+                # A folder cannot replace anything in one rename (nor a file a folder: a window that
+                # became partitioned and back). The old one is renamed aside first and removed only
+                # once the new one is in place, so a crash in between leaves it on disk, never half
+                # deleted.
+                aside = final.with_name(f".{final.name}.replaced")
+                _remove(aside)
+                if final.exists():
+                    os.rename(final, aside)
                 os.rename(staged, final)
+                _remove(aside)
             elif staged.exists():
-                if final.is_dir():  # and back
-                    shutil.rmtree(final)
                 os.replace(staged, final)
         self._pending.clear()
 
