@@ -65,6 +65,17 @@ def _codes(values: Any, classes: list[str], what: str) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def _labels(values: Any, pred: np.ndarray, classes: list[str], what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(class codes of the labelled rows, which rows are labelled): a row whose label is
+    missing (NaN, None, ``pd.NA``: not labelled yet, as production windows often are) is left out
+    of the concept check rather than refused; the CBPE estimate covers the window without them."""
+    labels = np.asarray(values, dtype=object)
+    if labels.size != pred.size:
+        raise DataError(f"{what} and the predictions must have the same length. Got {labels.size} and {pred.size}.")
+    known = ~pd.isna(pd.Series(labels)).to_numpy()
+    return _codes(labels[known], classes, what), known
+
+
 def _proba(p: Any, n: int, k: int, what: str) -> np.ndarray | None:
     if p is None:
         return None
@@ -148,11 +159,12 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
     metric, b = cfg.concept.metric, cfg.concept.n_bootstrap
     concept = None
     if mo.reference_labels is not None and mo.current_labels is not None and rp.size and cp.size:
-        ry = _codes(mo.reference_labels, classes, "reference_labels")
-        cy = _codes(mo.current_labels, classes, "current_labels")
-        if ry.size != rp.size or cy.size != cp.size:
-            raise DataError("Labels and predictions must have the same length on each side.")
-        rcm, ccm = _confusion(ry, rp, k), _confusion(cy, cp, k)
+        ry, r_known = _labels(mo.reference_labels, rp, classes, "reference_labels")
+        cy, c_known = _labels(mo.current_labels, cp, classes, "current_labels")
+    else:
+        ry = cy = np.empty(0, dtype=np.int64)
+    if ry.size and cy.size:  # labelled rows on both sides: the realised metric, measured
+        rcm, ccm = _confusion(ry, rp[r_known], k), _confusion(cy, cp[c_known], k)
         ref_v, cur_v = float(_metric(rcm, metric)), float(_metric(ccm, metric))
         deltas = _bootstrap(ccm, metric, b, rng) - _bootstrap(rcm, metric, b, rng)
         lo, hi = np.quantile(deltas, [0.025, 0.975])
@@ -165,6 +177,7 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
             "n_bootstrap": b,
             "tolerance": cfg.concept.tolerance,
             "drifted": bool(cur_v - ref_v < -cfg.concept.tolerance and hi < 0),
+            "labelled": {"reference": int(ry.size), "current": int(cy.size)},
         }
     estimate = None
     if cprob is not None and cp.size:
@@ -175,8 +188,8 @@ def evaluate_model_outputs(mo: ModelOutputs, cfg: DriftConfig) -> tuple[dict, di
             "current": {"accuracy": float(_metric(ecm, "accuracy")), "f1_macro": float(_metric(ecm, "f1_macro"))},
         }
         if rprob is not None and mo.reference_labels is not None and rp.size:
-            ry = _codes(mo.reference_labels, classes, "reference_labels")
-            rcm_e, rcm = _expected_confusion(rprob, rp, k), _confusion(ry, rp, k)
+            ry, known = _labels(mo.reference_labels, rp, classes, "reference_labels")
+            rcm_e, rcm = _expected_confusion(rprob[known], rp[known], k), _confusion(ry, rp[known], k)
             estimate["reference_check"] = {
                 m_: {"estimated": float(_metric(rcm_e, m_)), "realised": float(_metric(rcm, m_))}
                 for m_ in ("accuracy", "f1_macro")
