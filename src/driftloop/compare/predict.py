@@ -9,6 +9,7 @@ predictions only.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -194,8 +195,23 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
         return _predict(raw, X, schema, name)
 
 
+def _final_step(raw: Any, X: pd.DataFrame) -> tuple[Any, Any]:
+    """(the estimator to call, its input): for a scikit-learn pipeline, its last step and ``X``
+    through the steps before it, transformed once. ``Pipeline.predict`` and ``predict_proba``
+    would each run every transform again (a TF-IDF over a million texts: half of a drift stage,
+    measured), and give exactly what the last step gives on the transformed input."""
+    pipeline = sys.modules.get("sklearn.pipeline")  # a scikit-learn pipeline has loaded it already
+    if pipeline is None or not isinstance(raw, pipeline.Pipeline) or len(raw.steps) < 2:
+        return raw, X
+    last = raw.steps[-1][1]
+    if last is None or last == "passthrough":
+        return raw, X
+    return last, raw[:-1].transform(X)
+
+
 def _predict(raw: Any, X: pd.DataFrame, schema: Schema, name: str) -> Predictions:
     try:
+        raw, X = _final_step(raw, X)
         pred = np.asarray(raw.predict(X))
         if pred.ndim == 2 and pred.shape[1] == 1:
             pred = pred[:, 0]
