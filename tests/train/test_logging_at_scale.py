@@ -1,5 +1,6 @@
 """What the retrain stage logs stays cheap at scale (issue 17, item 6) and says the same: the
-dataset schema inferred from a sample equals MLflow's own over every row, and a model whose text
+dataset schema inferred from a sample (driftloop.tracking.pandas_dataset, which the snapshot's
+datasets go through too) equals MLflow's own over every row, and a model whose text
 vocabulary is made of plain ints predicts exactly as before and saves fast."""
 
 from __future__ import annotations
@@ -7,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from driftloop.train.mlflow_model import _with_sampled_schema, plain_vocabularies
+from driftloop.tracking import pandas_dataset
+from driftloop.train.mlflow_model import plain_vocabularies
 from driftloop.train.model import build_model, features_frame, fit_model
 from driftloop.train.windows import WindowConfig, select_training_window
 
@@ -22,7 +24,7 @@ def test_the_sampled_schema_equals_the_full_one_missing_values_far_down_included
     frame.loc[4321, "comment"] = pd.NA  # past the first 1000 rows: only the full scan would see it
     frame.loc[2500, "stars"] = np.nan
     full = from_pandas(frame).schema
-    sampled = _with_sampled_schema(from_pandas(frame), frame, rows=100).schema
+    sampled = pandas_dataset(frame, source=None, name="w", targets=None, schema_rows=100).schema
     assert sampled == full
     assert not {c.name: c.required for c in full.inputs}["comment"]  # the case that matters
 

@@ -146,24 +146,6 @@ def plain_vocabularies(model: Any) -> None:
             plain_vocabularies(child[1])
 
 
-def _with_sampled_schema(dataset: Any, frame: pd.DataFrame, rows: int = 1000) -> Any:
-    """``dataset`` with its schema inferred from ``rows`` rows of ``frame`` plus each column's first
-    missing value, instead of from every row.
-
-    MLflow infers a pandas dataset's schema when it is logged by visiting every value of every
-    object or string column in Python (70 s for a million rows of text); the columns here come
-    from parquet, one type each, so the first rows give the same types, and the first missing value
-    of each column keeps its ``required`` flag exact. The schema is a cached property: setting it
-    first is what the property would have stored.
-    """
-    from mlflow.data.pandas_dataset import from_pandas
-
-    first_missing = [int(i) for i in frame.isna().to_numpy().argmax(axis=0)]
-    picked = sorted({*range(min(rows, len(frame))), *first_missing})
-    dataset.__dict__["schema"] = from_pandas(frame.iloc[picked]).schema
-    return dataset
-
-
 def log_training_datasets(window: Any, schema: Any, source: str | None = None, name_prefix: str = "") -> dict[str, str]:
     """Log the window's train, validation and holdout frames as MLflow dataset inputs.
 
@@ -186,18 +168,15 @@ def log_training_datasets(window: Any, schema: Any, source: str | None = None, n
         Context -> digest, for tags or reports.
     """
     import mlflow
-    from mlflow.data.pandas_dataset import from_pandas  # its defining module: mlflow.data sets it at run time
+
+    from driftloop.tracking import pandas_dataset
 
     digests: dict[str, str] = {}
     for context, frame in (("training", window.train), ("validation", window.validation), ("holdout", window.holdout)):
         if frame is None or frame.empty:
             continue
-        dataset = from_pandas(
-            frame,
-            source=source,  # type: ignore[arg-type]  # mlflow annotates str | DatasetSource with a None default
-            targets=schema.label,
-            name=f"{name_prefix}{'train' if context == 'training' else context}",
-        )
-        mlflow.log_input(_with_sampled_schema(dataset, frame), context=context)
+        name = f"{name_prefix}{'train' if context == 'training' else context}"
+        dataset = pandas_dataset(frame, source=source, targets=schema.label, name=name)
+        mlflow.log_input(dataset, context=context)
         digests[context] = dataset.digest
     return digests
