@@ -195,7 +195,7 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
         return _predict(raw, X, schema, name)
 
 
-def _final_step(raw: Any, X: pd.DataFrame) -> tuple[Any, Any]:
+def final_step(raw: Any, X: pd.DataFrame) -> tuple[Any, Any]:
     """(the estimator to call, its input): for a scikit-learn pipeline, its last step and ``X``
     through the steps before it, transformed once. ``Pipeline.predict`` and ``predict_proba``
     would each run every transform again (a TF-IDF over a million texts: half of a drift stage,
@@ -211,7 +211,7 @@ def _final_step(raw: Any, X: pd.DataFrame) -> tuple[Any, Any]:
 
 def _predict(raw: Any, X: pd.DataFrame, schema: Schema, name: str) -> Predictions:
     try:
-        raw, X = _final_step(raw, X)
+        raw, X = final_step(raw, X)
         pred = np.asarray(raw.predict(X))
         if pred.ndim == 2 and pred.shape[1] == 1:
             pred = pred[:, 0]

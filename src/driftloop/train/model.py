@@ -526,15 +526,16 @@ def scored_fit(model: Any, window: Any, schema: Schema, threads: int | None = No
     from threadpoolctl import threadpool_limits
 
     from driftloop.compare.metrics import point_metrics
+    from driftloop.compare.predict import final_step
 
     classes = [str(c) for c in getattr(model, "classes_", [])] if schema.task == "classification" else []
 
     def score(df: pd.DataFrame, where: str) -> dict[str, float]:
         if df.empty:
             return {}
-        X = features_frame(df, schema, where)
-        proba = model.predict_proba(X) if classes and hasattr(model, "predict_proba") else None
-        return point_metrics(schema.task, target_values(df, schema), model.predict(X), proba, tuple(classes) or None)
+        last, X = final_step(model, features_frame(df, schema, where))  # the transforms once, not per method
+        proba = last.predict_proba(X) if classes and hasattr(last, "predict_proba") else None
+        return point_metrics(schema.task, target_values(df, schema), last.predict(X), proba, tuple(classes) or None)
 
     with threadpool_limits(limits=threads, user_api="openmp"):
         return FitResult(
