@@ -329,3 +329,22 @@ def test_triggers_that_need_the_manifest_cannot_fire_without_it():
     assert not decision.train
     assert "champion_age: no champion training data end" in decision.reason
     assert "new_rows: the manifest counts no current rows" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-01-01T00:00:00+00:00", "2024-01-31T00:00:00"),  # the champion's end zone-aware, current naive
+        ("2024-01-01T00:00:00", "2024-01-31T00:00:00+00:00"),  # and the other way
+        ("2024-01-01T01:00:00+01:00", "2024-01-31T00:00:00.000000001"),  # an offset, nanoseconds
+    ],
+    ids=["aware-naive", "naive-aware", "offset-nanoseconds"],
+)
+def test_champion_age_reads_a_naive_time_as_utc_beside_a_zone_aware_one(start, end):
+    """The snapshot writes naive UTC times; a champion recorded with an offset (or a current window
+    with one) is still 30 days apart from it, not a TypeError that fails the cycle."""
+    from driftloop.train.trigger import TriggerFacts, champion_age
+
+    check = champion_age(TriggerFacts(start, end), 30)
+    assert check.fired and str(check).startswith("champion_age: 30 days >=")
+    assert not champion_age(TriggerFacts(start, end), 30.01).fired

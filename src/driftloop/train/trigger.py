@@ -344,7 +344,13 @@ def _age_days(start: str | None, end: str | None) -> float | None:
     except (TypeError, ValueError):
         import pandas as pd  # nanosecond ISO strings: pandas reads them, datetime does not
 
-        return float((pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=1))
+        ta, tb = pd.Timestamp(start), pd.Timestamp(end)
+        if (ta.tzinfo is None) != (tb.tzinfo is None):
+            # One side zone-aware, the other naive (a champion from before the data gained its
+            # offsets, or after it lost them): a naive event time is read as UTC, as the snapshot
+            # writes times, instead of failing the cycle on a comparison Python refuses.
+            ta, tb = (t.tz_localize("UTC") if t.tzinfo is None else t for t in (ta, tb))
+        return float((tb - ta) / pd.Timedelta(days=1))
 
 
 def champion_age(facts: TriggerFacts, days: float) -> TriggerCheck:
