@@ -18,8 +18,9 @@ _SAMPLE_STREAM = 4  # random stream of the training sample's keys (drift uses 1 
 
 
 def _strata(chunk: Any, label: str, timestamp: str, period: str) -> Any:
-    """Each row's stratum: its label and the ``period`` (a pandas frequency: "D", "W", "h") its event
-    time falls in, as one string Series ("<label>|<period start>"; a missing label or time is its own)."""
+    """Each row's stratum: its label and the ``period`` (a fixed pandas frequency: "D", "7D", "h";
+    not "W", which ``floor`` refuses) its event time falls in, as one string Series
+    ("<label>|<period start>"; a missing label or time is its own)."""
     import pandas as pd
 
     when = pd.to_datetime(chunk[timestamp], utc=True, errors="coerce").dt.floor(period)
@@ -127,7 +128,7 @@ def training_sample(
         Columns of the sample (label and timestamp are added when absent).
     engine : Engine, optional
     period : str
-        A pandas frequency ("D", "W", "h"): the time strata.
+        A fixed pandas frequency ("D", "7D", "h"; not "W" or "M", which ``floor`` refuses): the time strata.
     seed : int
     chunk_size : int
 
