@@ -111,7 +111,9 @@ def review_queue(
         raise ValueError(f"review_queue: {n} rows but {len(pred)} predictions and {len(conf)} confidences.")
     if size < 0 or control < 0:
         raise ValueError(f"review_queue: size and control must be >= 0. Got size={size}, control={control}.")
-    labels = np.array([class_name(p) for p in pred], dtype=object)
+    # Named once per distinct prediction (a classifier predicts few classes), spread back by code.
+    codes, distinct = pd.factorize(pred, use_na_sentinel=False)
+    labels = np.array([class_name(p) for p in distinct], dtype=object)[codes]
     # Rising confidence, NaN last, ties by position: lexsort sorts by its last key first.
     order = np.lexsort((np.arange(n), np.isnan(conf) * 1.0, np.nan_to_num(conf, nan=np.inf)))
     chosen = np.zeros(n, dtype=bool)
