@@ -57,12 +57,14 @@ class ModelOutputs:
 
 
 def _codes(values: Any, classes: list[str], what: str) -> np.ndarray:
-    s = pd.Series(np.asarray(values, dtype=object)).map(str)
-    codes = pd.Categorical(s, categories=classes).codes
-    if (codes < 0).any():
-        bad = sorted(set(s[codes < 0]))[:5]
+    # Each distinct value is spelled once (a window has a million rows but a few classes).
+    rows, distinct = pd.factorize(np.asarray(values, dtype=object).ravel(), use_na_sentinel=False)
+    names = [str(v) for v in distinct]
+    per_name = np.asarray(pd.Categorical(names, categories=classes).codes, dtype=np.int64)
+    if (per_name < 0).any():
+        bad = sorted({n for n, c in zip(names, per_name, strict=True) if c < 0})[:5]
         raise DataError(f"{what} contains value(s) {bad} that are not among the classes {classes}.")
-    return codes.astype(np.int64)
+    return per_name[rows] if len(rows) else np.empty(0, dtype=np.int64)
 
 
 def _labels(values: Any, pred: np.ndarray, classes: list[str], what: str) -> tuple[np.ndarray, np.ndarray]:
