@@ -364,5 +364,8 @@ def check_reviewed_ids(folder: Path, schema: Schema, ids: pd.Series) -> list[Rev
     """
     from driftloop.review import review_files, validate_reviews
 
-    _, problems = validate_reviews(review_files(folder), ids.astype(str), schema.classes or None, task=schema.task)
+    files = review_files(folder)
+    if not files:  # nothing returned: no need to spell every incoming id as text
+        return []
+    _, problems = validate_reviews(files, ids.astype(str), schema.classes or None, task=schema.task)
     return problems

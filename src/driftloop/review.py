@@ -269,7 +269,9 @@ def validate_reviews(
     >>> labels.to_dict(), [p.problem for p in problems]
     ({'1': 'pos'}, ['unknown_class'])
     """
-    known = None if known_ids is None else {str(i) for i in known_ids}
+    files = list(files)
+    # The ids as text, once, and only when there is a file to check against them.
+    known = None if known_ids is None or not files else {str(i) for i in known_ids}
     allowed = set(classes or ())
     problems: list[ReviewProblem] = []
     labels: dict[str, Any] = {}
