@@ -55,12 +55,13 @@ def score_holdout(
 ) -> HoldoutScores:
     """Score challenger and champion on the holdout (``path``, read as ``holdout``) and compare them.
 
-    On the ``local`` engine with a batch-folder source, the models score the frame here
-    (:func:`driftloop.compare.compare_models`), as before the engine existed. With ``engine.kind:
-    dask``, or a partitioned source (``data.source.format: partitioned``), the holdout is scored per
-    partition, every model on each chunk (:func:`driftloop.engine.score_partitioned`; the engine
-    decides whether the map runs in a loop here or as Dask tasks) and the same comparison
-    (:func:`driftloop.compare.comparison.compare_predictions`) runs on those outputs' labelled rows.
+    Every model scores every holdout row once: on the ``local`` engine with a batch-folder source,
+    here (:func:`driftloop.compare.predict_outputs`); with ``engine.kind: dask``, or a partitioned
+    source (``data.source.format: partitioned``), per partition, every model on each chunk
+    (:func:`driftloop.engine.score_partitioned`; the engine decides whether the map runs in a loop
+    here or as Dask tasks). The same comparison
+    (:func:`driftloop.compare.comparison.compare_predictions`) then runs on the labelled rows of
+    those outputs, and the returned outputs cover every row (the per-row predictions file).
 
     Raises
     ------
@@ -68,36 +69,39 @@ def score_holdout(
         No label column, no labelled row, a slice column the holdout lacks, or the scored rows do not
         line up with the holdout's (a holdout rewritten while the stage ran).
     """
-    from driftloop.engine import engine_config
-
-    engine_cfg = engine_config(cfg)
-    partitioned = ((cfg or {}).get("data") or {}).get("source", {}).get("format") == "partitioned"
-    if engine_cfg.kind == "local" and not partitioned:
-        from driftloop.compare import compare_models, predict_outputs
-
-        comparison = compare_models(holdout, schema, challenger, champion, compare_cfg)
-        champion_out = predict_outputs(champion, holdout, schema) if champion is not None else None
-        return HoldoutScores(comparison, predict_outputs(challenger, holdout, schema), champion_out)
     import numpy as np
 
-    from driftloop.compare.comparison import compare_predictions
-    from driftloop.engine import open_engine, score_partitioned
+    from driftloop.engine import engine_config
     from driftloop.errors import DataError
-    from driftloop.schema import labelled_mask
 
     if schema.label is None or schema.label not in holdout.columns:
         raise DataError(f"the holdout has no label column {schema.label!r}; columns: {list(holdout.columns)}.")
     missing = [c for c in compare_cfg.slices if c not in holdout.columns]
     if missing:
         raise DataError(f"compare.slices names column(s) {missing} that the holdout lacks.")
-    models = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
-    with open_engine(engine_cfg) as engine:
-        kept, outputs = score_partitioned(models, path, schema, engine, keep=[schema.id])
-    if not np.array_equal(kept[schema.id].astype(str).to_numpy(), holdout[schema.id].astype(str).to_numpy()):
-        raise DataError(f"{path}: the scored rows are not the holdout's rows, in its order; rerun the stage.")
+    from driftloop.schema import labelled_mask
+
     labelled = np.asarray(labelled_mask(holdout, schema), dtype=bool)
     if not labelled.any():
         raise DataError("the holdout has no labelled rows.")
+    models = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
+    engine_cfg = engine_config(cfg)
+    partitioned = ((cfg or {}).get("data") or {}).get("source", {}).get("format") == "partitioned"
+    if engine_cfg.kind == "local" and not partitioned:
+        from driftloop.compare import predict_outputs
+
+        # Every row once per model: the comparison takes the labelled rows of these outputs, and the
+        # per-row predictions file all of them (scoring twice was most of compare at a million rows).
+        outputs = {name: predict_outputs(model, holdout, schema, name) for name, model in models.items()}
+    else:
+        from driftloop.engine import open_engine, score_partitioned
+
+        with open_engine(engine_cfg) as engine:
+            kept, outputs = score_partitioned(models, path, schema, engine, keep=[schema.id])
+        if not np.array_equal(kept[schema.id].astype(str).to_numpy(), holdout[schema.id].astype(str).to_numpy()):
+            raise DataError(f"{path}: the scored rows are not the holdout's rows, in its order; rerun the stage.")
+    from driftloop.compare.comparison import compare_predictions
+
     data = holdout[labelled].reset_index(drop=True)
     ch = outputs["challenger"]
     cp = outputs.get("champion")
@@ -108,7 +112,7 @@ def score_holdout(
         compare_cfg,
         schema.task,
         data.loc[:, list(compare_cfg.slices)] if compare_cfg.slices else None,
-        ids=data[schema.id],
+        ids=data[schema.id] if schema.id in data.columns else None,  # without ids, rows are keyed by content
     )
     return HoldoutScores(comparison, ch, cp)
 
