@@ -375,7 +375,7 @@ def log_artifacts(folder: Path, artifact_path: str) -> None:
 
 
 def pandas_dataset(frame: Any, *, source: str | None, name: str, targets: str | None, schema_rows: int = 1000) -> Any:
-    """``frame`` as an MLflow pandas dataset (its digest MLflow's content hash of the frame), its
+    """``frame`` as an MLflow pandas dataset (its digest MLflow's own, :func:`pandas_digest`), its
     schema inferred from ``schema_rows`` rows plus each column's first missing value.
 
     MLflow infers a pandas dataset's schema, when it is logged, by visiting every value of every
@@ -392,12 +392,51 @@ def pandas_dataset(frame: Any, *, source: str | None, name: str, targets: str | 
     with warnings.catch_warnings():
         # MLflow 3.17 registers its local-file source twice and warns about the ambiguity.
         warnings.simplefilter("ignore", UserWarning)
-        dataset = from_pandas(frame, source=source, name=name, targets=targets)  # type: ignore[arg-type]
+        digest = pandas_digest(frame)
+        dataset = from_pandas(frame, source=source, name=name, targets=targets, digest=digest)  # type: ignore[arg-type]
         if len(frame) > schema_rows:
             first_missing = [int(i) for i in frame.isna().to_numpy().argmax(axis=0)]
             picked = sorted({*range(schema_rows), *first_missing})
             dataset.__dict__["schema"] = from_pandas(frame.iloc[picked], source=source).schema  # type: ignore[arg-type]
     return dataset
+
+
+def pandas_digest(frame: Any) -> str:
+    """MLflow's digest of a pandas frame (``mlflow.data.digest_utils.compute_pandas_digest``), equal
+    to it, without its scan of every value.
+
+    MLflow hashes the first 10,000 rows of the columns that are numeric or hold only ``str``
+    values, the row count and the column names. To find the ``str`` columns it maps ``type`` over
+    every cell of the whole frame: 1.8 s a frame at a million rows, most of it formatting
+    datetimes it then drops. Here the answer comes from each column's dtype where the dtype
+    settles it (a numeric, boolean or datetime column never holds a ``str``; a string-dtype column
+    holds only ``str`` unless it has a missing value), and from one C-level pass over an object
+    column; other dtypes fall back to MLflow's own test, column by column.
+    """
+    import numpy as np
+    import pandas as pd
+    from mlflow.data.digest_utils import MAX_ROWS, get_normalized_md5_digest
+
+    def only_str(column: pd.Series) -> bool:
+        dtype = column.dtype
+        if isinstance(dtype, pd.StringDtype):
+            return not bool(column.isna().any())
+        if pd.api.types.is_object_dtype(dtype):
+            return pd.api.types.infer_dtype(column, skipna=False) == "string"
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+            return False
+        return bool((column.map(type) == str).all())  # noqa: E721 (MLflow's own test, kept as it is)
+
+    # MLflow's test is `all` over each column: an empty frame's columns all pass it.
+    string_columns = pd.Index([c for i, c in enumerate(frame.columns) if not len(frame) or only_str(frame.iloc[:, i])])
+    trimmed = frame.head(MAX_ROWS)
+    trimmed = trimmed[string_columns.union(trimmed.select_dtypes(include=[np.number]).columns)]
+    return str(
+        get_normalized_md5_digest(
+            [pd.util.hash_pandas_object(trimmed).values, np.int64(len(frame))]
+            + [str(x).encode() for x in frame.columns]
+        )
+    )
 
 
 def log_dataset(frame: Any, *, source: str, name: str, targets: str | None, context: str) -> None:
