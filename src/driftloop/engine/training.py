@@ -20,11 +20,33 @@ _SAMPLE_STREAM = 4  # random stream of the training sample's keys (drift uses 1 
 def _strata(chunk: Any, label: str, timestamp: str, period: str) -> Any:
     """Each row's stratum: its label and the ``period`` (a fixed pandas frequency: "D", "7D", "h";
     not "W", which ``floor`` refuses) its event time falls in, as one string Series
-    ("<label>|<period start>"; a missing label or time is its own)."""
+    ("<label>|<period start>"; a missing label or time is its own).
+
+    The names are spelled once per distinct (label, period) pair and spread back by code: spelling
+    a datetime per row was most of the sample's time (6 s at 1M rows). The strings are the ones
+    ``label.astype(str) + "|" + period_start.astype(str)`` gives row by row (a datetime column's
+    spelling depends only on which values it holds, and the distinct ones are those values).
+    """
+    import numpy as np
     import pandas as pd
 
+    values = chunk[label]
+    # Labels are spelled per row before they are coded: 1, 1.0 and True are one value to a hash
+    # table but three different names.
+    text = values.astype(str).where(values.notna(), "<missing>")
+    label_codes, label_names = pd.factorize(text)
     when = pd.to_datetime(chunk[timestamp], utc=True, errors="coerce").dt.floor(period)
-    return chunk[label].astype(str).where(chunk[label].notna(), "<missing>") + "|" + when.astype(str)
+    when_codes, when_values = pd.factorize(when, use_na_sentinel=False)  # NaT is a value here
+    width = max(len(when_values), 1)
+    pairs, inverse = np.unique(label_codes.astype("int64") * width + when_codes, return_inverse=True)
+    # The row-by-row expression itself, on the distinct pairs: a missing time spells a missing
+    # stratum as it did (pandas' text of NaT is missing, and so is anything joined to it).
+    names = (
+        pd.Series(label_names).take(pairs // width).reset_index(drop=True)
+        + "|"
+        + pd.Series(when_values).take(pairs % width).reset_index(drop=True).astype(str)
+    )
+    return pd.Series(names.to_numpy()[inverse.reshape(-1)], index=chunk.index, dtype=names.dtype)
 
 
 def _stratum_counts(partition: Any, label: str, timestamp: str, period: str, chunk_size: int) -> dict[str, int]:
