@@ -71,7 +71,7 @@ def score_holdout(
     """
     import numpy as np
 
-    from driftloop.engine import engine_config
+    from driftloop.engine import engine_config, scoring_workers
     from driftloop.errors import DataError
 
     if schema.label is None or schema.label not in holdout.columns:
@@ -92,7 +92,10 @@ def score_holdout(
 
         # Every row once per model: the comparison takes the labelled rows of these outputs, and the
         # per-row predictions file all of them (scoring twice was most of compare at a million rows).
-        outputs = {name: predict_outputs(model, holdout, schema, name) for name, model in models.items()}
+        workers = scoring_workers(cfg)  # a large holdout in row blocks, one process each (engine.n_workers)
+        outputs = {
+            name: predict_outputs(model, holdout, schema, name, workers=workers) for name, model in models.items()
+        }
     else:
         from driftloop.engine import open_engine, score_partitioned
 

@@ -136,8 +136,11 @@ def champion_outputs(
     model = load_model(champion.uri, **dict(load_options or {}))
     reference, source = champion_reference_frame(champion, schema, root=root, reference=ws / paths.REFERENCE)
     current = pd.read_parquet(ws / paths.CURRENT)
-    ref = predict_outputs(model, reference, schema)
-    cur = predict_outputs(model, current, schema)
+    from driftloop.engine import scoring_workers
+
+    workers = scoring_workers(cfg) if cfg is not None else 1
+    ref = predict_outputs(model, reference, schema, workers=workers)
+    cur = predict_outputs(model, current, schema, workers=workers)
     label = schema.label
     outputs = ModelOutputs(
         classes=list(ref.classes),

@@ -9,6 +9,7 @@ predictions only.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -162,7 +163,21 @@ def _check_input(model: Any, df: pd.DataFrame, schema: Schema, name: str) -> pd.
     return X
 
 
-def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "model") -> Predictions:
+#: Fewer rows than this are scored in this process whatever ``workers`` says: starting a worker
+#: process (importing scikit-learn and pandas, receiving the model) costs about two seconds, which
+#: a TF-IDF pipeline repays from about a hundred thousand rows (bench/bench_scoring.py).
+PARALLEL_MIN_ROWS = 100_000
+
+
+def predict_outputs(
+    model: Any,
+    df: pd.DataFrame,
+    schema: Schema,
+    name: str = "model",
+    *,
+    workers: int = 1,
+    min_rows: int = PARALLEL_MIN_ROWS,
+) -> Predictions:
     """Predict ``df`` with ``model``; probabilities too when the model has ``predict_proba``.
 
     Parameters
@@ -173,6 +188,12 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
     schema : Schema
     name : str
         How messages name the model ("challenger", "champion").
+    workers : int
+        Processes scoring ``df`` in contiguous row blocks, at least ``min_rows`` rows: the
+        ``local`` engine's ``n_workers`` (:func:`driftloop.engine.scoring_workers`). A model
+        scores each row on its own, so the outputs are the one-process outputs, row for row.
+    min_rows : int
+        Below this many rows one process scores (:data:`PARALLEL_MIN_ROWS`).
 
     Returns
     -------
@@ -186,13 +207,38 @@ def predict_outputs(model: Any, df: pd.DataFrame, schema: Schema, name: str = "m
     from driftloop.batches import plain_missing
 
     X = plain_missing(_check_input(model, df, schema, name))
+    raw = model.model if isinstance(model, LoadedModel) else model
+    blocks = min(workers, len(X) // max(min_rows, 1)) if workers > 1 else 1
+    if blocks > 1:
+        return _predict_blocks(raw, X, schema, name, blocks)
+    return _predict_here(raw, X, schema, name)
+
+
+def _predict_here(raw: Any, X: pd.DataFrame, schema: Schema, name: str) -> Predictions:
     from threadpoolctl import threadpool_limits
 
-    raw = model.model if isinstance(model, LoadedModel) else model
     # OpenMP predictors (HistGradientBoosting) crawl when threads fight other processes
     # for cores; one thread scores a holdout in well under a second.
     with threadpool_limits(limits=1, user_api="openmp"):
         return _predict(raw, X, schema, name)
+
+
+def _predict_blocks(raw: Any, X: pd.DataFrame, schema: Schema, name: str, blocks: int) -> Predictions:
+    """``X`` scored in ``blocks`` contiguous row blocks, one worker process each (joblib's loky,
+    which scikit-learn brings), concatenated in row order. A TF-IDF transform is Python holding
+    the GIL: threads would not run it side by side."""
+    from joblib import Parallel, delayed
+
+    edges = np.linspace(0, len(X), blocks + 1).astype(int)
+    parts = Parallel(n_jobs=blocks, backend="loky")(
+        delayed(_predict_here)(raw, X.iloc[lo:hi], schema, name) for lo, hi in itertools.pairwise(edges)
+    )
+    pred = np.concatenate([p.pred for p in parts])
+    proba = None if parts[0].proba is None else np.concatenate([p.proba for p in parts])
+    classes = parts[0].classes
+    if schema.task == "classification" and proba is None:  # the classes seen, over every block
+        classes = tuple(sorted(set(pred.tolist())))
+    return Predictions(pred=pred, proba=proba, classes=classes)
 
 
 def final_step(raw: Any, X: pd.DataFrame) -> tuple[Any, Any]:

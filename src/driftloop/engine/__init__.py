@@ -25,7 +25,7 @@ of kind ``dask`` is opened: the stages that import this package do not pay for i
 
 from __future__ import annotations
 
-from driftloop.engine.config import TABLE, EngineConfig, EngineError, engine_config
+from driftloop.engine.config import TABLE, EngineConfig, EngineError, engine_config, scoring_workers
 from driftloop.engine.core import Engine, map_merge, open_engine
 from driftloop.engine.scoring import score_partition, score_partitioned
 from driftloop.engine.sources import is_partitioned, partitions
@@ -49,6 +49,7 @@ __all__ = [
     "partitions",
     "score_partition",
     "score_partitioned",
+    "scoring_workers",
     "split_partitioned",
     "summarize_partitioned",
     "summarize_reference_partitioned",

@@ -20,7 +20,13 @@ TABLE: dict[str, Key] = {
         nullable=True,
         doc="Dask scheduler address (tcp://host:8786); null starts a LocalCluster on this machine. No credentials",
     ),
-    "n_workers": Key("integer", 2, low=1, doc="worker processes of the LocalCluster started when address is null"),
+    "n_workers": Key(
+        "integer",
+        2,
+        low=1,
+        doc="dask: worker processes of the LocalCluster started when address is null; "
+        "local: processes scoring a window of 100,000 rows or more",
+    ),
     "threads_per_worker": Key("integer", 1, low=1, doc="threads per worker of that LocalCluster"),
     "memory_limit": Key("str", "auto", doc="memory limit per worker of that LocalCluster ('auto', '2GiB', ...)"),
     "connect_timeout": Key("number", 30.0, low=0.0, low_open=True, doc="seconds to wait for the scheduler"),
@@ -65,3 +71,11 @@ def engine_config(cfg: Any) -> EngineConfig:
     """The composed config's ``engine`` group (its defaults when the config has none: a
     ``params.yaml`` composed before the group existed runs locally, as it did)."""
     return EngineConfig.from_dict((cfg or {}).get("engine"), "engine")
+
+
+def scoring_workers(cfg: Any) -> int:
+    """Processes that score a large window in this process's stage: ``engine.n_workers`` on the
+    ``local`` engine (:func:`driftloop.compare.predict_outputs`' ``workers``), else 1 (on ``dask``
+    the partitions are the unit of parallel work)."""
+    engine = engine_config(cfg)
+    return engine.n_workers if engine.kind == "local" else 1
