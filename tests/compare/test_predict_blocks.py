@@ -59,7 +59,7 @@ def test_too_few_rows_for_two_blocks_score_here():
     model.unpicklable = threading.Lock()  # a lock cannot be sent to a worker
     out = predict_outputs(model, frame, schema, workers=2, min_rows=1_000)
     assert len(out.pred) == 1_500
-    with pytest.raises(Exception, match="pickle|lock"):
+    with pytest.raises(Exception, match=r"pickle|lock"):
         predict_outputs(model, make_frame(2_001, "2026-02-10", 14, seed=9), schema, workers=2, min_rows=1_000)
 
 
