@@ -522,7 +522,13 @@ def fit_model(pipeline: Any, window: Any, schema: Schema) -> FitResult:
 
 
 def scored_fit(model: Any, window: Any, schema: Schema, threads: int | None = None) -> FitResult:
-    """The fitted ``model`` with its metrics on ``window.train`` and ``window.validation``."""
+    """The fitted ``model`` with its metrics on ``window.train`` and ``window.validation``.
+
+    The train metrics are measured on the rows the model was fitted on, as the caller passes them:
+    the whole training split under ``train.strategy`` ``full`` and ``incremental`` (``partial_fit``
+    saw every row), the sample under ``sample`` (:func:`driftloop.train.strategy.fit_with_strategy`
+    passes the sampled window). The validation metrics are always on the whole validation split.
+    """
     from threadpoolctl import threadpool_limits
 
     from driftloop.compare.metrics import point_metrics
