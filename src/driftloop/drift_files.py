@@ -69,6 +69,43 @@ def current_window(
         return summarize_partitioned(reference, path, drift_cfg, engine)
 
 
+def drift_with_champion(
+    summary: Any,
+    champion: ChampionRef | None,
+    schema: Schema,
+    drift_cfg: Any,
+    cfg: Mapping[str, Any],
+    *,
+    root: Path,
+    ws: Path,
+) -> tuple[Any, ChampionScoring]:
+    """The drift report of the current window against ``summary``, with the champion's outputs
+    (:func:`champion_outputs`), and what else they give.
+
+    The champion scores in a thread while the column tests run here: its scoring waits on worker
+    processes (``engine.n_workers``) and the tests mostly release the GIL, so the two overlap. Its
+    outputs decide no column and not the verdict, so they join the report at the end
+    (:func:`driftloop.drift.evaluate.with_model_outputs`): the report is the one
+    ``evaluate_drift(..., model_outputs=...)`` gives.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from driftloop.drift import evaluate_drift
+    from driftloop.drift.evaluate import with_model_outputs
+
+    if champion is not None:
+        # scikit-learn whole, before two threads can import parts of it at once (a half-initialised
+        # sklearn module, seen in CI when they did); skops imports every estimator module.
+        import skops.io  # noqa: F401
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftloop-champion") as side:
+        scoring = side.submit(champion_outputs, champion, schema, root=root, ws=ws, cfg=cfg)
+        current = current_window(ws / paths.CURRENT, summary, list(schema.features), drift_cfg, cfg)
+        report = evaluate_drift(summary, current, drift_cfg)
+        outputs, scored = scoring.result()
+    return with_model_outputs(report, outputs, drift_cfg), scored
+
+
 def reference_summary_path(ws: Path) -> Path:
     """The snapshot's reference summary: the ``.npz``, or the format-1 ``.json`` of a snapshot taken
     before the ``.npz`` format (the snapshot stage removes it once it writes the ``.npz``)."""

@@ -264,11 +264,6 @@ def evaluate_drift(
     n_drifted = sum(r.drifted for r in col_results.values())
     share = n_drifted / len(col_results) if col_results else 0.0
 
-    output = concept = estimate = None
-    if model_outputs is not None:
-        from driftloop.drift.model_outputs import evaluate_model_outputs
-
-        output, concept, estimate = evaluate_model_outputs(model_outputs, cfg)
     rule = (
         f"a test drifts when statistic >= threshold and the {cfg.correction}-corrected p of its p_source "
         f"< {levels.columns:g}; a column drifts when a decide_on or missing test drifts; the dataset drifts "
@@ -289,21 +284,31 @@ def evaluate_drift(
         "n_p_values": sum(p is not None for p in adj),
         "rule": rule + "; the share of drifted columns is reported, not decided on",
     }
-    return DriftReport(
+    report = DriftReport(
         verdict == DRIFT,
         share,
         summary.n_rows,
         cs.n_rows,
         col_results,
         multivariate,
-        output,
-        concept,
-        estimate,
-        settings,
-        (),
+        settings=settings,
         verdict=verdict,
         reasons=reasons,
     )
+    return with_model_outputs(report, model_outputs, cfg)
+
+
+def with_model_outputs(report: DriftReport, model_outputs: Any, cfg: DriftConfig | None = None) -> DriftReport:
+    """``report`` with the sections the champion's outputs give: output drift, concept drift (with
+    labels) and the CBPE estimate. They decide no column and not the verdict, so the column tests
+    can run while the champion is still scoring (the drift stage does); ``evaluate_drift(...,
+    model_outputs=m)`` is ``with_model_outputs(evaluate_drift(...), m)``. ``None``: unchanged."""
+    if model_outputs is None:
+        return report
+    from driftloop.drift.model_outputs import evaluate_model_outputs
+
+    output, concept, estimate = evaluate_model_outputs(model_outputs, cfg or DriftConfig())
+    return replace(report, output=output, concept=concept, performance_estimate=estimate)
 
 
 def _column_result(

@@ -13,10 +13,9 @@ from driftloop import paths
 from driftloop.config import section
 from driftloop.context import StageContext
 from driftloop.drift_files import (
-    champion_outputs,
     column_scores,
-    current_window,
     drift_result,
+    drift_with_champion,
     log_drift,
     reference_summary_path,
     write_review_queue,
@@ -28,13 +27,13 @@ from driftloop.tracking import stage_run
 
 def run_drift(ctx: StageContext, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Run the drift stage; returns the drift.json dict it wrote."""
-    from driftloop.drift import DriftConfig, ReferenceSummary, evaluate_drift, render_html
+    from driftloop.drift import DriftConfig, ReferenceSummary, render_html
 
     drift_cfg = DriftConfig.from_dict(section(cfg, "drift"))
     summary = ReferenceSummary.load(reference_summary_path(ctx.workspace))
-    outputs, scored = champion_outputs(ctx.champion(), ctx.schema, root=ctx.root, ws=ctx.workspace, cfg=cfg)
-    current = current_window(ctx.path(paths.CURRENT), summary, list(ctx.schema.features), drift_cfg, cfg)
-    report = evaluate_drift(summary, current, drift_cfg, model_outputs=outputs)
+    report, scored = drift_with_champion(
+        summary, ctx.champion(), ctx.schema, drift_cfg, cfg, root=ctx.root, ws=ctx.workspace
+    )
     report, result = drift_result(report, ctx.manifest, scored)
     html, metrics = render_html(report), report.metrics()
     with StagedOutputs() as staged:  # reports move into place only once MLflow has them too
