@@ -94,10 +94,11 @@ def test_time_order_is_pandas_stable_sort_by_time_then_id():
     assert np.array_equal(_time_order(plain, Schema("id", "ts", None, numeric=("x",))), expected)
 
 
-def test_isin_is_pandas_isin_of_a_set_missing_ids_included():
-    values = pd.Series(["a", "b", None, "c", "é", "a"], dtype="string[pyarrow]")
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "str", "string[python]", object])
+def test_isin_is_pandas_isin_of_a_set_missing_ids_included(dtype):
+    values = pd.Series(["a", "b", None, "c", "é", "a"], dtype=dtype)
     for others in (["a", "é"], ["c", None], []):
-        other = pd.Series(others, dtype="string[pyarrow]")
+        other = pd.Series(others, dtype=dtype)
         assert np.array_equal(_isin(values, other), values.isin(set(other)).to_numpy())
 
 
