@@ -1,4 +1,4 @@
-"""driftloop.windows.member_of equals pandas' Series.isin (what select_windows used before) on
+"""driftloop.ids.member_of equals pandas' Series.isin (what select_windows used before) on
 string ids, missing values and mixed storages included, and on other dtypes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.windows import member_of
+from driftloop.ids import member_of
 
 CASES = {
     "arrow_strings": (["a", "b", "c", "d\nx"], ["d\nx", "a", "zz"], "string[pyarrow]", "string[pyarrow]"),

@@ -25,6 +25,7 @@ import pandas as pd
 from driftloop.batches import window_summary
 from driftloop.config import reject_unknown
 from driftloop.errors import ConfigError, DataError
+from driftloop.ids import member_of
 from driftloop.schema import Schema
 
 
@@ -62,23 +63,6 @@ class Windows:
     n_older: int = 0
     n_in_reference: int = 0
     current_start: pd.Timestamp | None = None
-
-
-def member_of(values: pd.Series, among: pd.Series) -> np.ndarray:
-    """``values.isin(among)`` as a boolean array, missing values matching missing ones as in pandas.
-
-    For two string columns the test runs in Arrow: pandas' ``isin`` on Arrow-backed strings first
-    turns every value of ``among`` into a Python object, one at a time (12 s for a champion's
-    million reference ids, most of the snapshot's window selection; Arrow takes 0.6 s).
-    """
-    if isinstance(values.dtype, pd.StringDtype) and isinstance(among.dtype, pd.StringDtype):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arrow = pa.array(values)
-        hit = pc.is_in(arrow, value_set=pa.array(among).cast(arrow.type))
-        return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
-    return values.isin(among).to_numpy(dtype=bool)
 
 
 def select_windows(
@@ -301,7 +285,6 @@ def late_batch_warnings(
     """
     if windows.late.empty:
         return []
-    import numpy as np
 
     is_late = member_of(data[schema.id], windows.late[schema.id])
     per_file = np.bincount(source, minlength=len(files))

@@ -13,8 +13,9 @@ import pytest
 
 from driftloop.engine import training as engine_training
 from driftloop.engine import training_sample
+from driftloop.ids import member_of
 from driftloop.schema import Schema
-from driftloop.train.windows import WindowConfig, _isin, _time_order, select_training_window
+from driftloop.train.windows import WindowConfig, _time_order, select_training_window
 
 from ..synthetic import make_frame, make_schema
 
@@ -99,7 +100,7 @@ def test_isin_is_pandas_isin_of_a_set_missing_ids_included(dtype):
     values = pd.Series(["a", "b", None, "c", "é", "a"], dtype=dtype)
     for others in (["a", "é"], ["c", None], []):
         other = pd.Series(others, dtype=dtype)
-        assert np.array_equal(_isin(values, other), values.isin(set(other)).to_numpy())
+        assert np.array_equal(member_of(values, other), values.isin(set(other)).to_numpy())
 
 
 @pytest.mark.parametrize(

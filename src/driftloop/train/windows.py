@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from driftloop.errors import ConfigError, DataError
+from driftloop.ids import member_of
 from driftloop.schema import Schema
 from driftloop.train.labels import apply_reviewed_labels, labelled_mask
 from driftloop.train.trigger import describe as describe_triggers
@@ -282,19 +283,6 @@ def _time_order(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     return order.sort_values([schema.timestamp, schema.id], kind="mergesort").index.to_numpy()
 
 
-def _isin(values: pd.Series, others: pd.Series) -> np.ndarray:
-    """``values.isin(set(others))`` as a boolean array: pandas spells an Arrow text column's
-    candidates one Python scalar at a time (2.3 s for 333k holdout ids), Arrow does not."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype == others.dtype and values.dtype.storage == "pyarrow":
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        # skip_nulls=False: a missing id matches a missing one, as pandas does.
-        hit = pc.is_in(pa.array(values), value_set=pa.array(others), skip_nulls=False)
-        return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
-    return values.isin(set(others)).to_numpy()
-
-
 def _range(frame: pd.DataFrame, schema: Schema) -> list[str | None]:
     if frame.empty:
         return [None, None]
@@ -363,7 +351,7 @@ def select_training_window(
     # duplicate under a new id.
     # Row positions until the window is known, then one copy of its rows: every filter, the
     # de-duplication and the sort copying the text columns was most of this function at 1M rows.
-    rows = np.flatnonzero((pool[schema.timestamp] < start).to_numpy() & ~_isin(pool[schema.id], holdout[schema.id]))
+    rows = np.flatnonzero((pool[schema.timestamp] < start).to_numpy() & ~member_of(pool[schema.id], holdout[schema.id]))
     # The same id in reference and current: the current version (e.g. relabelled) wins.
     rows = rows[~pool[schema.id].take(rows).duplicated(keep="last").to_numpy()]
     rows = rows[_time_order(pool[[schema.timestamp, schema.id]].take(rows), schema)]
