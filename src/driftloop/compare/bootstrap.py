@@ -270,6 +270,7 @@ def resample_weights(
             w = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float32)
         done += b
         yield w
+        del w  # the next block is made without this one held here (one block of memory, not two)
 
 
 def bootstrap_sums(
@@ -317,6 +318,7 @@ def bootstrap_sums(
             out[row : row + len(w)] = w @ x32
             row += len(w)
             advance(len(w))
+            del w  # nor held here while the generator makes the next
     return out
 
 
