@@ -72,9 +72,12 @@ def test_keyed_counts_equal_the_reference_in_any_chunking(n, monkeypatch):
             assert np.array_equal(bootstrap._keyed_poisson(state, start, b), _reference_keyed_poisson(state, start, b))
 
 
-@pytest.mark.parametrize(("n", "n_boot"), [(300, 200), (30_000, 1000)], ids=["300 rows", "30k rows"])
+@pytest.mark.parametrize(
+    ("n", "n_boot"), [(300, 200), (30_000, 1000), (100_000, 500)], ids=["300 rows", "30k rows", "100k rows"]
+)
 def test_keyed_bootstrap_sums_are_bit_identical_to_the_reference(n, n_boot):
     # 30k rows: the old blocks held 132 resamples, the new ones 532 (other BLAS calls, the same sums).
+    # 100k rows: three blocks of 160 share one array, then a ragged one of 20 its own.
     keys = row_keys(hash_rows(np.arange(n) * 7 + 3))[1]
     x = _columns(n)
     new = bootstrap_sums(x, n_boot, np.random.default_rng(11), keys=keys)
