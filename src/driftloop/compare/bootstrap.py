@@ -180,6 +180,8 @@ def _keyed_poisson(state: np.ndarray, start: int, b: int, buffers: dict | None =
     shape = (n, words * _PER_WORD)
     counts = None if buffers is None else buffers.get(shape)
     if counts is None:
+        if buffers is not None:
+            buffers.clear()  # the last, shorter block replaces the array instead of joining it
         counts = np.empty(shape, dtype=np.float32)
         if buffers is not None:
             buffers[shape] = counts
