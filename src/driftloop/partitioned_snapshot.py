@@ -3,7 +3,12 @@
 A batch folder is read into one frame and windowed there (:mod:`driftloop.stages.snapshot`). A
 partitioned source (a directory of parquet files, hive-style ``key=value/`` folders allowed, or an
 fsspec URL of one) is validated per partition on the configured engine
-(:func:`driftloop.engine.validate_partitioned`), its window bounds found from its time range with
+(:func:`driftloop.engine.validation.check_partitioned`), its ids resolved as a batch folder's are (an
+id given twice within one partition is refused, naming the file, the id and its rows; an id given again
+by a later partition, in the order :func:`driftloop.engine.partitions` lists them, replaces the earlier
+row, which no window holds, and the snapshot warns one line per later partition naming a few of the
+ids; the manifest's ``source.rows`` counts the rows after the replacement, as a batch folder's), its
+window bounds found from the time range of the rows kept with
 :mod:`driftloop.windows`' rules, and each partition's rows of each window written per partition
 (:func:`driftloop.engine.split_partitioned`): ``data/snapshot/reference.parquet/`` and
 ``data/snapshot/current.parquet/`` are then **directories** of ``part-<index>.parquet`` files, the
@@ -13,10 +18,13 @@ rewritten), the later stages find them where they always are (``pandas.read_parq
 directory as a table), and the drift and compare stages read them per partition. The reference
 summary is built per column on the engine (:func:`driftloop.engine.summarize_reference_partitioned`).
 
-Not done here, unlike the batch path: ids repeated across partitions are not replaced (each
-partition is checked alone), rows are in partition order (not sorted by time), the reviewed labels'
-ids are not checked, and the windows are not logged to MLflow as dataset inputs (their DVC md5s,
-row counts and the manifest are).
+The ids are never gathered whole: each partition's task returns its ids' 64-bit hashes, those seen
+in more than one partition are candidates, and only the candidate rows' exact ids come back
+(:mod:`driftloop.engine.validation`), so a hash collision is resolved exactly.
+
+Not done here, unlike the batch path: rows are in partition order (not sorted by time), the reviewed
+labels' ids are not checked, and the windows are not logged to MLflow as dataset inputs (their DVC
+md5s, row counts and the manifest are).
 """
 
 from __future__ import annotations
@@ -120,9 +128,9 @@ def run_partitioned_snapshot(
         open_engine,
         split_partitioned,
         summarize_reference_partitioned,
-        validate_partitioned,
         window_bounds,
     )
+    from driftloop.engine.validation import check_partitioned
     from driftloop.io import StagedOutputs, write_json, write_parquet
     from driftloop.preflight import check_config
     from driftloop.promote.cycle_champion import write_cycle_champion
@@ -142,10 +150,12 @@ def run_partitioned_snapshot(
     champion_data, champion_label, lineage = champion_training_data(name, alias, schema, ctx.root)
     ts = schema.timestamp
     with open_engine(engine_config(cfg)) as engine:
-        checked = validate_partitioned(where, schema, engine, chunk_size=drift_cfg.chunk_size)
-        if not checked["rows"]:
+        checked = check_partitioned(where, schema, engine, chunk_size=drift_cfg.chunk_size)
+        if not checked.rows:
             raise DataError(f"partitioned source {where} holds no rows (data.source.path).")
-        start, end = pd.Timestamp(checked["start"]), pd.Timestamp(checked["end"])
+        for line in replacement_warnings(checked.corrected):
+            warn(line)
+        start, end = pd.Timestamp(str(checked.start)), pd.Timestamp(str(checked.end))  # set: it holds rows
         limit = pd.Timestamp.now(tz="UTC").tz_convert(None) + pd.Timedelta(days=future_days or 0)
         if future_days is not None and end > limit:
             raise DataError(
@@ -166,7 +176,9 @@ def run_partitioned_snapshot(
                 else {"reference": reference_dir, "current": current_dir}
             )
             ids = None if champion_data is None else champion_data[schema.id]
-            tally = split_partitioned(where, schema, bounds, out, engine, ids, chunk_size=drift_cfg.chunk_size)
+            tally = split_partitioned(
+                where, schema, bounds, out, engine, ids, chunk_size=drift_cfg.chunk_size, leave_out=checked.leave_out
+            )
             if not tally["current"]["rows"]:
                 raise DataError(
                     f"the current window is empty: data.windows.current_max_days ({current_days}) keeps no row of "
@@ -193,7 +205,7 @@ def run_partitioned_snapshot(
                 source={
                     "path": str(source["path"]),
                     "batches": partition_names(where),
-                    "rows": int(checked["rows"]),
+                    "rows": int(checked.rows),  # as a batch folder's: after the later partitions' rows replaced
                     "rows_by_window": accounting["rows"],
                 },
                 schema={"columns": tally["dtypes"], **schema.kinds},
@@ -229,6 +241,19 @@ def log_partitioned_snapshot(manifest: Manifest, reference_source: str) -> None:
     log_metrics(snapshot_metrics(manifest))
     log_dict(manifest.to_dict(), "snapshot/manifest.json")
     annotate_cycle(manifest.cycle_run_id, tags=md5s)
+
+
+def replacement_warnings(corrected: Any) -> list[str]:
+    """One line per partition that gives ids again (``corrected``: ``id``, ``file``, ``replaced_in``,
+    :attr:`driftloop.engine.validation.CheckedSource.corrected`), worded as the batch path's."""
+    lines = []
+    for later, ids in corrected.groupby("replaced_in", sort=True)["id"]:
+        earlier = sorted({str(f) for f in corrected.loc[ids.index, "file"]})
+        lines.append(
+            f"partition {later} gives {len(ids)} id(s) again that {', '.join(earlier)} gave "
+            f"(e.g. {list(ids.head(3))}): the later partition's rows replace the earlier ones."
+        )
+    return lines
 
 
 def warn(message: str) -> None:

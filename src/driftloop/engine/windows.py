@@ -6,7 +6,9 @@ bounds are found from the source's time range (:func:`window_bounds`, the same r
 ``select_windows``), then each partition is read in chunks, coerced and checked as a batch is
 (:func:`driftloop.batches.coerce`, :func:`~driftloop.batches.check_classes`), and its rows of each
 window written to a file of their own (``<window>/part-<partition index>.parquet``). Only the tallies
-(rows and time range per window) travel and merge.
+(rows and time range per window) travel and merge. Rows whose id a later partition gives again are
+left out of every window and tally (``leave_out``, found by
+:func:`driftloop.engine.validation.check_partitioned`), as a later batch's row replaces an earlier one.
 
 The tasks write where they run, so the window directories must be on storage every worker can
 write: this machine for a LocalCluster; a shared filesystem for a remote cluster.
@@ -14,7 +16,7 @@ write: this machine for a LocalCluster; a shared filesystem for a remote cluster
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,15 +133,19 @@ def split_partition(
     out: Mapping[str, str],
     reference_ids: Any = None,
     chunk_size: int = 200_000,
+    leave_out: Mapping[int, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The map of the split: one partition, chunk by chunk, coerced and checked as a batch; its rows
     of each window in ``out`` (window -> directory) appended to ``<dir>/part-<index>.parquet``.
 
     ``reference_ids``: the champion's reference's ids (older rows among them are in the reference;
-    it is written whole by the snapshot, not here). Returns the partition's tally (rows and time
-    range of every window of :data:`WINDOWS`, late rows without a label, the coerced dtypes).
+    it is written whole by the snapshot, not here). ``leave_out``: partition index -> ids whose rows
+    in that partition a later partition replaces (:func:`driftloop.engine.validation.check_partitioned`):
+    in no window and no tally, as a replaced batch row is in none. Returns the partition's tally
+    (rows and time range of every window of :data:`WINDOWS`, late rows without a label, the coerced dtypes).
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from driftloop.batches import check_classes, coerce
@@ -147,6 +153,8 @@ def split_partition(
     from driftloop.schema import labelled_mask
 
     ts = schema.timestamp
+    dropped = (leave_out or {}).get(partition.index)
+    replaced = None if not dropped else pa.array(list(dropped), type=pa.string())
     columns = list(dict.fromkeys([schema.id, ts, *schema.features, *filter(None, [schema.label])]))
     tally = _empty_tally()
     writers: dict[str, Any] = {}
@@ -158,6 +166,10 @@ def split_partition(
             frame = coerce(chunk.reset_index(drop=True), schema, where)
             check_classes(frame, schema, where)
             tally["dtypes"] = tally["dtypes"] or {c: str(frame[c].dtype) for c in schema.required}
+            if replaced is not None:  # in Arrow (driftloop.ids.member_of's way; that module is not imported here)
+                ids = pa.array(frame[schema.id])
+                gone = pc.is_in(ids, value_set=replaced.cast(ids.type)).to_numpy(zero_copy_only=False)
+                frame = frame[~gone].reset_index(drop=True)
             t = frame[ts]
             newer = (t > bounds.newer_than) if bounds.strict else (t >= bounds.newer_than)
             current = newer & (t >= bounds.current_start) if bounds.current_start is not None else newer
@@ -204,9 +216,13 @@ def split_partitioned(
     engine: Engine | None = None,
     reference_ids: Any = None,
     chunk_size: int = 200_000,
+    leave_out: Mapping[int, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Split every partition of ``source`` into the windows (:func:`split_partition`, one task per
     partition on ``engine``) and merge the tallies in partition order.
+
+    ``leave_out``: partition index -> the ids of its rows a later partition replaces
+    (:attr:`driftloop.engine.validation.CheckedSource.leave_out`), sent to every worker once.
 
     Returns
     -------
@@ -230,6 +246,7 @@ def split_partitioned(
             "out": {w: str(p) for w, p in out.items()},
             "reference_ids": reference_ids,
             "chunk_size": chunk_size,
+            "leave_out": dict(leave_out or {}),
         },
         name="driftloop-snapshot-split",
     )
