@@ -58,3 +58,4 @@ def test_a_tiny_run_prints_each_stage_the_baseline_and_the_verdict():
     assert "cycle 2 retrain: strategy sample, 2,000 of " in out
     assert "baseline (one process)" in out and "target <= 1.5 x" in out
     assert "(with workers)" in out  # the memory of the scoring workers counted too
+    assert "work a cycle cannot skip beyond the baseline" in out and "x the baseline" in out
