@@ -62,7 +62,7 @@ def corrected_source(folder: Path) -> Path:
       ``"7"`` again (the spelling of ``a``'s integers: the same ids), id 1 now dated day 40;
     * ``c``: float ids (whole numbers: ``5.0`` is id ``"5"``, ``7.0`` id ``"7"``, both a third time), new ids
       from 1000, and the last row of the source;
-    * ``d``: ``"s\\n3"`` and ``"s\\r\\n4"`` again, and new text ids.
+    * ``d``: ``"s\\n3"`` and ``"s\\r\\n4"`` again, and new text ids; its times zone-aware (Berlin).
     """
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -71,6 +71,7 @@ def corrected_source(folder: Path) -> Path:
     b = rows(b_ids, [40.0, 12.0, 30.0, *np.sort(rng.uniform(20, 45, len(b_ids) - 3))], seed=2)
     c = rows([5.0, 7.0, *map(float, range(1000, 1150))], [3.0, 44.0, *np.sort(rng.uniform(40, 50, 150))], seed=3)
     d = rows(["s\n3", "s\r\n4", *[f"d-{i}" for i in range(60)]], [46.0, 10.0, *rng.uniform(30, 49, 60)], seed=4)
+    d["ts"] = d["ts"].dt.tz_localize("Europe/Berlin")  # times with an offset: read as UTC, as in a batch
     for name, frame in zip("abcd", (a, b, c, d), strict=True):
         frame.to_parquet(folder / f"{name}.parquet", index=False)
     return folder

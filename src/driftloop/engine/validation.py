@@ -91,7 +91,8 @@ def _rows_with(partition: Any, schema: Any, hashes: np.ndarray, chunk_size: int)
     found, rest, first = [], {"rows": 0, "start": None, "end": None}, 1
     for chunk in iter_partition_chunks(partition, [schema.id, schema.timestamp], chunk_size):
         # coerce's spelling of both columns (validated already: no value is refused here)
-        times = pd.to_datetime(chunk[schema.timestamp], utc=True).dt.tz_convert(None).astype("datetime64[us]")
+        times = pd.to_datetime(chunk[schema.timestamp], errors="coerce", utc=True)
+        times = times.dt.tz_convert(None).astype("datetime64[us]")
         frame = pd.DataFrame({schema.id: level_names(chunk[schema.id]), schema.timestamp: times}).reset_index(drop=True)
         hit = _among(id_hashes(frame[schema.id]), hashes)
         rest = _merge_range(rest, _time_range(frame[~hit], schema))
