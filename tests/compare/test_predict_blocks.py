@@ -4,11 +4,14 @@ real worker processes), for the shipped model configs, classification and regres
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from driftloop.compare import predict_outputs
 from driftloop.engine import scoring_workers
@@ -77,3 +80,30 @@ def test_scoring_workers_follow_the_engine():
     assert scoring_workers({"engine": {"kind": "local", "n_workers": 1}}) == 1
     assert scoring_workers({"engine": {"kind": "dask", "n_workers": 4}}) == 1
     assert scoring_workers({}) == 2  # the shipped default
+
+
+class DiesInAWorker(BaseEstimator, ClassifierMixin):
+    """A real fault: the process scoring it is killed (SIGKILL, as the kernel's out-of-memory
+    killer does) unless it is the process that built it."""
+
+    def __init__(self, parent: int = 0):
+        self.parent = parent
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        if os.getpid() != self.parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return np.full(len(X), self.classes_[0])
+
+
+def test_a_killed_worker_is_a_clear_error_naming_the_way_out():
+    schema = make_schema()
+    frame = make_frame(2_001, "2026-02-10", 14, seed=9)
+    model = DiesInAWorker(parent=os.getpid()).fit(frame[["stars"]], frame["label"])
+    assert len(predict_outputs(model, frame, schema, "champion").pred) == 2_001  # in this process: fine
+    with pytest.raises(ModelError, match=r"the champion could not be scored: a worker process .* died") as err:
+        predict_outputs(model, frame, schema, "champion", workers=2, min_rows=1_000)
+    assert "engine.n_workers=1" in str(err.value)

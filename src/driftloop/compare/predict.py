@@ -227,12 +227,21 @@ def _predict_blocks(raw: Any, X: pd.DataFrame, schema: Schema, name: str, blocks
     """``X`` scored in ``blocks`` contiguous row blocks, one worker process each (joblib's loky,
     which scikit-learn brings), concatenated in row order. A TF-IDF transform is Python holding
     the GIL: threads would not run it side by side."""
+    from concurrent.futures import BrokenExecutor
+
     from joblib import Parallel, delayed
 
     edges = np.linspace(0, len(X), blocks + 1).astype(int)
-    parts = Parallel(n_jobs=blocks, backend="loky")(
-        delayed(_predict_here)(raw, X.iloc[lo:hi], schema, name) for lo, hi in itertools.pairwise(edges)
-    )
+    try:
+        parts = Parallel(n_jobs=blocks, backend="loky")(
+            delayed(_predict_here)(raw, X.iloc[lo:hi], schema, name) for lo, hi in itertools.pairwise(edges)
+        )
+    except BrokenExecutor as exc:  # a worker killed (out of memory, a signal): nothing was written
+        raise ModelError(
+            f"the {name} could not be scored: a worker process scoring {len(X):,} rows in {blocks} blocks "
+            f"died ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'}). If the "
+            "machine ran out of memory, score in the stage's own process: `driftloop params engine.n_workers=1`."
+        ) from exc
     pred = np.concatenate([p.pred for p in parts])
     proba = None if parts[0].proba is None else np.concatenate([p.proba for p in parts])
     classes = parts[0].classes
