@@ -273,10 +273,8 @@ def cycle(project: Path, rows_per_window: int, sample_size: int, workers: int) -
     # a stage process before it does anything: the imports every stage needs (skops, which the stages
     # that load a model import and which imports every scikit-learn estimator, left out: a floor)
     # (the median of three: the first one after a cycle can wait seconds on the disk writing its outputs)
-    starts = [measured([sys.executable, "-c", "import mlflow, sklearn, pandas, driftloop.stages"], project)]
-    starts += [measured([sys.executable, "-c", "import mlflow, sklearn, pandas, driftloop.stages"], project)]
-    starts += [measured([sys.executable, "-c", "import mlflow, sklearn, pandas, driftloop.stages"], project)]
-    bare = sorted(starts, key=lambda m: m.seconds)[1]
+    imports = [sys.executable, "-c", "import mlflow, sklearn, pandas, driftloop.stages"]
+    bare = sorted((measured(imports, project) for _ in range(3)), key=lambda m: m.seconds)[1]
     return {
         "per_week": per_week,
         "generated": generated,
