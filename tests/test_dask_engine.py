@@ -38,6 +38,8 @@ from driftloop.engine import (
 from driftloop.errors import ConfigError, DataError
 from driftloop.schema import Schema
 
+from .local_cluster import local_client
+
 distributed = pytest.importorskip("distributed")
 
 KINDS = {"x": "numeric", "n": "numeric", "c": "categorical", "cat": "categorical", "t": "text", "uid": "id_like"}
@@ -107,23 +109,16 @@ def summary(window, cfg):
 @pytest.fixture(scope="module")
 def client():
     import cloudpickle
-    import dask
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     # One death of a task's worker is retried; a second makes it fail (KilledWorker): fast to reach.
     # A saturation of 1.0 gives each one-thread worker one task at a time: a dying worker takes only
     # the task it runs, not a queued bystander (which Dask would also count as suspicious).
     settings = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}
-    with dask.config.set(settings):
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
-        dask_client = distributed.Client(cluster)
     try:
-        yield dask_client
+        with local_client(settings) as dask_client:
+            yield dask_client
     finally:
-        dask_client.close()
-        cluster.close()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 

@@ -23,19 +23,11 @@ from driftloop.engine import validation as engine_validation
 from driftloop.engine.validation import check_partitioned, repeated_hashes, validate_partitioned
 from driftloop.errors import DataError
 from driftloop.partitioned_snapshot import replacement_warnings, window_accounting
-from driftloop.schema import Schema
 from driftloop.windows import row_accounting, select_windows
 
-SCHEMA = Schema(
-    id="id",
-    timestamp="ts",
-    label="y",
-    task="regression",
-    numeric=("x",),
-    categorical=("c",),
-    text=("t",),
-)
-START = pd.Timestamp("2026-03-01")
+from .local_cluster import local_client
+from .test_engine_wiring import SCHEMA, START  # the same regression table's schema and first day
+
 INITIAL, CURRENT = 21, 14
 
 
@@ -237,16 +229,8 @@ def test_repeated_hashes_are_those_of_more_than_one_partition():
 
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    )
-    dask_client = distributed.Client(cluster)
-    try:
+    with local_client() as dask_client:
         yield dask_client
-    finally:
-        dask_client.close()
-        cluster.close()
 
 
 @pytest.mark.parametrize("champion", [False, True])
