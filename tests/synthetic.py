@@ -57,6 +57,18 @@ def make_schema(task: str = "classification") -> Schema:
     )
 
 
+def small_window(schema: Schema):
+    """An expanding training window of 800 older and 600 newer rows of :func:`make_frame`."""
+    from driftloop.train.windows import WindowConfig, select_training_window
+
+    return select_training_window(
+        make_frame(800, "2026-01-01", 21, seed=1),
+        make_frame(600, "2026-01-22", 14, seed=2),
+        schema,
+        WindowConfig.from_dict({"policy": "expanding"}),
+    )
+
+
 # Fixtures over the factories above; conftests import them by name so pytest registers them.
 import pytest  # noqa: E402
 

@@ -11,9 +11,8 @@ import pandas as pd
 from driftloop.tracking import pandas_dataset
 from driftloop.train.mlflow_model import plain_vocabularies
 from driftloop.train.model import build_model, features_frame, fit_model
-from driftloop.train.windows import WindowConfig, select_training_window
 
-from ..synthetic import make_frame, make_schema
+from ..synthetic import make_frame, make_schema, small_window
 
 
 def test_the_sampled_schema_equals_the_full_one_missing_values_far_down_included():
@@ -31,12 +30,7 @@ def test_the_sampled_schema_equals_the_full_one_missing_values_far_down_included
 
 def test_plain_vocabularies_predict_the_same_and_are_ints():
     schema = make_schema()
-    window = select_training_window(
-        make_frame(800, "2026-01-01", 21, seed=1),
-        make_frame(600, "2026-01-22", 14, seed=2),
-        schema,
-        WindowConfig.from_dict({"policy": "expanding"}),
-    )
+    window = small_window(schema)
     cfg = {
         "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"},
         "preprocessing": {"text": {"max_features": 50}},

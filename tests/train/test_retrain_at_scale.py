@@ -17,7 +17,7 @@ from driftloop.ids import member_of
 from driftloop.schema import Schema
 from driftloop.train.windows import WindowConfig, _time_order, select_training_window
 
-from ..synthetic import make_frame, make_schema
+from ..synthetic import make_frame, make_schema, small_window
 
 
 def _strata_row_by_row(chunk, label, timestamp, period):
@@ -144,12 +144,7 @@ def test_skops_audit_finds_what_skops_finds_and_the_model_loads_back(mlflow_uri,
     from driftloop.train.model import build_model, features_frame, fit_model
 
     schema = make_schema()
-    window = select_training_window(
-        make_frame(800, "2026-01-01", 21, seed=1),
-        make_frame(600, "2026-01-22", 14, seed=2),
-        schema,
-        WindowConfig.from_dict({"policy": "expanding"}),
-    )
+    window = small_window(schema)
     cfg = {
         "estimator": {"_target_": "sklearn.linear_model.LogisticRegression"},
         "preprocessing": {"text": {"max_features": 50, "ngram_range": [1, 2]}},
