@@ -23,8 +23,8 @@ in more than one partition are candidates, and only the candidate rows' exact id
 (:mod:`driftloop.engine.validation`), so a hash collision is resolved exactly.
 
 Not done here, unlike the batch path: rows are in partition order (not sorted by time), the reviewed
-labels' ids are not checked, and the windows are not logged to MLflow as dataset inputs (their DVC
-md5s, row counts and the manifest are).
+labels' ids are not checked, and the windows' dataset inputs in MLflow carry their directory and DVC
+md5 but no schema (a schema with honest ``required`` flags needs every row).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def run_partitioned_snapshot(
             write_json(staged.path(ctx.path(paths.MANIFEST)), manifest.to_dict())
             write_cycle_champion(staged.path(ctx.path(paths.CYCLE_CHAMPION)), name, alias, lineage.get("version"))
             with stage_run("snapshot", cycle_run_id, params={"data": data_cfg, "engine": cfg.get("engine") or {}}):
-                log_partitioned_snapshot(manifest, reference["source"])
+                log_partitioned_snapshot(manifest, reference["source"], ctx.workspace)
     ctx.path(paths.LEGACY_REFERENCE_SUMMARY).unlink(missing_ok=True)
     return manifest.to_dict()
 
@@ -228,15 +228,23 @@ def _range_of(frame: Any, ts: str) -> dict[str, Any]:
     return {"rows": n, "start": frame[ts].min() if n else None, "end": frame[ts].max() if n else None}
 
 
-def log_partitioned_snapshot(manifest: Manifest, reference_source: str) -> None:
-    """On the active (snapshot) run: the windows' DVC md5s (also on the cycle's run), the row counts
-    and the manifest (:func:`driftloop.manifest.log_snapshot` without the dataset inputs, which would
-    need the windows in memory)."""
+def log_partitioned_snapshot(manifest: Manifest, reference_source: str, workspace: Path) -> None:
+    """On the active (snapshot) run: both windows as dataset inputs known by their directory and DVC
+    md5 (:func:`driftloop.tracking.log_dataset_reference`: the batch path's datasets carry MLflow's
+    digest and schema of the frame, which would need the windows in memory), the md5s as tags (also
+    on the cycle's run), the row counts and the manifest."""
     from driftloop.manifest import snapshot_metrics
     from driftloop.tags import TAG_REFERENCE_SOURCE, window_md5_tag
-    from driftloop.tracking import annotate_cycle, log_dict, log_metrics, set_tags
+    from driftloop.tracking import annotate_cycle, log_dataset_reference, log_dict, log_metrics, set_tags
 
     md5s = {window_md5_tag(w): str(manifest.md5(w)) for w in ("reference", "current")}
+    for name, path in (("reference", paths.REFERENCE), ("current", paths.CURRENT)):
+        log_dataset_reference(
+            source=(workspace / path).resolve().as_uri(),
+            name=f"{name}-window",
+            digest=str(manifest.md5(name)).removesuffix(".dir"),
+            context=name,
+        )
     set_tags({TAG_REFERENCE_SOURCE: reference_source, **md5s})
     log_metrics(snapshot_metrics(manifest))
     log_dict(manifest.to_dict(), "snapshot/manifest.json")

@@ -447,6 +447,25 @@ def log_dataset(frame: Any, *, source: str, name: str, targets: str | None, cont
     mlflow.log_input(pandas_dataset(frame, source=source, name=name, targets=targets), context=context)
 
 
+def log_dataset_reference(*, source: str, name: str, digest: str, context: str) -> None:
+    """A dataset input of the active run that MLflow knows by its source URI and digest only
+    (``mlflow.data.meta_dataset.MetaDataset``): a window too large to hold in memory, such as a
+    partitioned snapshot's directory. No schema: inferring it honestly needs every row."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers its local-file source twice and warns about the ambiguity.
+        warnings.simplefilter("ignore", UserWarning)
+        resolved = resolve_dataset_source(source)
+    # MetaDataset leaves `profile` abstract in its stubs; it returns None at run time (no profile).
+    dataset = MetaDataset(resolved, name=name, digest=digest)  # type: ignore[abstract]
+    mlflow.log_input(dataset, context=context)
+
+
 def run_metric(run_id: str, key: str) -> float | None:
     """The latest value of metric ``key`` on run ``run_id`` (None when the run never logged it)."""
     import mlflow

@@ -69,3 +69,32 @@ def _schema(cfg: dict):
     from driftloop.schema import Schema
 
     return Schema.from_config(cfg["data"]["schema"])
+
+
+def test_a_partitioned_snapshot_logs_both_windows_as_dataset_inputs(cfg, workspace: Path):
+    """Each window directory is a dataset input of the snapshot run, known by its URI and its DVC
+    md5 (the digest a reader can check against dvc.lock), as the batch path's windows are."""
+    import mlflow
+
+    from driftloop.partitioned_snapshot import dir_md5
+
+    add_weeks(workspace, range(1, 7))
+    data, _ = read_batches(workspace / "data" / "incoming", _schema(cfg))
+    for week, rows in data.groupby(data["timestamp"].dt.isocalendar().week):
+        folder = workspace / "data" / "events" / f"week={week}"
+        folder.mkdir(parents=True)
+        rows.to_parquet(folder / "part-0.parquet", index=False)
+    cfg["data"]["source"] = {**cfg["data"]["source"], "path": "data/events", "format": "partitioned"}
+    manifest = run_snapshot(cfg)
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.mlflow.parentRunId = '{manifest['cycle_run_id']}'",
+        output_format="list",
+    )
+    inputs = {d.dataset.name: d for r in runs for d in r.inputs.dataset_inputs}
+    assert set(inputs) == {"reference-window", "current-window"}
+    for window, path in (("reference", paths.REFERENCE), ("current", paths.CURRENT)):
+        dataset = inputs[f"{window}-window"]
+        assert dataset.dataset.digest == dir_md5(workspace / path).removesuffix(".dir")
+        assert json.loads(dataset.dataset.source)["uri"] == (workspace / path).resolve().as_uri()
+        assert [t.value for t in dataset.tags if t.key == "mlflow.data.context"] == [window]
