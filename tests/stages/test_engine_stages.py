@@ -27,12 +27,7 @@ def test_a_bad_engine_key_stops_the_snapshot_before_any_batch_is_read(cfg, works
 
 
 def test_a_partitioned_source_gives_the_windows_and_statistics_of_the_batch_folder(cfg, workspace: Path):
-    add_weeks(workspace, range(1, 7))
-    data, _ = read_batches(workspace / "data" / "incoming", _schema(cfg))
-    for week, rows in data.groupby(data["timestamp"].dt.isocalendar().week):
-        folder = workspace / "data" / "events" / f"week={week}"
-        folder.mkdir(parents=True)
-        rows.to_parquet(folder / "part-0.parquet", index=False)
+    _weeks_as_partitions(cfg, workspace)
 
     batch_manifest = run_snapshot(cfg)
     batch_drift = run_drift(cfg)
@@ -65,6 +60,17 @@ def test_a_partitioned_source_gives_the_windows_and_statistics_of_the_batch_fold
     assert json.loads((workspace / paths.DRIFT_JSON).read_text()) == drift
 
 
+def _weeks_as_partitions(cfg: dict, workspace: Path) -> None:
+    """The demo's first six weekly batches in data/incoming, and the same rows as hive-style
+    ``week=N/`` partitions under data/events."""
+    add_weeks(workspace, range(1, 7))
+    data, _ = read_batches(workspace / "data" / "incoming", _schema(cfg))
+    for week, rows in data.groupby(data["timestamp"].dt.isocalendar().week):
+        folder = workspace / "data" / "events" / f"week={week}"
+        folder.mkdir(parents=True)
+        rows.to_parquet(folder / "part-0.parquet", index=False)
+
+
 def _schema(cfg: dict):
     from driftloop.schema import Schema
 
@@ -78,12 +84,7 @@ def test_a_partitioned_snapshot_logs_both_windows_as_dataset_inputs(cfg, workspa
 
     from driftloop.partitioned_snapshot import dir_md5
 
-    add_weeks(workspace, range(1, 7))
-    data, _ = read_batches(workspace / "data" / "incoming", _schema(cfg))
-    for week, rows in data.groupby(data["timestamp"].dt.isocalendar().week):
-        folder = workspace / "data" / "events" / f"week={week}"
-        folder.mkdir(parents=True)
-        rows.to_parquet(folder / "part-0.parquet", index=False)
+    _weeks_as_partitions(cfg, workspace)
     cfg["data"]["source"] = {**cfg["data"]["source"], "path": "data/events", "format": "partitioned"}
     manifest = run_snapshot(cfg)
     runs = mlflow.search_runs(
